@@ -1,0 +1,93 @@
+import { readFileSync } from 'node:fs'
+import { createPublicKey } from 'node:crypto'
+import { ConfigError, IntakeEnv, parseEnv } from '@request-out/contracts'
+import { loadCatalog, type ProductCatalog } from '@request-out/product-catalog'
+import type { RedisTarget } from '@request-out/redis-connection'
+import type { Algorithm } from 'fast-jwt'
+
+/** Used only outside production when JWT_SECRET is unset, so several dev intakes share tokens. */
+export const DEVELOPMENT_JWT_SECRET = 'request-out-development-secret-not-for-production'
+export const MIN_SECRET_LENGTH = 32
+
+export type AuthConfig =
+  | { mode: 'login', secret: string, usersFile: string | undefined, issuer: string, audience: string, expiresInSeconds: number }
+  | { mode: 'external', publicKey: string, algorithms: Algorithm[], issuer: string, audience: string }
+
+export interface IntakeConfig {
+  env: IntakeEnv
+  production: boolean
+  redis: RedisTarget
+  auth: AuthConfig
+  catalog: ProductCatalog
+  /** Notes for the start-up log (e.g. "demo users in use"). */
+  warnings: string[]
+}
+
+function readPem (value: string): string {
+  return value.includes('-----BEGIN') ? value.replace(/\\n/g, '\n') : readFileSync(value, 'utf8')
+}
+
+/** HS/RS confusion is impossible: the verifier only ever accepts the one family the key allows. */
+function algorithmsFor (pem: string): Algorithm[] {
+  const key = createPublicKey(pem)
+  switch (key.asymmetricKeyType) {
+    case 'rsa': return ['RS256']
+    case 'ec': return ['ES256']
+    case 'ed25519': return ['EdDSA']
+    default: throw new ConfigError(`JWT_PUBLIC_KEY: unsupported key type ${String(key.asymmetricKeyType)} (use RSA, EC P-256 or Ed25519)`)
+  }
+}
+
+/** Reads and checks everything the intake needs from the environment; throws ConfigError naming the variable. */
+export function loadIntakeConfig (source: NodeJS.ProcessEnv = process.env): IntakeConfig {
+  const env = parseEnv(IntakeEnv, source)
+  const production = env.NODE_ENV === 'production'
+  const warnings: string[] = []
+  let auth: AuthConfig
+  const common = { issuer: env.JWT_ISSUER, audience: env.JWT_AUDIENCE }
+  if (env.JWT_PUBLIC_KEY !== undefined) {
+    let pem: string
+    try {
+      pem = readPem(env.JWT_PUBLIC_KEY)
+    } catch (err) {
+      throw new ConfigError(`JWT_PUBLIC_KEY: cannot read the key: ${(err as Error).message}`)
+    }
+    let algorithms: Algorithm[]
+    try {
+      algorithms = algorithmsFor(pem)
+    } catch (err) {
+      if (err instanceof ConfigError) throw err
+      throw new ConfigError(`JWT_PUBLIC_KEY: not a PEM public key: ${(err as Error).message}`)
+    }
+    auth = { mode: 'external', publicKey: pem, algorithms, ...common }
+  } else {
+    let secret = env.JWT_SECRET
+    if (secret === undefined) {
+      if (production) throw new ConfigError('JWT_SECRET: required in production (or set JWT_PUBLIC_KEY for external tokens)')
+      secret = DEVELOPMENT_JWT_SECRET
+      warnings.push('JWT_SECRET is not set: using the development secret')
+    }
+    if (production && secret.length < MIN_SECRET_LENGTH) {
+      throw new ConfigError(`JWT_SECRET: must be at least ${MIN_SECRET_LENGTH} characters in production`)
+    }
+    if (env.AUTH_USERS_FILE === undefined) {
+      if (production) throw new ConfigError('AUTH_USERS_FILE: required in production (demo users are refused)')
+      warnings.push('AUTH_USERS_FILE is not set: demo users demo-client and demo-admin are enabled')
+    }
+    auth = { mode: 'login', secret, usersFile: env.AUTH_USERS_FILE, expiresInSeconds: env.JWT_EXPIRES_IN_SECONDS, ...common }
+  }
+  let catalog: ProductCatalog
+  try {
+    catalog = loadCatalog(env.PRODUCTS_FILE, source)
+  } catch (err) {
+    throw new ConfigError(`PRODUCTS_FILE: ${(err as Error).message}`)
+  }
+  return {
+    env,
+    production,
+    redis: { url: env.REDIS_URL, clusterNodes: env.REDIS_CLUSTER_NODES },
+    auth,
+    catalog,
+    warnings
+  }
+}

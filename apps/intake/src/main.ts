@@ -1,0 +1,30 @@
+import closeWithGrace from 'close-with-grace'
+import { ConfigError } from '@request-out/contracts'
+import { buildApp } from './app.js'
+import { loadIntakeConfig } from './config.js'
+
+let config
+try {
+  config = loadIntakeConfig(process.env)
+} catch (err) {
+  // A bad variable stops the process with a message that names it.
+  console.error(`intake: ${err instanceof ConfigError ? err.message : String(err)}`)
+  process.exit(1)
+}
+
+const app = await buildApp(config)
+
+closeWithGrace({ delay: config.env.SHUTDOWN_TIMEOUT_MS }, async ({ signal, err }) => {
+  if (err !== undefined) app.log.error({ err }, 'intake stopping after an error')
+  else app.log.info({ signal }, 'intake stopping: finishing in-flight requests')
+  // Fastify stops accepting, answers in-flight requests (long polls are released with their
+  // current state), then closes queues and Redis through the onClose hooks.
+  await app.close()
+})
+
+try {
+  await app.listen({ port: config.env.PORT, host: config.env.HOST })
+} catch (err) {
+  app.log.fatal({ err }, 'intake cannot listen')
+  process.exit(1)
+}

@@ -1,0 +1,92 @@
+import fp from 'fastify-plugin'
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
+import { ErrorStatus, Message, errorEnvelope, type ErrorCode, type FieldError } from '@request-out/contracts'
+import { HttpProblem, isRedisUnavailable, unavailable } from '../http-problem.js'
+
+interface AjvIssue {
+  instancePath?: string
+  message?: string
+  keyword?: string
+  params?: Record<string, unknown>
+}
+
+/** Ajv issues as `{Field, Message}`, naming the field itself for "required" and "additionalProperties". */
+export function fieldErrors (issues: AjvIssue[], base = ''): FieldError[] {
+  const out: FieldError[] = []
+  for (const issue of issues) {
+    let field = base + (issue.instancePath ?? '')
+    let message = issue.message ?? 'is not valid'
+    if (issue.keyword === 'required' && typeof issue.params?.missingProperty === 'string') {
+      field = `${field}/${issue.params.missingProperty}`
+      message = 'is required'
+    } else if (issue.keyword === 'additionalProperty' || issue.keyword === 'additionalProperties') {
+      field = `${field}/${String(issue.params?.additionalProperty)}`
+      message = 'is not an allowed field'
+    }
+    if (!out.some((e) => e.Field === (field || '/') && e.Message === message)) out.push({ Field: field || '/', Message: message })
+  }
+  return out
+}
+
+const BY_FASTIFY_CODE: Record<string, ErrorCode> = {
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_CTP_BODY_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'INVALID_JSON',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'INVALID_JSON',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'VALIDATION_ERROR'
+}
+
+const BY_STATUS: Record<number, ErrorCode> = {
+  400: 'VALIDATION_ERROR',
+  401: 'UNAUTHORIZED',
+  403: 'FORBIDDEN',
+  404: 'NOT_FOUND',
+  405: 'METHOD_NOT_ALLOWED',
+  413: 'PAYLOAD_TOO_LARGE',
+  415: 'UNSUPPORTED_MEDIA_TYPE',
+  429: 'RATE_LIMITED',
+  503: 'UNAVAILABLE'
+}
+
+function toProblem (error: FastifyError | HttpProblem | Error): HttpProblem {
+  if (error instanceof HttpProblem) return error
+  const e = error as FastifyError
+  if (e.validation !== undefined) {
+    const errors = fieldErrors(e.validation as AjvIssue[])
+    return new HttpProblem('VALIDATION_ERROR', `${Message.VALIDATION_ERROR}: ${errors.map((x) => x.Field).join(', ')}`, {}, errors)
+  }
+  const byCode = e.code === undefined ? undefined : BY_FASTIFY_CODE[e.code]
+  if (byCode !== undefined) return new HttpProblem(byCode)
+  // JSON.parse and secure-json-parse (which refuses __proto__ and constructor.prototype) throw SyntaxError.
+  if (e instanceof SyntaxError && e.statusCode === 400) return new HttpProblem('INVALID_JSON')
+  if (e.statusCode === 429) return new HttpProblem('RATE_LIMITED')
+  if (isRedisUnavailable(e)) return unavailable()
+  if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
+    return new HttpProblem(BY_STATUS[e.statusCode] ?? 'VALIDATION_ERROR')
+  }
+  return new HttpProblem('INTERNAL')
+}
+
+async function errorHandling (app: import('fastify').FastifyInstance): Promise<void> {
+  app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+    const problem = toProblem(error)
+    if (problem.statusCode >= 500) {
+      // Logged with its stack; the answer carries only the code and a generic message.
+      request.log.error({ err: error, code: problem.code }, 'request failed')
+    } else {
+      request.log.info({ code: problem.code, reason: error.message }, 'request refused')
+    }
+    if (problem.code === 'UNAUTHORIZED') reply.header('www-authenticate', 'Bearer realm="request-out"')
+    if (problem.code === 'RATE_LIMITED' && reply.getHeader('retry-after') === undefined) reply.header('retry-after', '1')
+    for (const [k, v] of Object.entries(problem.headers)) reply.header(k, v)
+    const message = problem.code === 'INTERNAL' ? Message.INTERNAL : problem.message
+    void reply.code(ErrorStatus[problem.code]).type('application/json; charset=utf-8')
+      .send(errorEnvelope(problem.code, message, problem.errors))
+  })
+
+  app.setNotFoundHandler((request, reply) => {
+    void reply.code(404).send(errorEnvelope('NOT_FOUND', `${Message.NOT_FOUND}: ${request.method} ${request.url.split('?')[0] ?? ''}`))
+  })
+}
+
+export default fp(errorHandling, { name: 'error-handling', fastify: '5.x' })

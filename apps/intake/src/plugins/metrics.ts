@@ -1,0 +1,57 @@
+import fp from 'fastify-plugin'
+import type { FastifyInstance } from 'fastify'
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    metrics: ReturnType<typeof createMetrics>
+  }
+}
+
+/** One registry per app, so tests can build several apps in one process. */
+function createMetrics () {
+  const registry = new Registry()
+  collectDefaultMetrics({ register: registry })
+  return {
+    registry,
+    httpDuration: new Histogram({
+      name: 'http_request_duration_seconds',
+      help: 'HTTP request duration by route and status',
+      labelNames: ['method', 'route', 'status_code'] as const,
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry]
+    }),
+    tickets: new Counter({
+      name: 'request_out_tickets_total',
+      help: 'Tickets answered by the intake, by product and outcome (accepted, duplicate, or the refusal code)',
+      labelNames: ['product', 'outcome'] as const,
+      registers: [registry]
+    }),
+    queueDepth: new Gauge({
+      name: 'request_out_queue_jobs',
+      help: 'Jobs per product queue and state (as last read, at most 1 s old)',
+      labelNames: ['product', 'state'] as const,
+      registers: [registry]
+    }),
+    longPolls: new Gauge({
+      name: 'request_out_long_polls',
+      help: 'Requests currently held by Prefer: wait',
+      registers: [registry]
+    })
+  }
+}
+
+async function metricsPlugin (app: FastifyInstance): Promise<void> {
+  const metrics = createMetrics()
+  app.decorate('metrics', metrics)
+  app.addHook('onResponse', async (request, reply) => {
+    metrics.httpDuration.observe({
+      method: request.method,
+      // The route pattern, never the raw URL: TicketIds would explode the label set.
+      route: request.routeOptions.url ?? 'unmatched',
+      status_code: String(reply.statusCode)
+    }, reply.elapsedTime / 1000)
+  })
+}
+
+export default fp(metricsPlugin, { name: 'metrics', fastify: '5.x' })

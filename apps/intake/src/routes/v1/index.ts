@@ -1,0 +1,13 @@
+import type { FastifyPluginAsync } from 'fastify'
+import { authenticate } from '../../plugins/auth.js'
+import requestOutRoutes from './request-out.js'
+import productRoutes from './products.js'
+
+/** Everything under /v1 that needs a Bearer token. Public routes (login, health, docs) live outside. */
+const protectedRoutes: FastifyPluginAsync = async (app) => {
+  app.addHook('onRequest', authenticate)
+  await app.register(requestOutRoutes)
+  await app.register(productRoutes)
+}
+
+export default protectedRoutes

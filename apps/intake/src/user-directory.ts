@@ -1,0 +1,71 @@
+import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import { Value } from '@sinclair/typebox/value'
+import { ConfigError, UsersFile, type UserRecord } from '@request-out/contracts'
+
+const SCRYPT = { N: 16384, r: 8, p: 1, keyLength: 32 } as const
+
+function scryptAsync (password: string, salt: Buffer, keyLength: number, options: ScryptOptions): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    scrypt(password, salt, keyLength, options, (err, key) => { err === null ? resolve(key) : reject(err) })
+  })
+}
+
+/** `scrypt$N$r$p$salt$hash`, salt and hash in base64url. */
+export async function hashPassword (password: string): Promise<string> {
+  const salt = randomBytes(16)
+  const hash = await scryptAsync(password, salt, SCRYPT.keyLength, { N: SCRYPT.N, r: SCRYPT.r, p: SCRYPT.p })
+  return ['scrypt', SCRYPT.N, SCRYPT.r, SCRYPT.p, salt.toString('base64url'), hash.toString('base64url')].join('$')
+}
+
+export async function verifyPassword (password: string, stored: string): Promise<boolean> {
+  const [scheme, n, r, p, salt, hash] = stored.split('$')
+  if (scheme !== 'scrypt' || salt === undefined || hash === undefined) return false
+  const expected = Buffer.from(hash, 'base64url')
+  const actual = await scryptAsync(password, Buffer.from(salt, 'base64url'), expected.length, {
+    N: Number(n), r: Number(r), p: Number(p), maxmem: 64 * 1024 * 1024
+  })
+  return actual.length === expected.length && timingSafeEqual(actual, expected)
+}
+
+export const DEMO_USERS = [
+  { Username: 'demo-client', Password: 'demo-client-secret', Role: 'client' },
+  { Username: 'demo-admin', Password: 'demo-admin-secret', Role: 'admin' }
+] as const
+
+export function readUsersFile (path: string): UserRecord[] {
+  let raw: unknown
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'))
+  } catch (err) {
+    throw new ConfigError(`AUTH_USERS_FILE ${path} cannot be read as JSON: ${(err as Error).message}`)
+  }
+  const error = Value.Errors(UsersFile, raw).First()
+  if (error !== undefined) throw new ConfigError(`AUTH_USERS_FILE ${path}: ${error.path || '/'}: ${error.message}`)
+  return (raw as UsersFile).Users
+}
+
+/** The users of the built-in login. */
+export class UserDirectory {
+  readonly #users: Map<string, UserRecord>
+  // A hash to check against for unknown names, so a miss costs as much time as a wrong password.
+  readonly #decoy: string
+
+  private constructor (users: UserRecord[], decoy: string) {
+    this.#users = new Map(users.map((u) => [u.Username, u]))
+    this.#decoy = decoy
+  }
+
+  static async create (usersFile: string | undefined): Promise<UserDirectory> {
+    const users = usersFile === undefined
+      ? await Promise.all(DEMO_USERS.map(async (u) => ({ Username: u.Username, Role: u.Role, PasswordHash: await hashPassword(u.Password) })))
+      : readUsersFile(usersFile)
+    return new UserDirectory(users, await hashPassword(randomBytes(16).toString('hex')))
+  }
+
+  async authenticate (username: string, password: string): Promise<UserRecord | undefined> {
+    const user = this.#users.get(username)
+    const ok = await verifyPassword(password, user?.PasswordHash ?? this.#decoy)
+    return ok && user !== undefined ? user : undefined
+  }
+}

@@ -1,0 +1,108 @@
+import { Type, type Static, type TSchema } from '@sinclair/typebox'
+import { ErrorStatus, Status, type ErrorCode } from './codes.js'
+import { NamePattern, Subject, SubjectIdentifier, SubjectType } from './ticket.js'
+
+/** The envelope of every answer that is not about one ticket (login, products, early errors). */
+export function ApiEnvelope<T extends TSchema> (data: T, title: string) {
+  return Type.Object(
+    {
+      Status: Type.Union([Type.Literal(Status.SUCCESS), Type.Literal(Status.FAILED)]),
+      Code: Type.Optional(Type.String()),
+      Message: Type.String(),
+      Data: data,
+      StatusCode: Type.Integer()
+    },
+    { additionalProperties: false, title }
+  )
+}
+
+export const FieldError = Type.Object({
+  Field: Type.String({ description: 'JSON pointer of the bad field, "/" for the body itself' }),
+  Message: Type.String()
+})
+export type FieldError = Static<typeof FieldError>
+
+export const ErrorEnvelope = ApiEnvelope(
+  Type.Union([Type.Null(), Type.Object({ Errors: Type.Array(FieldError) })]),
+  'ErrorEnvelope'
+)
+export type ErrorEnvelope = Static<typeof ErrorEnvelope>
+
+export function errorEnvelope (code: ErrorCode, message: string, errors?: FieldError[]): ErrorEnvelope {
+  return {
+    Status: Status.FAILED,
+    Code: code,
+    Message: message,
+    Data: errors === undefined ? null : { Errors: errors },
+    StatusCode: ErrorStatus[code]
+  }
+}
+
+export const LoginRequest = Type.Object(
+  {
+    Username: Type.String({ minLength: 1, maxLength: 128 }),
+    Password: Type.String({ minLength: 1, maxLength: 1024 })
+  },
+  { additionalProperties: false, title: 'LoginRequest' }
+)
+export type LoginRequest = Static<typeof LoginRequest>
+
+export const LoginData = Type.Object({
+  AccessToken: Type.String(),
+  TokenType: Type.Literal('Bearer'),
+  ExpiresIn: Type.Integer({ description: 'Seconds until the token expires' })
+})
+export const LoginResponse = ApiEnvelope(LoginData, 'LoginResponse')
+export type LoginResponse = Static<typeof LoginResponse>
+
+export const ProductView = Type.Object({
+  Key: Type.String({ description: 'Subject/SubjectType/SubjectIdentifier' }),
+  Subject: Type.String(),
+  SubjectType: Type.String(),
+  SubjectIdentifier: Type.String(),
+  Name: Type.String(),
+  Kind: Type.String(),
+  Available: Type.Boolean(),
+  Reason: Type.Optional(Type.String()),
+  InputSchema: Type.Optional(Type.Unknown())
+})
+export type ProductView = Static<typeof ProductView>
+
+export const ProductsResponse = ApiEnvelope(Type.Object({ Products: Type.Array(ProductView) }), 'ProductsResponse')
+export type ProductsResponse = Static<typeof ProductsResponse>
+
+export const ProductParams = Type.Object(
+  { Subject, SubjectType, SubjectIdentifier },
+  { additionalProperties: false }
+)
+export type ProductParams = Static<typeof ProductParams>
+
+export const AvailabilityRequest = Type.Object(
+  {
+    Available: Type.Boolean(),
+    Reason: Type.Optional(Type.String({ maxLength: 256 }))
+  },
+  { additionalProperties: false, title: 'AvailabilityRequest' }
+)
+export type AvailabilityRequest = Static<typeof AvailabilityRequest>
+
+export const Availability = Type.Object({
+  Available: Type.Boolean(),
+  Reason: Type.Optional(Type.String()),
+  UpdatedAt: Type.String({ format: 'date-time' }),
+  UpdatedBy: Type.String()
+})
+export type Availability = Static<typeof Availability>
+
+export const AvailabilityResponse = ApiEnvelope(
+  Type.Intersect([Type.Object({ Key: Type.String() }), Availability]),
+  'AvailabilityResponse'
+)
+
+export const HealthResponse = Type.Object({
+  Status: Type.Union([Type.Literal('ok'), Type.Literal('unavailable')]),
+  Checks: Type.Record(Type.String(), Type.Boolean())
+})
+export type HealthResponse = Static<typeof HealthResponse>
+
+export { NamePattern }

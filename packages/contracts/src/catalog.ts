@@ -1,0 +1,66 @@
+import { Type, type Static } from '@sinclair/typebox'
+import { NamePattern } from './ticket.js'
+
+export const ProductKind = { SANDBOX: 'sandbox', HTTP: 'http' } as const
+export type ProductKind = (typeof ProductKind)[keyof typeof ProductKind]
+
+const name = Type.String({ minLength: 1, maxLength: 64, pattern: NamePattern })
+const positiveInt = (description: string, maximum?: number) =>
+  Type.Integer({ minimum: 1, ...(maximum === undefined ? {} : { maximum }), description })
+
+export const BackoffSettings = Type.Object(
+  {
+    DelayMs: positiveInt('First retry delay; each next retry doubles it (with jitter)'),
+    Jitter: Type.Optional(Type.Number({ minimum: 0, maximum: 1, description: 'Share of the delay that is randomised' }))
+  },
+  { additionalProperties: false }
+)
+
+export const RateLimitSettings = Type.Object(
+  { Max: positiveInt('Jobs at most per window, over every worker'), DurationMs: positiveInt('Window length') },
+  { additionalProperties: false }
+)
+
+export const SandboxSettings = Type.Object(
+  { LatencyMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 600_000 })) },
+  { additionalProperties: false }
+)
+
+export const HttpSettings = Type.Object(
+  {
+    Url: Type.String({ pattern: '^https?://', description: 'Upstream endpoint the ticket is POSTed to' }),
+    Headers: Type.Optional(Type.Record(Type.String(), Type.String())),
+    Connections: Type.Optional(positiveInt('Keep-alive connections to the upstream per worker process'))
+  },
+  { additionalProperties: false }
+)
+
+/** One product of the catalog file (`PRODUCTS_FILE`). */
+export const ProductDefinition = Type.Object(
+  {
+    Subject: name,
+    SubjectType: name,
+    SubjectIdentifier: name,
+    Name: Type.String({ minLength: 1, maxLength: 200 }),
+    Kind: Type.Union([Type.Literal(ProductKind.SANDBOX), Type.Literal(ProductKind.HTTP)]),
+    InputSchema: Type.Optional(Type.Record(Type.String(), Type.Unknown(), {
+      description: 'JSON Schema for the ticket\'s Data; properties with "x-personal": true are redacted from logs'
+    })),
+    Available: Type.Optional(Type.Boolean({ description: 'Initial availability, before any admin switch (default true)' })),
+    Concurrency: Type.Optional(positiveInt('Jobs run at once per worker process', 10_000)),
+    Attempts: Type.Optional(positiveInt('Tries before the ticket fails with PRODUCT_FAILED', 100)),
+    Backoff: Type.Optional(BackoffSettings),
+    TimeoutMs: Type.Optional(positiveInt('Time allowed for one try', 3_600_000)),
+    RateLimit: Type.Optional(RateLimitSettings),
+    Sandbox: Type.Optional(SandboxSettings),
+    Http: Type.Optional(HttpSettings)
+  },
+  { additionalProperties: false, $id: 'ProductDefinition' }
+)
+export type ProductDefinition = Static<typeof ProductDefinition>
+
+export const CatalogFile = Type.Object(
+  { Products: Type.Array(ProductDefinition, { minItems: 1 }) },
+  { additionalProperties: false, $id: 'CatalogFile' }
+)
+export type CatalogFile = Static<typeof CatalogFile>

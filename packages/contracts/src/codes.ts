@@ -1,0 +1,74 @@
+/** Every `Code` an answer can carry. HTTP status for each lives in `ErrorStatus`. */
+export const ErrorCode = {
+  VALIDATION_ERROR: 'VALIDATION_ERROR',
+  INVALID_JSON: 'INVALID_JSON',
+  PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  UNSUPPORTED_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  UNAUTHORIZED: 'UNAUTHORIZED',
+  INVALID_CREDENTIALS: 'INVALID_CREDENTIALS',
+  FORBIDDEN: 'FORBIDDEN',
+  NOT_FOUND: 'NOT_FOUND',
+  IN_PROCESS: 'IN_PROCESS',
+  PRODUCT_NOT_AVAILABLE: 'PRODUCT_NOT_AVAILABLE',
+  TICKET_CONFLICT: 'TICKET_CONFLICT',
+  PRODUCT_REJECTED: 'PRODUCT_REJECTED',
+  PRODUCT_FAILED: 'PRODUCT_FAILED',
+  RATE_LIMITED: 'RATE_LIMITED',
+  UNAVAILABLE: 'UNAVAILABLE',
+  METHOD_NOT_ALLOWED: 'METHOD_NOT_ALLOWED',
+  INTERNAL: 'INTERNAL'
+} as const
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
+
+export const ErrorStatus: Record<ErrorCode, number> = {
+  VALIDATION_ERROR: 400,
+  INVALID_JSON: 400,
+  PAYLOAD_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  UNAUTHORIZED: 401,
+  INVALID_CREDENTIALS: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  IN_PROCESS: 404,
+  PRODUCT_NOT_AVAILABLE: 404,
+  TICKET_CONFLICT: 409,
+  PRODUCT_REJECTED: 422,
+  PRODUCT_FAILED: 502,
+  RATE_LIMITED: 429,
+  UNAVAILABLE: 503,
+  METHOD_NOT_ALLOWED: 405,
+  INTERNAL: 500
+}
+
+/** The seed document's own wording, kept verbatim. */
+export const SeedMessage = {
+  SUCCESS: 'success',
+  IN_PROCESS: 'Request on process / not available now'
+} as const
+
+/** Our messages for the answers the seed does not word. */
+export const Message = {
+  ACCEPTED: 'Request accepted; poll the Location for the record',
+  VALIDATION_ERROR: 'The request body is not valid',
+  INVALID_JSON: 'The request body is not valid JSON',
+  PAYLOAD_TOO_LARGE: 'The request body is too large',
+  UNSUPPORTED_MEDIA_TYPE: 'Content-Type must be application/json',
+  UNAUTHORIZED: 'A valid Bearer token is required',
+  INVALID_CREDENTIALS: 'Username or password is wrong',
+  FORBIDDEN: 'This token may not do that',
+  NOT_FOUND: 'Not found',
+  TICKET_CONFLICT: 'This TicketId was already used with other fields',
+  PRODUCT_FAILED: 'The product did not answer after every retry',
+  RATE_LIMITED: 'Too many requests; retry later',
+  UNAVAILABLE: 'The service is temporarily unavailable; retry later',
+  METHOD_NOT_ALLOWED: 'Method not allowed',
+  INTERNAL: 'Internal error',
+  LOGGED_IN: 'success',
+  AVAILABILITY_SAVED: 'success'
+} as const
+
+export const Status = { SUCCESS: 'success', FAILED: 'failed' } as const
+export type Status = (typeof Status)[keyof typeof Status]
+
+export const Role = { CLIENT: 'client', ADMIN: 'admin' } as const
+export type Role = (typeof Role)[keyof typeof Role]

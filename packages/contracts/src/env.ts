@@ -1,0 +1,92 @@
+import { Type, type Static, type TObject, type TProperties } from '@sinclair/typebox'
+import { Value } from '@sinclair/typebox/value'
+
+const int = (def: number, minimum: number, maximum: number, description: string) =>
+  Type.Integer({ default: def, minimum, maximum, description })
+
+const Common = {
+  NODE_ENV: Type.Union([Type.Literal('development'), Type.Literal('production'), Type.Literal('test')], {
+    default: 'development',
+    description: 'production refuses demo users and weak secrets'
+  }),
+  LOG_LEVEL: Type.Union(
+    ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+    { default: 'info' }
+  ),
+  REDIS_URL: Type.String({ pattern: '^rediss?://', default: 'redis://127.0.0.1:6379' }),
+  REDIS_CLUSTER_NODES: Type.Optional(Type.String({
+    pattern: '^[^,\\s]+(,[^,\\s]+)*$',
+    description: 'Comma-separated host:port (or redis:// URLs) of a Redis Cluster; replaces REDIS_URL'
+  })),
+  QUEUE_PREFIX: Type.String({
+    pattern: '^[A-Za-z0-9_.-]{1,32}$',
+    default: 'ro',
+    description: 'Prefix of every Redis key; no braces (product queues add their own hash tag)'
+  }),
+  PRODUCTS_FILE: Type.Optional(Type.String({ minLength: 1 })),
+  RECORD_TTL_SECONDS: int(604_800, 60, 31_536_000, 'How long tickets and records are kept'),
+  SHUTDOWN_TIMEOUT_MS: int(10_000, 100, 600_000, 'Time allowed for a graceful stop')
+}
+
+export const IntakeEnv = Type.Object({
+  ...Common,
+  PORT: int(3000, 0, 65_535, 'HTTP port (0 = any free port)'),
+  HOST: Type.String({ default: '127.0.0.1', minLength: 1 }),
+  TRUST_PROXY: Type.Boolean({ default: false, description: 'Trust X-Forwarded-* (behind a load balancer)' }),
+  JWT_SECRET: Type.Optional(Type.String({ minLength: 1 })),
+  JWT_PUBLIC_KEY: Type.Optional(Type.String({ minLength: 1, description: 'PEM text or a path to a PEM file' })),
+  JWT_ISSUER: Type.String({ default: 'request-out', minLength: 1 }),
+  JWT_AUDIENCE: Type.String({ default: 'request-out', minLength: 1 }),
+  JWT_EXPIRES_IN_SECONDS: int(3600, 60, 86_400, 'Lifetime of tokens from /v1/auth/login'),
+  AUTH_USERS_FILE: Type.Optional(Type.String({ minLength: 1 })),
+  MAX_QUEUE_DEPTH: int(100_000, 1, 100_000_000, 'Waiting jobs of a product above which POST answers 503'),
+  BODY_LIMIT_BYTES: int(16_384, 256, 10_485_760, 'Largest accepted request body'),
+  RATE_LIMIT_MAX: int(6000, 1, 10_000_000, 'Requests per client per RATE_LIMIT_WINDOW_MS'),
+  RATE_LIMIT_WINDOW_MS: int(60_000, 100, 3_600_000, 'Rate limit window'),
+  LOGIN_RATE_LIMIT_MAX: int(10, 1, 100_000, 'Login attempts per username and address per minute')
+})
+export type IntakeEnv = Static<typeof IntakeEnv>
+
+export const WorkerEnv = Type.Object({
+  ...Common,
+  SHUTDOWN_TIMEOUT_MS: int(30_000, 100, 600_000, 'Time running jobs get to finish on SIGTERM'),
+  WORKER_PRODUCTS: Type.Optional(Type.String({
+    pattern: '^[^,\\s]+(,[^,\\s]+)*$',
+    description: 'Comma-separated product keys this worker serves (default: all)'
+  })),
+  WORKER_METRICS_PORT: int(0, 0, 65_535, 'Port of /health and /metrics (0 = any free port)'),
+  WORKER_METRICS_HOST: Type.String({ default: '127.0.0.1', minLength: 1 }),
+  JOBS_KEEP_COMPLETED_SECONDS: int(3600, 0, 31_536_000, 'Completed jobs are trimmed after this age'),
+  JOBS_KEEP_COMPLETED_COUNT: int(10_000, 0, 10_000_000, '... or beyond this count per product'),
+  JOBS_KEEP_FAILED_SECONDS: int(604_800, 0, 31_536_000, 'Failed jobs are trimmed after this age'),
+  JOBS_KEEP_FAILED_COUNT: int(10_000, 0, 10_000_000, '... or beyond this count per product')
+})
+export type WorkerEnv = Static<typeof WorkerEnv>
+
+export class ConfigError extends Error {
+  override name = 'ConfigError'
+}
+
+/**
+ * Reads the variables a schema names from `env`, applies defaults and converts strings to numbers
+ * and booleans, then fails on the first bad one with its name and the rule it breaks.
+ */
+export function parseEnv<P extends TProperties> (schema: TObject<P>, env: NodeJS.ProcessEnv): Static<TObject<P>> {
+  const picked: Record<string, unknown> = {}
+  for (const key of Object.keys(schema.properties)) {
+    const raw = env[key]
+    if (raw !== undefined && raw !== '') picked[key] = raw
+  }
+  const value = Value.Convert(schema, Value.Default(schema, picked))
+  const problems = [...Value.Errors(schema, value)].map((e) => {
+    const name = e.path.replace(/^\//, '') || '(env)'
+    const shown = name in picked ? ` (got ${JSON.stringify(redactIfSecret(name, picked[name]))})` : ''
+    return `${name}: ${e.message}${shown}`
+  })
+  if (problems.length > 0) throw new ConfigError(`invalid environment: ${problems.join('; ')}`)
+  return value as Static<TObject<P>>
+}
+
+function redactIfSecret (name: string, value: unknown): unknown {
+  return /SECRET|KEY|PASSWORD/.test(name) ? '[redacted]' : value
+}

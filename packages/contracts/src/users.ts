@@ -1,0 +1,30 @@
+import { Type, type Static } from '@sinclair/typebox'
+import { Role } from './codes.js'
+
+/** A user of the built-in login (`AUTH_USERS_FILE`). */
+export const UserRecord = Type.Object(
+  {
+    Username: Type.String({ minLength: 1, maxLength: 128 }),
+    PasswordHash: Type.String({ pattern: '^scrypt\\$', description: 'scrypt$N$r$p$salt$hash, written by the users CLI' }),
+    Role: Type.Union([Type.Literal(Role.CLIENT), Type.Literal(Role.ADMIN)]),
+    Products: Type.Optional(Type.Array(Type.String(), { description: 'Product keys this user may use; absent = all' }))
+  },
+  { additionalProperties: false }
+)
+export type UserRecord = Static<typeof UserRecord>
+
+export const UsersFile = Type.Object({ Users: Type.Array(UserRecord) }, { additionalProperties: false })
+export type UsersFile = Static<typeof UsersFile>
+
+/** The claims our tokens carry and the intake requires (SPEC §4). */
+export const TokenClaims = Type.Object({
+  sub: Type.String({ minLength: 1, maxLength: 256 }),
+  role: Type.Union([Type.Literal(Role.CLIENT), Type.Literal(Role.ADMIN)]),
+  products: Type.Optional(Type.Array(Type.String({ maxLength: 200 }), { maxItems: 1000 })),
+  iss: Type.String(),
+  aud: Type.Union([Type.String(), Type.Array(Type.String())]),
+  exp: Type.Number(),
+  iat: Type.Optional(Type.Number()),
+  nbf: Type.Optional(Type.Number())
+})
+export type TokenClaims = Static<typeof TokenClaims>

@@ -1,0 +1,2 @@
+export * from './product-catalog.js'
+export * from './default-catalog.js'

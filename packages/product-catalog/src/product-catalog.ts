@@ -1,0 +1,146 @@
+import { readFileSync } from 'node:fs'
+import { Value } from '@sinclair/typebox/value'
+import {
+  CatalogFile, productKey, type ProductDefinition
+} from '@request-out/contracts'
+import { DEFAULT_CATALOG } from './default-catalog.js'
+
+/** A catalog entry with every default applied once, so nothing downstream guesses. */
+export interface Product {
+  key: string
+  definition: ProductDefinition
+  name: string
+  kind: ProductDefinition['Kind']
+  concurrency: number
+  attempts: number
+  backoff: { delayMs: number, jitter: number }
+  timeoutMs: number
+  rateLimit: { max: number, durationMs: number } | undefined
+  /** Availability before any admin switch. */
+  initiallyAvailable: boolean
+  inputSchema: Record<string, unknown> | undefined
+  /** Top-level Data fields marked `"x-personal": true` in the input schema (redacted from logs). */
+  personalFields: string[]
+}
+
+export const ProductDefaults = {
+  Concurrency: 10,
+  Attempts: 3,
+  BackoffDelayMs: 1000,
+  BackoffJitter: 0.5,
+  TimeoutMs: 30_000
+} as const
+
+export class CatalogError extends Error {
+  override name = 'CatalogError'
+}
+
+export class ProductCatalog {
+  readonly #products: Map<string, Product>
+
+  constructor (file: CatalogFile) {
+    this.#products = new Map()
+    for (const definition of file.Products) {
+      const product = resolveProduct(definition)
+      if (this.#products.has(product.key)) throw new CatalogError(`product ${product.key} is declared twice`)
+      this.#products.set(product.key, product)
+    }
+  }
+
+  get (key: string): Product | undefined {
+    return this.#products.get(key)
+  }
+
+  list (): Product[] {
+    return [...this.#products.values()]
+  }
+
+  keys (): string[] {
+    return [...this.#products.keys()]
+  }
+}
+
+function resolveProduct (d: ProductDefinition): Product {
+  const inputSchema = d.InputSchema
+  const properties = (inputSchema?.properties ?? {}) as Record<string, Record<string, unknown>>
+  return {
+    key: productKey(d),
+    definition: d,
+    name: d.Name,
+    kind: d.Kind,
+    concurrency: d.Concurrency ?? ProductDefaults.Concurrency,
+    attempts: d.Attempts ?? ProductDefaults.Attempts,
+    backoff: {
+      delayMs: d.Backoff?.DelayMs ?? ProductDefaults.BackoffDelayMs,
+      jitter: d.Backoff?.Jitter ?? ProductDefaults.BackoffJitter
+    },
+    timeoutMs: d.TimeoutMs ?? ProductDefaults.TimeoutMs,
+    rateLimit: d.RateLimit === undefined ? undefined : { max: d.RateLimit.Max, durationMs: d.RateLimit.DurationMs },
+    initiallyAvailable: d.Available ?? true,
+    inputSchema,
+    personalFields: Object.entries(properties).filter(([, s]) => s?.['x-personal'] === true).map(([k]) => k)
+  }
+}
+
+/** Replaces `${NAME}` in every string with the environment's value, so secrets stay out of the file. */
+function substituteEnv (value: unknown, env: NodeJS.ProcessEnv, path: string): unknown {
+  if (typeof value === 'string') {
+    return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) => {
+      const v = env[name]
+      if (v === undefined) throw new CatalogError(`${path}: environment variable ${name} is not set`)
+      return v
+    })
+  }
+  if (Array.isArray(value)) return value.map((v, i) => substituteEnv(v, env, `${path}[${i}]`))
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, substituteEnv(v, env, `${path}.${k}`)]))
+  }
+  return value
+}
+
+function entryName (raw: unknown, index: number): string {
+  const p = (raw as { Products?: Array<Record<string, unknown>> }).Products?.[index]
+  const key = p === undefined ? '' : ` (${String(p.Subject)}/${String(p.SubjectType)}/${String(p.SubjectIdentifier)})`
+  return `Products[${index}]${key}`
+}
+
+/** Validates a parsed catalog; the error names the entry and the field. */
+export function parseCatalog (raw: unknown, env: NodeJS.ProcessEnv = process.env, source = 'catalog'): ProductCatalog {
+  const errors = [...Value.Errors(CatalogFile, raw)]
+  if (errors.length > 0) {
+    const problems = errors.slice(0, 5).map((e) => {
+      const m = /^\/Products\/(\d+)(.*)$/.exec(e.path)
+      const where = m === null ? (e.path || '/') : `${entryName(raw, Number(m[1]))} ${m[2] || '/'}`
+      return `${where}: ${e.message}`
+    })
+    throw new CatalogError(`${source} is not a valid catalog: ${problems.join('; ')}`)
+  }
+  const substituted = substituteEnv(raw, env, source) as CatalogFile
+  substituted.Products.forEach((p, i) => {
+    if (p.Kind === 'http' && p.Http === undefined) throw new CatalogError(`${source}: ${entryName(raw, i)}: Kind "http" needs an "Http" section`)
+  })
+  return new ProductCatalog(substituted)
+}
+
+/** Loads `PRODUCTS_FILE`, or the default catalog (the sandbox product) when no path is given. */
+export function loadCatalog (path: string | undefined, env: NodeJS.ProcessEnv = process.env): ProductCatalog {
+  if (path === undefined) return parseCatalog(structuredClone(DEFAULT_CATALOG), env, 'default catalog')
+  let raw: unknown
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'))
+  } catch (err) {
+    throw new CatalogError(`PRODUCTS_FILE ${path} cannot be read as JSON: ${(err as Error).message}`)
+  }
+  return parseCatalog(raw, env, `PRODUCTS_FILE ${path}`)
+}
+
+/**
+ * The BullMQ job options of a product's tickets, as plain data so this package stays free of
+ * BullMQ: retries with exponential backoff and jitter.
+ */
+export function productJobOptions (product: Product): { attempts: number, backoff: { type: 'exponential', delay: number, jitter: number } } {
+  return {
+    attempts: product.attempts,
+    backoff: { type: 'exponential', delay: product.backoff.delayMs, jitter: product.backoff.jitter }
+  }
+}

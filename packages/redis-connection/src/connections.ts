@@ -1,0 +1,88 @@
+import { Cluster, Redis, type ClusterNode, type RedisOptions } from 'ioredis'
+
+export type RedisClient = Redis | Cluster
+
+export interface RedisTarget {
+  /** `redis://` or `rediss://` URL of a single Redis. */
+  url: string
+  /** Comma-separated `host:port` or URLs of Redis Cluster nodes; when set, `url` is ignored. */
+  clusterNodes?: string | undefined
+}
+
+/**
+ * - `producer`: fails fast. No offline queue, one retry per command, so an HTTP request never
+ *   waits on a Redis that is gone; the caller answers 503 instead.
+ * - `worker`: waits. BullMQ's blocking commands need `maxRetriesPerRequest: null`, and a worker
+ *   should ride out a Redis restart rather than crash.
+ * - `subscriber`: pub/sub, also waits and resubscribes after a reconnect.
+ */
+export type ConnectionRole = 'producer' | 'worker' | 'subscriber'
+
+// Reconnect forever, backing off to at most 2 s between tries: a Redis that comes back is used again
+// without a restart of our process.
+const retryStrategy = (times: number): number => Math.min(50 * 2 ** Math.min(times, 6), 2000)
+
+function roleOptions (role: ConnectionRole): RedisOptions {
+  if (role === 'producer') {
+    return { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2000 }
+  }
+  return { enableOfflineQueue: true, maxRetriesPerRequest: null, connectTimeout: 5000 }
+}
+
+function parseNode (spec: string): { node: ClusterNode, auth: RedisOptions } {
+  const withScheme = /^rediss?:\/\//.test(spec) ? spec : `redis://${spec}`
+  const u = new URL(withScheme)
+  const auth: RedisOptions = {}
+  if (u.username !== '') auth.username = decodeURIComponent(u.username)
+  if (u.password !== '') auth.password = decodeURIComponent(u.password)
+  if (u.protocol === 'rediss:') auth.tls = {}
+  return { node: { host: u.hostname, port: Number(u.port || 6379) }, auth }
+}
+
+export function createRedis (target: RedisTarget, role: ConnectionRole, connectionName: string): RedisClient {
+  const options: RedisOptions = { ...roleOptions(role), retryStrategy, connectionName }
+  if (target.clusterNodes !== undefined && target.clusterNodes !== '') {
+    const parsed = target.clusterNodes.split(',').map((s) => parseNode(s.trim()))
+    const auth = parsed[0]?.auth ?? {}
+    return new Cluster(parsed.map((p) => p.node), {
+      redisOptions: { ...options, ...auth },
+      enableOfflineQueue: options.enableOfflineQueue ?? true,
+      clusterRetryStrategy: retryStrategy,
+      // TLS clusters present certificates for hostnames, not the IPs CLUSTER SLOTS reports.
+      ...(auth.tls === undefined ? {} : { dnsLookup: (address, callback) => callback(null, address) })
+    })
+  }
+  return new Redis(target.url, options)
+}
+
+/** True when commands would be sent now (connected and past the handshake). */
+export function isRedisReady (client: RedisClient): boolean {
+  return client.status === 'ready'
+}
+
+/** Resolves once the client is ready, or rejects after `timeoutMs`. */
+export async function waitForRedis (client: RedisClient, timeoutMs: number): Promise<void> {
+  if (isRedisReady(client)) return
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      client.off('ready', onReady)
+      reject(new Error(`Redis not ready after ${timeoutMs} ms`))
+    }, timeoutMs)
+    const onReady = (): void => {
+      clearTimeout(timer)
+      resolve()
+    }
+    client.once('ready', onReady)
+  })
+}
+
+/** Closes a client without throwing, whatever state it is in. */
+export async function closeRedis (client: RedisClient): Promise<void> {
+  try {
+    if (client.status === 'end') return
+    if (client.status === 'ready') await client.quit()
+    else client.disconnect()
+  } catch {
+    client.disconnect()
+  }
+}

@@ -1,0 +1,55 @@
+// `npm test`: install, build, type-check, find or start Redis, run every tap test in the
+// workspace, and end with one plain line `N passed, N failed` that CI can read.
+import { spawn } from 'node:child_process'
+import { resolve } from 'node:path'
+import { PNPM, pnpm } from './pnpm.mjs'
+import { locateRedis } from './lib/redis-locator.mjs'
+import { installAndBuild, step } from './lib/workspace.mjs'
+
+const root = resolve(import.meta.dirname, '..')
+process.chdir(root)
+
+installAndBuild()
+step('type-check tests (tsc -p tsconfig.test.json)', () => pnpm(['exec', 'tsc', '-p', 'tsconfig.test.json']))
+
+let redis
+try {
+  redis = await locateRedis({ log: (m) => console.log(`    ${m}`) })
+} catch (err) {
+  console.error(err.message)
+  console.log('0 passed, 1 failed')
+  process.exit(1)
+}
+console.log(`\n==> tests against Redis at ${redis.url} (${redis.source})`)
+
+const files = process.argv.slice(2)
+const args = [...PNPM, 'exec', 'tap', '--reporter=tap', ...(files.length > 0 ? files : ['apps/*/test', 'packages/*/test'])]
+const child = spawn('npx', args, {
+  stdio: ['ignore', 'pipe', 'inherit'],
+  env: {
+    ...process.env,
+    REDIS_URL: redis.url,
+    // tap's TypeScript loader (ts-node) reads this; without it the tests would compile as CommonJS.
+    TS_NODE_PROJECT: resolve(root, 'tsconfig.test.json')
+  }
+})
+
+// tap's raw output ends with a comment such as `# { total: 120, pass: 118, fail: 1, skip: 1 }`.
+let summary
+let tail = ''
+child.stdout.on('data', (chunk) => {
+  process.stdout.write(chunk)
+  tail = (tail + chunk.toString()).slice(-4096)
+})
+const code = await new Promise((r) => child.on('close', r))
+for (const line of tail.split('\n').reverse()) {
+  const m = /^# \{ (total: .*) \}$/.exec(line.trim())
+  if (m) { summary = Object.fromEntries(m[1].split(', ').map((kv) => kv.split(': ')).map(([k, v]) => [k, Number(v)])); break }
+}
+await redis.stop()
+
+const passed = summary?.pass ?? 0
+const failed = (summary?.fail ?? 0) + (summary === undefined || (code !== 0 && !summary.fail) ? 1 : 0)
+const skipped = (summary?.skip ?? 0) + (summary?.todo ?? 0)
+console.log(`\n${passed} passed, ${failed} failed${skipped > 0 ? `, ${skipped} skipped` : ''}`)
+process.exit(failed > 0 ? 1 : 0)
