@@ -1,0 +1,85 @@
+import { Pool } from 'undici'
+import { Value } from '@sinclair/typebox/value'
+import { ProductResult } from '@request-out/contracts'
+import type { Product } from '@request-out/product-catalog'
+import { ProductRejection, type ProductHandler } from './product-handler.js'
+
+/** Called after every upstream call, for the upstream latency metric. */
+export type UpstreamObserver = (product: string, status: string, seconds: number) => void
+
+// Upstream 4xx that mean "try again later", not "your data is wrong".
+const RETRYABLE_4XX = new Set([408, 425, 429])
+const MAX_MESSAGE_LENGTH = 500
+
+export class UpstreamError extends Error {
+  override name = 'UpstreamError'
+}
+
+function messageOf (body: string, status: number): string {
+  try {
+    const parsed = JSON.parse(body) as { Message?: unknown, message?: unknown }
+    const m = parsed.Message ?? parsed.message
+    if (typeof m === 'string' && m !== '') return m.slice(0, MAX_MESSAGE_LENGTH)
+  } catch { /* not JSON: use the text */ }
+  return body.trim() === '' ? `upstream answered ${status}` : body.trim().slice(0, MAX_MESSAGE_LENGTH)
+}
+
+/**
+ * The `http` kind: POSTs the ticket (with ClientId) to the product's upstream over a keep-alive
+ * pool. 2xx with a result → record; 4xx → rejection with the upstream's message; 5xx, timeout,
+ * network error → retry.
+ */
+export function httpHandler (product: Product, observe: UpstreamObserver = () => {}): ProductHandler & { close: () => Promise<void> } {
+  const settings = product.definition.Http
+  if (settings === undefined) throw new Error(`product ${product.key} has no Http settings`)
+  const url = new URL(settings.Url)
+  const pool = new Pool(url.origin, {
+    connections: settings.Connections ?? product.concurrency,
+    keepAliveTimeout: 30_000,
+    headersTimeout: product.timeoutMs,
+    bodyTimeout: product.timeoutMs
+  })
+  const path = `${url.pathname}${url.search}`
+
+  const handler = async (...[ticket, { signal }]: Parameters<ProductHandler>): ReturnType<ProductHandler> => {
+    const started = process.hrtime.bigint()
+    let status = 'error'
+    try {
+      const response = await pool.request({
+        method: 'POST',
+        path,
+        signal,
+        headers: { ...settings.Headers, 'content-type': 'application/json', accept: 'application/json' },
+        body: JSON.stringify({
+          TicketId: ticket.TicketId,
+          Subject: ticket.Subject,
+          SubjectType: ticket.SubjectType,
+          SubjectIdentifier: ticket.SubjectIdentifier,
+          Data: ticket.Data ?? null,
+          ClientId: ticket.ClientId
+        })
+      })
+      status = String(response.statusCode)
+      const body = await response.body.text()
+      if (response.statusCode >= 200 && response.statusCode < 300) {
+        let result: unknown
+        try {
+          result = JSON.parse(body)
+        } catch {
+          throw new UpstreamError(`upstream answered ${response.statusCode} with a body that is not JSON`)
+        }
+        if (!Value.Check(ProductResult, result)) {
+          throw new UpstreamError(`upstream answered ${response.statusCode} without ResourceType, Resource, ResourceId and Data`)
+        }
+        return { ResourceType: result.ResourceType, Resource: result.Resource, ResourceId: result.ResourceId, Data: result.Data }
+      }
+      if (response.statusCode >= 400 && response.statusCode < 500 && !RETRYABLE_4XX.has(response.statusCode)) {
+        throw new ProductRejection(messageOf(body, response.statusCode))
+      }
+      throw new UpstreamError(`upstream answered ${response.statusCode}`)
+    } finally {
+      observe(product.key, status, Number(process.hrtime.bigint() - started) / 1e9)
+    }
+  }
+  return Object.assign(handler, { close: async () => pool.close() })
+}

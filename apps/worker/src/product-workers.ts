@@ -1,0 +1,116 @@
+import { Worker, type Job } from 'bullmq'
+import type { Logger } from 'pino'
+import { Message, failedEnvelope, productQueue, type TicketJob } from '@request-out/contracts'
+import type { Product } from '@request-out/product-catalog'
+import type { RecordStore } from '@request-out/record-store'
+import type { RedisClient } from '@request-out/redis-connection'
+import { createHandler } from './handlers/index.js'
+import { ticketLogFields, ticketProcessor } from './ticket-processor.js'
+import type { WorkerMetrics } from './worker-metrics.js'
+
+export interface ProductWorkersOptions {
+  products: Product[]
+  connection: RedisClient
+  queuePrefix: string
+  recordStore: RecordStore
+  metrics: WorkerMetrics
+  log: Logger
+  lockDurationMs: number
+  stalledIntervalMs: number
+  maxStalledCount: number
+  keepCompleted: { age: number, count: number }
+  keepFailed: { age: number, count: number }
+}
+
+/**
+ * One BullMQ Worker per product served: each product has its own queue, concurrency and rate
+ * limit, so a slow or failing product never holds up another.
+ */
+export class ProductWorkers {
+  readonly #workers: Array<{ product: Product, worker: Worker<TicketJob>, closeHandler: () => Promise<void> }> = []
+  readonly #stopping = new AbortController()
+  readonly #log: Logger
+  #closing: Promise<void> | undefined
+
+  constructor (options: ProductWorkersOptions) {
+    this.#log = options.log
+    for (const product of options.products) {
+      const { handle, close } = createHandler(product, (key, status, seconds) =>
+        options.metrics.upstreamDuration.observe({ product: key, status }, seconds))
+      const log = options.log.child({ product: product.key })
+      const { name, prefix } = productQueue(options.queuePrefix, product.key)
+      const worker = new Worker<TicketJob>(name, ticketProcessor({
+        product, handle, recordStore: options.recordStore, metrics: options.metrics, log: options.log, stopping: this.#stopping.signal
+      }), {
+        connection: options.connection,
+        prefix,
+        concurrency: product.concurrency,
+        ...(product.rateLimit === undefined ? {} : { limiter: { max: product.rateLimit.max, duration: product.rateLimit.durationMs } }),
+        lockDuration: options.lockDurationMs,
+        stalledInterval: options.stalledIntervalMs,
+        maxStalledCount: options.maxStalledCount,
+        removeOnComplete: options.keepCompleted,
+        removeOnFail: options.keepFailed,
+        autorun: false
+      })
+      worker.on('error', (err) => log.warn({ err }, 'worker error'))
+      worker.on('stalled', (jobId) => log.warn({ jobId }, 'job stalled (its worker stopped); it runs again'))
+      worker.on('failed', (job, err) => { void this.#onFailed(options.recordStore, product, job, err, log) })
+      this.#workers.push({ product, worker, closeHandler: close })
+    }
+  }
+
+  /**
+   * A job can fail without our processor writing its record: it stalled more than
+   * maxStalledCount times (its workers kept dying). Give the ticket its 502 record then.
+   */
+  async #onFailed (store: RecordStore, product: Product, job: Job<TicketJob> | undefined, err: Error, log: Logger): Promise<void> {
+    if (job === undefined) return
+    try {
+      if (!(await job.isFailed())) return
+      const written = await store.writeRecord(job.data.ClientId, job.data.TicketId, failedEnvelope(job.data, 'PRODUCT_FAILED', Message.PRODUCT_FAILED))
+      if (written) log.warn({ ...ticketLogFields(job, product.key), reason: err.message }, 'ticket failed outside its processor; failure record stored')
+    } catch (e) {
+      log.warn({ err: e, jobId: job.id }, 'could not check a failed job')
+    }
+  }
+
+  start (): void {
+    for (const { worker } of this.#workers) {
+      worker.run().catch((err: unknown) => this.#log.error({ err }, 'worker stopped running'))
+    }
+  }
+
+  get products (): string[] {
+    return this.#workers.map((w) => w.product.key)
+  }
+
+  /** True while every product worker is running and connected. */
+  isReady (): boolean {
+    return this.#workers.every(({ worker }) => worker.isRunning())
+  }
+
+  /**
+   * Stops taking jobs and lets running ones finish for up to `timeoutMs`; past that, running
+   * handlers are aborted and their jobs go back to the queue (their locks lapse and another
+   * worker takes them). Safe to call more than once.
+   */
+  async close (timeoutMs: number): Promise<void> {
+    this.#closing ??= (async () => {
+      const graceful = Promise.allSettled(this.#workers.map(async ({ worker }) => worker.close()))
+      let timer: NodeJS.Timeout | undefined
+      const timedOut = await Promise.race([
+        graceful.then(() => false),
+        new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(true), timeoutMs) })
+      ])
+      clearTimeout(timer)
+      if (timedOut) {
+        this.#log.warn({ timeoutMs }, 'running jobs did not finish in time; handing them back to the queue')
+        this.#stopping.abort()
+        await Promise.allSettled(this.#workers.map(async ({ worker }) => worker.close(true)))
+      }
+      await Promise.allSettled(this.#workers.map(async ({ closeHandler }) => closeHandler()))
+    })()
+    await this.#closing
+  }
+}

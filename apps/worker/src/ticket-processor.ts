@@ -1,0 +1,96 @@
+import type { Job } from 'bullmq'
+import { UnrecoverableError } from 'bullmq'
+import type { Logger } from 'pino'
+import { Message, completedEnvelope, failedEnvelope, type TicketJob } from '@request-out/contracts'
+import type { Product } from '@request-out/product-catalog'
+import type { RecordStore } from '@request-out/record-store'
+import { ProductRejection, type ProductHandler } from './handlers/index.js'
+import type { WorkerMetrics } from './worker-metrics.js'
+
+export class TicketTimeoutError extends Error {
+  override name = 'TicketTimeoutError'
+}
+
+export interface ProcessorDeps {
+  product: Product
+  handle: ProductHandler
+  recordStore: RecordStore
+  metrics: WorkerMetrics
+  log: Logger
+  /** Aborted when the worker is forced to stop: running handlers give up and their jobs are retried. */
+  stopping: AbortSignal
+}
+
+export function ticketLogFields (job: Job<TicketJob>, product: string): Record<string, unknown> {
+  return {
+    requestId: job.data.RequestId,
+    ticketId: job.data.TicketId,
+    clientId: job.data.ClientId,
+    product,
+    jobId: job.id,
+    attempt: job.attemptsMade + 1
+  }
+}
+
+/**
+ * Runs one try of a ticket. The record is stored before the job completes, so a poll after
+ * completion always finds it; a job delivered twice finds the record and stops there.
+ */
+export function ticketProcessor (deps: ProcessorDeps) {
+  const { product, handle, recordStore, metrics } = deps
+  return async (job: Job<TicketJob>): Promise<string> => {
+    const ticket = job.data
+    const log = deps.log.child(ticketLogFields(job, product.key))
+    const started = process.hrtime.bigint()
+    const finish = (outcome: string): void => {
+      metrics.jobs.inc({ product: product.key, outcome })
+      metrics.jobDuration.observe({ product: product.key, outcome }, Number(process.hrtime.bigint() - started) / 1e9)
+    }
+
+    if (await recordStore.hasRecord(ticket.ClientId, ticket.TicketId)) {
+      log.info('ticket already has its record; nothing to do')
+      finish('duplicate')
+      return 'duplicate'
+    }
+
+    const attempt = job.attemptsMade + 1
+    const timeout = AbortSignal.timeout(product.timeoutMs)
+    const signal = AbortSignal.any([timeout, deps.stopping])
+    metrics.activeJobs.inc({ product: product.key })
+    try {
+      const result = await new Promise<Awaited<ReturnType<ProductHandler>>>((resolve, reject) => {
+        const onAbort = (): void => reject(timeout.aborted
+          ? new TicketTimeoutError(`the product took longer than ${product.timeoutMs} ms`)
+          : new Error('the worker is stopping'))
+        if (signal.aborted) return onAbort()
+        signal.addEventListener('abort', onAbort, { once: true })
+        handle(ticket, { signal, attempt, log }).then(resolve, reject)
+          .finally(() => signal.removeEventListener('abort', onAbort))
+      })
+      await recordStore.writeRecord(ticket.ClientId, ticket.TicketId, completedEnvelope(ticket, result))
+      log.info('ticket completed: record stored')
+      finish('completed')
+      return 'completed'
+    } catch (err) {
+      if (err instanceof ProductRejection) {
+        await recordStore.writeRecord(ticket.ClientId, ticket.TicketId, failedEnvelope(ticket, 'PRODUCT_REJECTED', err.message))
+        log.info({ reason: err.message }, 'ticket rejected by the product')
+        finish('rejected')
+        // UnrecoverableError: BullMQ fails the job now, without using up the retries.
+        throw new UnrecoverableError(err.message)
+      }
+      const finalAttempt = attempt >= (job.opts.attempts ?? 1)
+      if (finalAttempt) {
+        await recordStore.writeRecord(ticket.ClientId, ticket.TicketId, failedEnvelope(ticket, 'PRODUCT_FAILED', Message.PRODUCT_FAILED))
+        log.warn({ err }, 'ticket failed: no retries left')
+        finish('failed')
+      } else {
+        log.warn({ err }, 'ticket try failed; it will be retried')
+        finish('retry')
+      }
+      throw err
+    } finally {
+      metrics.activeJobs.dec({ product: product.key })
+    }
+  }
+}

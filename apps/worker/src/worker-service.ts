@@ -1,0 +1,85 @@
+import type { Server } from 'node:http'
+import type { Logger } from 'pino'
+import { RecordStore } from '@request-out/record-store'
+import {
+  EVICTION_WARNING, closeRedis, createRedis, isRedisReady, readEvictionPolicy
+} from '@request-out/redis-connection'
+import type { WorkerConfig } from './config.js'
+import { startHealthServer } from './health-server.js'
+import { ProductWorkers } from './product-workers.js'
+import { createWorkerMetrics } from './worker-metrics.js'
+
+/** A worker process's parts, started and stopped together. */
+export class WorkerService {
+  readonly metrics = createWorkerMetrics()
+  readonly #config: WorkerConfig
+  readonly #log: Logger
+  readonly #redis
+  readonly #workers: ProductWorkers
+  #health: { server: Server, port: number } | undefined
+  #stopping: Promise<void> | undefined
+
+  constructor (config: WorkerConfig, log: Logger) {
+    this.#config = config
+    this.#log = log
+    const { env } = config
+    // Workers wait for Redis (maxRetriesPerRequest: null): a Redis restart pauses work, never loses it.
+    this.#redis = createRedis(config.redis, 'worker', 'request-out:worker')
+    let lastError = ''
+    this.#redis.on('error', (err: Error) => {
+      if (err.message === lastError) return
+      lastError = err.message
+      log.warn({ err }, 'redis connection error')
+    })
+    this.#redis.on('ready', () => {
+      if (lastError !== '') log.info('redis connection ready again')
+      lastError = ''
+    })
+    this.#redis.once('ready', () => {
+      void readEvictionPolicy(this.#redis).then((policy) => {
+        if (policy !== undefined && policy !== 'noeviction') log.warn({ policy }, EVICTION_WARNING)
+      })
+    })
+    const recordStore = new RecordStore(this.#redis, { prefix: env.QUEUE_PREFIX, ttlSeconds: env.RECORD_TTL_SECONDS })
+    this.#workers = new ProductWorkers({
+      products: config.products,
+      connection: this.#redis,
+      queuePrefix: env.QUEUE_PREFIX,
+      recordStore,
+      metrics: this.metrics,
+      log,
+      lockDurationMs: env.WORKER_LOCK_DURATION_MS,
+      stalledIntervalMs: env.WORKER_STALLED_INTERVAL_MS,
+      maxStalledCount: env.WORKER_MAX_STALLED_COUNT,
+      keepCompleted: { age: env.JOBS_KEEP_COMPLETED_SECONDS, count: env.JOBS_KEEP_COMPLETED_COUNT },
+      keepFailed: { age: env.JOBS_KEEP_FAILED_SECONDS, count: env.JOBS_KEEP_FAILED_COUNT }
+    })
+  }
+
+  get healthPort (): number | undefined {
+    return this.#health?.port
+  }
+
+  async start (): Promise<void> {
+    this.#workers.start()
+    this.#health = await startHealthServer(this.#config.env.WORKER_METRICS_HOST, this.#config.env.WORKER_METRICS_PORT, {
+      registry: this.metrics.registry,
+      readiness: async () => ({ redis: isRedisReady(this.#redis), workers: this.#workers.isReady() })
+    })
+    this.#log.info({ products: this.#workers.products, healthPort: this.#health.port }, 'worker started')
+  }
+
+  /** Graceful stop: no new jobs, running ones finish (or go back to the queue), connections close. */
+  async stop (): Promise<void> {
+    this.#stopping ??= (async () => {
+      await this.#workers.close(this.#config.env.SHUTDOWN_TIMEOUT_MS)
+      await closeRedis(this.#redis)
+      const server = this.#health?.server
+      if (server !== undefined) {
+        server.closeAllConnections()
+        await new Promise<void>((resolve) => server.close(() => resolve()))
+      }
+    })()
+    await this.#stopping
+  }
+}

@@ -1,0 +1,72 @@
+// `npm start`: install, build, find or start Redis, run the intake and one worker with the demo
+// users and the sandbox product, print where everything is. Ctrl-C stops all it started.
+import { spawn } from 'node:child_process'
+import { resolve } from 'node:path'
+import { locateRedis } from './lib/redis-locator.mjs'
+import { installAndBuild } from './lib/workspace.mjs'
+
+const root = resolve(import.meta.dirname, '..')
+process.chdir(root)
+installAndBuild()
+
+let redis
+try {
+  redis = await locateRedis({ log: (m) => console.log(`    ${m}`) })
+} catch (err) {
+  console.error(`\n${err.message}`)
+  process.exit(1)
+}
+
+const port = process.env.PORT ?? '3000'
+const host = process.env.HOST ?? '127.0.0.1'
+const env = { ...process.env, REDIS_URL: redis.url, PORT: port, HOST: host }
+const children = []
+function run (name, script, extraEnv = {}) {
+  const child = spawn(process.execPath, [script], { env: { ...env, ...extraEnv }, stdio: 'inherit' })
+  child.on('exit', (code, signal) => {
+    if (!stopping) {
+      console.error(`${name} exited (${signal ?? code}); stopping everything`)
+      void stop(1)
+    }
+  })
+  children.push(child)
+  return child
+}
+
+let stopping = false
+async function stop (code = 0) {
+  if (stopping) return
+  stopping = true
+  await Promise.all(children.map((c) => new Promise((r) => {
+    if (c.exitCode !== null || c.signalCode !== null) return r()
+    c.once('exit', r)
+    c.kill('SIGTERM')
+  })))
+  await redis.stop()
+  process.exit(code)
+}
+process.on('SIGINT', () => void stop(0))
+process.on('SIGTERM', () => void stop(0))
+
+run('intake', 'apps/intake/dist/main.js')
+run('worker', 'apps/worker/dist/main.js')
+
+// Wait until the intake answers, then say where everything is.
+const base = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`
+for (let i = 0; i < 100; i++) {
+  try {
+    const r = await fetch(`${base}/health/ready`)
+    if (r.ok) break
+  } catch { /* not listening yet */ }
+  await new Promise((r) => setTimeout(r, 100))
+}
+console.log(`
+Request Out is running (Redis: ${redis.url}, ${redis.source}).
+  API        ${base}/v1/request-out
+  Docs       ${base}/docs
+  Dashboard  ${base}/admin/queues   (products: ${base}/admin/products)
+  Metrics    ${base}/metrics
+  Demo users demo-client / demo-client-secret   (role client)
+             demo-admin  / demo-admin-secret    (role admin)
+Ctrl-C stops everything.
+`)
