@@ -1,0 +1,83 @@
+#!/usr/bin/env node
+// Manages AUTH_USERS_FILE for the built-in login:
+//   request-out-users add <username> --role client|admin [--products key1,key2] [--file path]
+//   request-out-users remove <username> [--file path]
+//   request-out-users list [--file path]
+// The password is read from stdin (first line) or from USER_PASSWORD, never from the command line
+// (it would land in shell history and the process list).
+import { existsSync, renameSync, writeFileSync } from 'node:fs'
+import { parseArgs } from 'node:util'
+import { Role, type UserRecord } from '@request-out/contracts'
+import { hashPassword, readUsersFile } from './user-directory.js'
+
+const USAGE = `usage:
+  request-out-users add <username> --role client|admin [--products a/b/c,d/e/f] [--file users.json]
+  request-out-users remove <username> [--file users.json]
+  request-out-users list [--file users.json]
+The password of "add" comes from stdin or USER_PASSWORD. --file defaults to AUTH_USERS_FILE.`
+
+async function readPassword (): Promise<string> {
+  if (process.env.USER_PASSWORD !== undefined) return process.env.USER_PASSWORD
+  if (process.stdin.isTTY) process.stderr.write('password: ')
+  const chunks: Buffer[] = []
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer)
+  return Buffer.concat(chunks).toString('utf8').split(/\r?\n/)[0] ?? ''
+}
+
+function fail (message: string): never {
+  console.error(message)
+  process.exit(2)
+}
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    role: { type: 'string' },
+    products: { type: 'string' },
+    file: { type: 'string' }
+  }
+})
+const [command, username] = positionals
+const file = values.file ?? process.env.AUTH_USERS_FILE
+if (file === undefined) fail(`no users file: pass --file or set AUTH_USERS_FILE\n${USAGE}`)
+const users: UserRecord[] = existsSync(file) ? readUsersFile(file) : []
+
+function save (list: UserRecord[]): void {
+  // Write then rename, so a running intake never reads half a file.
+  const tmp = `${file}.tmp-${process.pid}`
+  writeFileSync(tmp, `${JSON.stringify({ Users: list }, null, 2)}\n`, { mode: 0o600 })
+  renameSync(tmp, file as string)
+}
+
+switch (command) {
+  case 'add': {
+    if (username === undefined || username === '') fail(USAGE)
+    const role = values.role
+    if (role !== Role.CLIENT && role !== Role.ADMIN) fail(`--role must be client or admin\n${USAGE}`)
+    const password = await readPassword()
+    if (password.length < 12) fail('the password must have at least 12 characters')
+    const products = values.products?.split(',').map((s) => s.trim()).filter((s) => s !== '')
+    const user: UserRecord = {
+      Username: username,
+      PasswordHash: await hashPassword(password),
+      Role: role,
+      ...(products === undefined ? {} : { Products: products })
+    }
+    save([...users.filter((u) => u.Username !== username), user])
+    console.log(`user ${username} (${role}) written to ${file}`)
+    break
+  }
+  case 'remove': {
+    if (username === undefined) fail(USAGE)
+    const left = users.filter((u) => u.Username !== username)
+    if (left.length === users.length) fail(`no user ${username} in ${file}`)
+    save(left)
+    console.log(`user ${username} removed from ${file}`)
+    break
+  }
+  case 'list':
+    for (const u of users) console.log(`${u.Username}\t${u.Role}\t${u.Products?.join(',') ?? '(all products)'}`)
+    break
+  default:
+    fail(USAGE)
+}

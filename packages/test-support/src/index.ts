@@ -1,0 +1,3 @@
+export * from './redis.js'
+export * from './processes.js'
+export * from './wait.js'
