@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { createPublicKey } from 'node:crypto'
-import { ConfigError, IntakeEnv, parseEnv } from '@request-out/contracts'
+import { ConfigError, IntakeEnv, parseEnv, type UserRecord } from '@request-out/contracts'
+import { readUsersFile } from './user-directory.js'
 import { loadCatalog, type ProductCatalog } from '@request-out/product-catalog'
 import type { RedisTarget } from '@request-out/redis-connection'
 import type { Algorithm } from 'fast-jwt'
@@ -10,7 +11,7 @@ export const DEVELOPMENT_JWT_SECRET = 'request-out-development-secret-not-for-pr
 export const MIN_SECRET_LENGTH = 32
 
 export type AuthConfig =
-  | { mode: 'login', secret: string, usersFile: string | undefined, issuer: string, audience: string, expiresInSeconds: number }
+  | { mode: 'login', secret: string, users: UserRecord[] | undefined, issuer: string, audience: string, expiresInSeconds: number }
   | { mode: 'external', publicKey: string, algorithms: Algorithm[], issuer: string, audience: string }
 
 export interface IntakeConfig {
@@ -74,7 +75,8 @@ export function loadIntakeConfig (source: NodeJS.ProcessEnv = process.env): Inta
       if (production) throw new ConfigError('AUTH_USERS_FILE: required in production (demo users are refused)')
       warnings.push('AUTH_USERS_FILE is not set: demo users demo-client and demo-admin are enabled')
     }
-    auth = { mode: 'login', secret, usersFile: env.AUTH_USERS_FILE, expiresInSeconds: env.JWT_EXPIRES_IN_SECONDS, ...common }
+    const users = env.AUTH_USERS_FILE === undefined ? undefined : readUsersFile(env.AUTH_USERS_FILE)
+    auth = { mode: 'login', secret, users, expiresInSeconds: env.JWT_EXPIRES_IN_SECONDS, ...common }
   }
   let catalog: ProductCatalog
   try {

@@ -56,10 +56,9 @@ export class UserDirectory {
     this.#decoy = decoy
   }
 
-  static async create (usersFile: string | undefined): Promise<UserDirectory> {
-    const users = usersFile === undefined
-      ? await Promise.all(DEMO_USERS.map(async (u) => ({ Username: u.Username, Role: u.Role, PasswordHash: await hashPassword(u.Password) })))
-      : readUsersFile(usersFile)
+  /** The given users, or the demo users when there are none (development only; config refuses it in production). */
+  static async create (fromFile: UserRecord[] | undefined): Promise<UserDirectory> {
+    const users = fromFile ?? await Promise.all(DEMO_USERS.map(async (u) => ({ Username: u.Username, Role: u.Role, PasswordHash: await hashPassword(u.Password) })))
     return new UserDirectory(users, await hashPassword(randomBytes(16).toString('hex')))
   }
 

@@ -48,7 +48,7 @@ async function createAuth (app: FastifyInstance) {
       clockTolerance: CLOCK_TOLERANCE_MS,
       cache: 10_000
     })
-  const users = auth.mode === 'login' ? await UserDirectory.create(auth.usersFile) : undefined
+  const users = auth.mode === 'login' ? await UserDirectory.create(auth.users) : undefined
   const sign = auth.mode === 'login'
     ? createSigner({
       key: auth.secret,

@@ -1,0 +1,71 @@
+import t from 'tap'
+import { generateKeyPairSync } from 'node:crypto'
+import { execFileSync, spawnSync } from 'node:child_process'
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createSigner } from 'fast-jwt'
+import { TEST_REDIS_URL, WORKSPACE_ROOT } from '@request-out/test-support'
+import { loadIntakeConfig } from '../src/config.js'
+import { SEED_TICKET, login, postTicket, startIntake } from './helpers.js'
+
+const claims = { sub: 'ext-client', role: 'client' }
+
+t.test('production refuses demo users and missing or short secrets', async (t) => {
+  const base = { NODE_ENV: 'production', REDIS_URL: TEST_REDIS_URL }
+  t.throws(() => loadIntakeConfig(base), /JWT_SECRET: required in production/)
+  t.throws(() => loadIntakeConfig({ ...base, JWT_SECRET: 'short' }), /JWT_SECRET: must be at least 32/)
+  t.throws(() => loadIntakeConfig({ ...base, JWT_SECRET: 'x'.repeat(40) }), /AUTH_USERS_FILE: required in production/)
+  t.throws(() => loadIntakeConfig({ PORT: 'http' }), /PORT/)
+  t.throws(() => loadIntakeConfig({ PRODUCTS_FILE: '/nonexistent/products.json' }), /PRODUCTS_FILE/)
+  const dev = loadIntakeConfig({ REDIS_URL: TEST_REDIS_URL })
+  t.match(dev.warnings.join('\n'), /demo users/)
+})
+
+t.test('the intake process stops with a message naming a bad variable', async (t) => {
+  const r = spawnSync(process.execPath, ['apps/intake/dist/main.js'], { cwd: WORKSPACE_ROOT, env: { ...process.env, PORT: 'eighty' }, encoding: 'utf8' })
+  t.equal(r.status, 1)
+  t.match(r.stderr, /PORT/)
+})
+
+for (const [kind, options, algorithm] of [
+  ['RS256', { type: 'rsa', modulusLength: 2048 }, 'RS256'],
+  ['ES256', { type: 'ec', namedCurve: 'P-256' }, 'ES256'],
+  ['EdDSA', { type: 'ed25519' }, 'EdDSA']
+] as const) {
+  t.test(`external tokens verified with a ${kind} public key; HS/RS confusion refused`, async (t) => {
+    const { publicKey, privateKey } = (generateKeyPairSync as (type: string, o: object) => { publicKey: { export: (o: object) => string }, privateKey: { export: (o: object) => string } })(options.type, { ...options, publicKeyEncoding: undefined })
+    const pub = publicKey.export({ type: 'spki', format: 'pem' })
+    const priv = privateKey.export({ type: 'pkcs8', format: 'pem' })
+    const { app } = await startIntake(t, { JWT_PUBLIC_KEY: pub, JWT_ISSUER: 'user-access', JWT_AUDIENCE: 'request-out' })
+    const sign = (key: string, alg: string, extra: object = {}): string =>
+      createSigner({ key, algorithm: alg as 'RS256', iss: 'user-access', aud: 'request-out', expiresIn: 60_000, ...extra })(claims)
+    t.equal((await postTicket(app, sign(priv, algorithm), SEED_TICKET)).statusCode, 202, 'a token of the external service works')
+    t.equal((await postTicket(app, sign(pub, 'HS256'), SEED_TICKET)).statusCode, 401, 'public key used as an HMAC secret: refused')
+    t.equal((await postTicket(app, sign(priv, algorithm, { iss: 'evil' }), SEED_TICKET)).statusCode, 401, 'wrong issuer refused')
+    const login = await app.inject({ method: 'POST', url: '/v1/auth/login', payload: { Username: 'demo-client', Password: 'demo-client-secret' } })
+    t.equal(login.statusCode, 404, 'no built-in login in external-token mode')
+  })
+}
+
+t.test('the users CLI writes scrypt hashes the login accepts', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'rotest-users-'))
+  const file = join(dir, 'users.json')
+  const cli = join(WORKSPACE_ROOT, 'apps/intake/dist/users-cli.js')
+  execFileSync(process.execPath, [cli, 'add', 'alice', '--role', 'client', '--products', 'digitalid/enrollment/ektp', '--file', file], { input: 'alice-password-1\n' })
+  execFileSync(process.execPath, [cli, 'add', 'root', '--role', 'admin', '--file', file], { env: { ...process.env, USER_PASSWORD: 'root-password-12' } })
+  const stored = readFileSync(file, 'utf8')
+  t.notMatch(stored, /alice-password-1/, 'no clear password in the file')
+  t.match(stored, /scrypt\$/)
+  const short = spawnSync(process.execPath, [cli, 'add', 'bob', '--role', 'client', '--file', file], { input: 'short\n', encoding: 'utf8' })
+  t.equal(short.status, 2, 'a short password is refused')
+  t.match(execFileSync(process.execPath, [cli, 'list', '--file', file], { encoding: 'utf8' }), /alice\tclient\tdigitalid\/enrollment\/ektp/)
+
+  const { app } = await startIntake(t, { AUTH_USERS_FILE: file })
+  const token = await login(app, 'alice', 'alice-password-1')
+  t.equal((await postTicket(app, token, SEED_TICKET)).statusCode, 202)
+  t.equal((await app.inject({ method: 'POST', url: '/v1/auth/login', payload: { Username: 'demo-client', Password: 'demo-client-secret' } })).statusCode, 401,
+    'no demo users once a users file is given')
+  writeFileSync(file, '{"Users": [{"Username": "x"}]}')
+  t.throws(() => loadIntakeConfig({ AUTH_USERS_FILE: file }), /AUTH_USERS_FILE .*PasswordHash|AUTH_USERS_FILE/, 'a bad users file stops the start, naming the variable')
+})

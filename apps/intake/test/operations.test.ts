@@ -1,0 +1,38 @@
+import t from 'tap'
+import { SEED_TICKET, postTicket, startIntake, tokenFor } from './helpers.js'
+
+t.test('health, metrics, OpenAPI and Swagger UI', async (t) => {
+  const { app } = await startIntake(t)
+  t.same((await app.inject({ method: 'GET', url: '/health/live' })).json(), { Status: 'ok', Checks: { process: true } })
+  await new Promise((r) => setTimeout(r, 200))
+  const ready = await app.inject({ method: 'GET', url: '/health/ready' })
+  t.equal(ready.statusCode, 200)
+  t.same(ready.json(), { Status: 'ok', Checks: { redis: true, catalog: true, notifications: true } })
+
+  await postTicket(app, tokenFor('c'), SEED_TICKET)
+  await postTicket(app, tokenFor('c'), { ...SEED_TICKET, SubjectIdentifier: 'nope' })
+  await app.ticketQueues.refreshCounts()
+  const metrics = await app.inject({ method: 'GET', url: '/metrics' })
+  t.equal(metrics.statusCode, 200)
+  t.match(metrics.headers['content-type'], /text\/plain/)
+  t.match(metrics.body, /http_request_duration_seconds_bucket\{.*route="\/v1\/request-out".*status_code="202"/)
+  t.match(metrics.body, /request_out_tickets_total\{product="digitalid\/enrollment\/ektp",outcome="accepted"\} 1/)
+  t.match(metrics.body, /request_out_tickets_total\{product="unknown",outcome="PRODUCT_NOT_AVAILABLE"\} 1/)
+  t.match(metrics.body, /request_out_queue_jobs\{product="digitalid\/enrollment\/ektp",state="waiting"\} 1/)
+  t.match(metrics.body, /process_resident_memory_bytes/)
+
+  const spec = (await app.inject({ method: 'GET', url: '/docs/json' })).json() as {
+    openapi: string
+    paths: Record<string, Record<string, { responses: Record<string, unknown> }>>
+  }
+  t.match(spec.openapi, /^3\./)
+  const post = spec.paths['/v1/request-out']?.post
+  t.same(Object.keys(post?.responses ?? {}).sort(), ['200', '202', '400', '401', '403', '404', '409', '413', '415', '422', '429', '500', '502', '503'],
+    'POST documents every response code')
+  t.ok(spec.paths['/v1/request-out/{TicketId}']?.get, 'GET documented')
+  t.ok(spec.paths['/v1/auth/login']?.post, 'login documented')
+  t.ok(spec.paths['/v1/products/{Subject}/{SubjectType}/{SubjectIdentifier}/availability']?.put, 'availability documented')
+  const ui = await app.inject({ method: 'GET', url: '/docs/' })
+  t.equal(ui.statusCode, 200)
+  t.match(ui.body, /swagger/i)
+})
