@@ -1,0 +1,124 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Queue } from 'bullmq'
+import { Redis } from 'ioredis'
+import pino from 'pino'
+import { TICKET_JOB_NAME, productQueue, type ProductDefinition, type TicketEnvelope, type TicketJob } from '@request-out/contracts'
+import { parseCatalog, productJobOptions } from '@request-out/product-catalog'
+import { RecordStore, ticketFingerprint, ticketKey } from '@request-out/record-store'
+import { TEST_REDIS_URL, deleteKeys, uniquePrefix, waitFor } from '@request-out/test-support'
+import { loadWorkerConfig } from '../src/config.js'
+import { WorkerService } from '../src/worker-service.js'
+
+interface Teardown { teardown: (fn: () => unknown) => void }
+
+export const silentLog = pino({ level: 'silent' })
+
+export function sandboxProduct (identifier: string, extra: Partial<ProductDefinition> = {}): ProductDefinition {
+  return { Subject: 'test', SubjectType: 'sandbox', SubjectIdentifier: identifier, Name: identifier, Kind: 'sandbox', ...extra }
+}
+
+export function httpProduct (identifier: string, url: string, extra: Partial<ProductDefinition> = {}): ProductDefinition {
+  return {
+    Subject: 'test', SubjectType: 'http', SubjectIdentifier: identifier, Name: identifier, Kind: 'http',
+    Attempts: 3, Backoff: { DelayMs: 50, Jitter: 0.5 }, TimeoutMs: 1000, Http: { Url: url }, ...extra
+  }
+}
+
+export const keyOf = (p: ProductDefinition): string => `${p.Subject}/${p.SubjectType}/${p.SubjectIdentifier}`
+
+export function writeCatalog (products: ProductDefinition[]): string {
+  const file = join(mkdtempSync(join(tmpdir(), 'rotest-catalog-')), 'products.json')
+  writeFileSync(file, JSON.stringify({ Products: products }))
+  return file
+}
+
+/**
+ * A test's own Redis namespace: the product queues of `products`, a record store, and a producer
+ * that enqueues exactly as the intake does. Cleaned up after the test.
+ */
+export async function testBench (t: Teardown, products: ProductDefinition[], redisUrl = TEST_REDIS_URL) {
+  const prefix = uniquePrefix('worker')
+  const catalogFile = writeCatalog(products)
+  const catalog = parseCatalog({ Products: products })
+  const redis = new Redis(redisUrl, { maxRetriesPerRequest: null })
+  redis.on('error', () => {})
+  const store = new RecordStore(redis, { prefix, ttlSeconds: 3600 })
+  const queues = new Map(catalog.list().map((p) => {
+    const { name, prefix: queuePrefix } = productQueue(prefix, p.key)
+    const q = new Queue<TicketJob>(name, { connection: redis, prefix: queuePrefix })
+    q.on('error', () => {})
+    return [p.key, q] as const
+  }))
+  const env = { REDIS_URL: redisUrl, QUEUE_PREFIX: prefix, PRODUCTS_FILE: catalogFile, LOG_LEVEL: 'silent' }
+  const services: WorkerService[] = []
+  t.teardown(async () => {
+    await Promise.all(services.map(async (s) => s.stop()))
+    await Promise.all([...queues.values()].map(async (q) => q.close()))
+    redis.disconnect()
+    await deleteKeys(prefix, redisUrl)
+  })
+
+  return {
+    prefix,
+    env,
+    store,
+    queues,
+    catalog,
+    /** Claims and enqueues a ticket the way the intake does. */
+    async submit (productKeyValue: string, ticketId: string, data?: Record<string, unknown>, clientId = 'client-a'): Promise<void> {
+      const product = catalog.get(productKeyValue)
+      if (product === undefined) throw new Error(`no product ${productKeyValue}`)
+      const d = product.definition
+      const ticket = { TicketId: ticketId, Subject: d.Subject, SubjectType: d.SubjectType, SubjectIdentifier: d.SubjectIdentifier, ...(data === undefined ? {} : { Data: data }) }
+      await store.claim(clientId, ticketId, ticketFingerprint(ticket), product.key)
+      await queues.get(product.key)?.add(TICKET_JOB_NAME, { ...ticket, ClientId: clientId, RequestId: `req-${ticketId}`, AcceptedAt: Date.now() },
+        { jobId: ticketKey(clientId, ticketId), ...productJobOptions(product) })
+    },
+    async record (ticketId: string, clientId = 'client-a'): Promise<TicketEnvelope | undefined> {
+      const state = await store.read(clientId, ticketId)
+      return state.exists ? state.record : undefined
+    },
+    async waitForRecord (ticketId: string, timeoutMs = 15_000, clientId = 'client-a'): Promise<TicketEnvelope> {
+      return waitFor(`record of ${ticketId}`, async () => this.record(ticketId, clientId), timeoutMs, 20)
+    },
+    /** An in-process worker over these products (or WORKER_PRODUCTS in `extraEnv`). */
+    async startWorker (extraEnv: Record<string, string> = {}): Promise<WorkerService> {
+      const service = new WorkerService(loadWorkerConfig({ ...env, ...extraEnv }), silentLog)
+      services.push(service)
+      await service.start()
+      return service
+    }
+  }
+}
+
+export type UpstreamHandler = (body: Record<string, unknown>, req: IncomingMessage, res: ServerResponse) => void | Promise<void>
+
+/** A real local upstream for `http` products. */
+export async function startUpstream (t: Teardown, handler: UpstreamHandler): Promise<{ url: string, calls: Array<Record<string, unknown>> }> {
+  const calls: Array<Record<string, unknown>> = []
+  const server = createServer((req, res) => {
+    let raw = ''
+    req.on('data', (c: Buffer) => { raw += c.toString() })
+    req.on('end', () => {
+      const body = JSON.parse(raw || '{}') as Record<string, unknown>
+      calls.push(body)
+      void Promise.resolve(handler(body, req, res)).catch(() => res.writeHead(500).end())
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()))
+  t.teardown(async () => {
+    server.closeAllConnections()
+    await new Promise((r) => server.close(r))
+  })
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/verify`, calls }
+}
+
+export const json = (res: ServerResponse, status: number, body: unknown): void => {
+  res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body))
+}
+
+export const okResult = { ResourceType: 'data', Resource: 'nik', ResourceId: 'r-1', Data: { Status: 'ok' } }
