@@ -1,0 +1,21 @@
+# syntax=docker/dockerfile:1
+# One image for both apps; compose picks the command. Built output runs on plain Node.
+
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json pnpm-workspace.yaml pnpm-lock.yaml tsconfig.base.json tsconfig.json ./
+COPY scripts ./scripts
+COPY packages ./packages
+COPY apps ./apps
+RUN npx -y pnpm@12.4.2 install --frozen-lockfile \
+ && npx -y pnpm@12.4.2 exec tsc -b \
+ && rm -rf node_modules apps/*/node_modules packages/*/node_modules \
+ && CI=true npx -y pnpm@12.4.2 install --frozen-lockfile --prod
+
+FROM node:20-bookworm-slim
+ENV NODE_ENV=production HOST=0.0.0.0
+WORKDIR /app
+COPY --from=build --chown=node:node /app /app
+USER node
+EXPOSE 3000
+CMD ["node", "apps/intake/dist/main.js"]

@@ -1,0 +1,56 @@
+import t from 'tap'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { CatalogError, DEFAULT_CATALOG, loadCatalog, parseCatalog, productJobOptions } from '../src/index.js'
+
+const file = (content: string): string => {
+  const path = join(mkdtempSync(join(tmpdir(), 'rotest-cat-')), 'products.json')
+  writeFileSync(path, content)
+  return path
+}
+
+t.test('the default catalog holds the sandbox product with its settings', async (t) => {
+  const catalog = loadCatalog(undefined)
+  const p = catalog.get('digitalid/enrollment/ektp')
+  t.ok(p)
+  t.match(p, { kind: 'sandbox', concurrency: 50, attempts: 3, timeoutMs: 10_000, initiallyAvailable: true })
+  t.same(p?.personalFields.sort(), ['Image', 'NIK'])
+  t.same(productJobOptions(p!), { attempts: 3, backoff: { type: 'exponential', delay: 1000, jitter: 0.5 } })
+  t.equal(DEFAULT_CATALOG.Products.length, 1)
+})
+
+t.test("the SPEC's example catalog loads, with ${ENV} substitution", async (t) => {
+  const path = file(JSON.stringify({
+    Products: [
+      { Subject: 'digitalid', SubjectType: 'enrollment', SubjectIdentifier: 'ektp', Name: 'e-KTP', Kind: 'sandbox', Concurrency: 50, Attempts: 3, TimeoutMs: 10000, Sandbox: { LatencyMs: 0 } },
+      {
+        Subject: 'digitalid', SubjectType: 'verification', SubjectIdentifier: 'nik', Name: 'NIK verification', Kind: 'http',
+        Concurrency: 20, Attempts: 5, TimeoutMs: 5000, RateLimit: { Max: 100, DurationMs: 1000 },
+        Http: { Url: 'http://127.0.0.1:4000/verify', Headers: { 'x-api-key': '${NIK_API_KEY}' } }
+      }
+    ]
+  }))
+  const catalog = loadCatalog(path, { NIK_API_KEY: 'k-123' })
+  t.same(catalog.keys(), ['digitalid/enrollment/ektp', 'digitalid/verification/nik'])
+  t.same(catalog.get('digitalid/verification/nik')?.definition.Http?.Headers, { 'x-api-key': 'k-123' })
+  t.same(catalog.get('digitalid/verification/nik')?.rateLimit, { max: 100, durationMs: 1000 })
+  t.throws(() => loadCatalog(path, {}), /NIK_API_KEY is not set/)
+})
+
+t.test('a bad catalog stops with a message naming the entry', async (t) => {
+  const bad = (products: unknown[]): unknown => ({ Products: products })
+  const base = { Subject: 'a', SubjectType: 'b', SubjectIdentifier: 'c', Name: 'x', Kind: 'sandbox' }
+  t.throws(() => parseCatalog(bad([base, { ...base, SubjectIdentifier: 'd', Concurrency: 0 }])), /Products\[1\] \(a\/b\/d\) \/Concurrency/)
+  t.throws(() => parseCatalog(bad([{ ...base, Kind: 'ftp' }])), /Products\[0\] \(a\/b\/c\) \/Kind/)
+  t.throws(() => parseCatalog(bad([{ ...base, Kind: 'http' }])), /Kind "http" needs an "Http" section/)
+  t.throws(() => parseCatalog(bad([base, base])), /declared twice/)
+  t.throws(() => parseCatalog(bad([{ ...base, Subject: 'a/b' }])), /Products\[0\].*\/Subject/)
+  t.throws(() => parseCatalog({ Products: [] }), CatalogError)
+  t.throws(() => loadCatalog(file('{ not json')), /cannot be read as JSON/)
+})
+
+t.test('config/products.example.json is a valid catalog', async (t) => {
+  const catalog = loadCatalog(new URL('../../../config/products.example.json', import.meta.url).pathname, { NIK_API_KEY: 'x' })
+  t.same(catalog.keys(), ['digitalid/enrollment/ektp', 'digitalid/verification/nik'])
+})
