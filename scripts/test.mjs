@@ -23,7 +23,8 @@ try {
 console.log(`\n==> tests against Redis at ${redis.url} (${redis.source})`)
 
 const files = process.argv.slice(2)
-const args = [...PNPM, 'exec', 'tap', '--reporter=tap', ...(files.length > 0 ? files : ['apps/*/test', 'packages/*/test'])]
+// With no file arguments tap runs every *.test.ts of the workspace (.taprc's include).
+const args = [...PNPM, 'exec', 'tap', '--reporter=tap', ...files]
 const child = spawn('npx', args, {
   stdio: ['ignore', 'pipe', 'inherit'],
   env: {

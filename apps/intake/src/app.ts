@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance } from 'fastify'
+import Fastify, { LogController, type FastifyInstance } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { DestinationStream, LoggerOptions } from 'pino'
 import type { IntakeConfig } from './config.js'
@@ -32,7 +32,8 @@ export async function buildApp (config: IntakeConfig, options: BuildOptions = {}
   const app = Fastify({
     logger: logger === false ? false : { ...(logger === true ? {} : logger), ...(options.logStream === undefined ? {} : { stream: options.logStream }) },
     genReqId: requestIdFor,
-    requestIdLogLabel: 'requestId',
+    // `requestId` is the field name the workers use too, so one search finds a ticket everywhere.
+    logController: new LogController({ requestIdLogLabel: 'requestId' }),
     bodyLimit: config.env.BODY_LIMIT_BYTES,
     trustProxy: config.env.TRUST_PROXY,
     // Refuse unknown fields instead of silently dropping them, and never coerce types: "12" is not 12.
