@@ -1,9 +1,7 @@
 import type { Server } from 'node:http'
 import type { Logger } from 'pino'
 import { RecordStore } from '@request-out/record-store'
-import {
-  EVICTION_WARNING, closeRedis, createRedis, isRedisReady, readEvictionPolicy
-} from '@request-out/redis-connection'
+import { closeRedis, createRedis, isRedisReady, monitorConnection } from '@request-out/redis-connection'
 import type { WorkerConfig } from './config.js'
 import { startHealthServer } from './health-server.js'
 import { ProductWorkers } from './product-workers.js'
@@ -25,21 +23,7 @@ export class WorkerService {
     const { env } = config
     // Workers wait for Redis (maxRetriesPerRequest: null): a Redis restart pauses work, never loses it.
     this.#redis = createRedis(config.redis, 'worker', 'request-out:worker')
-    let lastError = ''
-    this.#redis.on('error', (err: Error) => {
-      if (err.message === lastError) return
-      lastError = err.message
-      log.warn({ err }, 'redis connection error')
-    })
-    this.#redis.on('ready', () => {
-      if (lastError !== '') log.info('redis connection ready again')
-      lastError = ''
-    })
-    this.#redis.once('ready', () => {
-      void readEvictionPolicy(this.#redis).then((policy) => {
-        if (policy !== undefined && policy !== 'noeviction') log.warn({ policy }, EVICTION_WARNING)
-      })
-    })
+    monitorConnection(this.#redis, log, 'worker')
     const recordStore = new RecordStore(this.#redis, { prefix: env.QUEUE_PREFIX, ttlSeconds: env.RECORD_TTL_SECONDS })
     this.#workers = new ProductWorkers({
       products: config.products,

@@ -1,2 +1,3 @@
 export * from './connections.js'
 export * from './eviction-policy.js'
+export * from './connection-monitor.js'

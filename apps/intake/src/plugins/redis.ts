@@ -1,8 +1,6 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
-import {
-  EVICTION_WARNING, closeRedis, createRedis, isRedisReady, readEvictionPolicy, type RedisClient
-} from '@request-out/redis-connection'
+import { closeRedis, createRedis, isRedisReady, monitorConnection, type RedisClient } from '@request-out/redis-connection'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -16,24 +14,9 @@ function createConnections (app: FastifyInstance) {
   const producer = createRedis(target, 'producer', 'request-out:intake')
   // Subscriber: waits and re-subscribes; wakes long polls when records are stored.
   const subscriber = createRedis(target, 'subscriber', 'request-out:intake:records')
-  let lastError = ''
-  const onError = (name: string) => (err: Error): void => {
-    // ioredis repeats the same error on every reconnect attempt; log each distinct one once.
-    if (err.message === lastError) return
-    lastError = err.message
-    app.log.warn({ err, connection: name }, 'redis connection error')
-  }
-  producer.on('error', onError('producer'))
-  subscriber.on('error', onError('subscriber'))
-  producer.on('ready', () => {
-    if (lastError !== '') app.log.info('redis connection ready again')
-    lastError = ''
-  })
-  producer.once('ready', () => {
-    void readEvictionPolicy(producer).then((policy) => {
-      if (policy !== undefined && policy !== 'noeviction') app.log.warn({ policy }, EVICTION_WARNING)
-    })
-  })
+  monitorConnection(producer, app.log, 'producer')
+  // Errors only: the eviction check and recovery notes would repeat the producer's.
+  subscriber.on('error', (err: Error) => app.log.debug({ err }, 'redis subscriber connection error'))
   return {
     producer,
     subscriber,
