@@ -5,7 +5,7 @@ import { SEED_TICKET } from './helpers.js'
 t.test('the README session against real processes: login, POST the seed example, poll, record', async (t) => {
   const prefix = uniquePrefix('e2e')
   const port = await freePort()
-  const env = { REDIS_URL: TEST_REDIS_URL, QUEUE_PREFIX: prefix, PORT: String(port), LOG_LEVEL: 'info' }
+  const env = { REDIS_URL: TEST_REDIS_URL, QUEUE_PREFIX: prefix, PORT: String(port), LOG_LEVEL: 'debug' }
   const intake = spawnApp('intake', env)
   const worker = spawnApp('worker', env)
   t.teardown(async () => {
@@ -41,5 +41,22 @@ t.test('the README session against real processes: login, POST the seed example,
   t.match(workerLine, { requestId: 'readme-session-1', clientId: 'demo-client', product: 'digitalid/enrollment/ektp', attempt: 1, jobId: /\.312d31-/ })
   const intakeLine = await intake.waitForLine((l) => l.ticketId === SEED_TICKET.TicketId && l.msg === 'ticket queued')
   t.match(intakeLine, { requestId: 'readme-session-1', clientId: 'demo-client', product: 'digitalid/enrollment/ektp' })
-  t.notMatch(intake.output() + worker.output(), token.split('.')[2] ?? 'never', 'the token never reaches a log')
+
+  // A ticket with personal data, valid and invalid, through both processes at debug level.
+  const nik = '3201015508900001'
+  const badNik = '3201017208900001'
+  for (const [id, NIK] of [['with-nik', nik], ['bad-nik', badNik]]) {
+    const res = await fetch(`${base}/v1/request-out`, {
+      method: 'POST', headers: { ...auth, 'content-type': 'application/json', prefer: 'wait=10' },
+      body: JSON.stringify({ ...SEED_TICKET, TicketId: id, Data: { NIK, Image: 'data:image/png;base64,SECRETIMAGE' } })
+    })
+    t.equal(res.status, id === 'with-nik' ? 200 : 422)
+  }
+  await worker.waitForLine((l) => l.ticketId === 'bad-nik' && l.msg === 'ticket rejected by the product')
+  const logs = intake.output() + worker.output()
+  t.notMatch(logs, token.split('.')[2] ?? 'never', 'the token never reaches a log')
+  t.notMatch(logs, 'demo-client-secret', 'nor the password')
+  t.notMatch(logs, nik, 'nor a NIK')
+  t.notMatch(logs, badNik, 'nor a rejected NIK')
+  t.notMatch(logs, 'SECRETIMAGE', 'nor an image')
 })

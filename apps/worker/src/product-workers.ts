@@ -1,4 +1,4 @@
-import { Worker, type Job } from 'bullmq'
+import { MetricsTime, Queue, Worker, type Job } from 'bullmq'
 import type { Logger } from 'pino'
 import { Message, failedEnvelope, productQueue, type TicketJob } from '@request-out/contracts'
 import type { Product } from '@request-out/product-catalog'
@@ -27,7 +27,7 @@ export interface ProductWorkersOptions {
  * limit, so a slow or failing product never holds up another.
  */
 export class ProductWorkers {
-  readonly #workers: Array<{ product: Product, worker: Worker<TicketJob>, closeHandler: () => Promise<void> }> = []
+  readonly #workers: Array<{ product: Product, worker: Worker<TicketJob>, queue: Queue<TicketJob>, closeHandler: () => Promise<void> }> = []
   readonly #stopping = new AbortController()
   readonly #log: Logger
   #closing: Promise<void> | undefined
@@ -51,12 +51,17 @@ export class ProductWorkers {
         maxStalledCount: options.maxStalledCount,
         removeOnComplete: options.keepCompleted,
         removeOnFail: options.keepFailed,
+        // Per-minute completed/failed counts for a day, read by the dashboard's products page.
+        metrics: { maxDataPoints: MetricsTime.ONE_HOUR * 24 },
         autorun: false
       })
       worker.on('error', (err) => log.warn({ err }, 'worker error'))
       worker.on('stalled', (jobId) => log.warn({ jobId }, 'job stalled (its worker stopped); it runs again'))
       worker.on('failed', (job, err) => { void this.#onFailed(options.recordStore, product, job, err, log) })
-      this.#workers.push({ product, worker, closeHandler: close })
+      // Read-only use (job counts for /metrics); shares the worker's connection.
+      const queue = new Queue<TicketJob>(name, { connection: options.connection, prefix })
+      queue.on('error', (err) => log.warn({ err }, 'queue error'))
+      this.#workers.push({ product, worker, queue, closeHandler: close })
     }
   }
 
@@ -85,6 +90,14 @@ export class ProductWorkers {
     return this.#workers.map((w) => w.product.key)
   }
 
+  /** Job counts per served product queue, for the queue depth gauge. */
+  async jobCounts (): Promise<Array<{ product: string, counts: Record<string, number> }>> {
+    return Promise.all(this.#workers.map(async ({ product, queue }) => ({
+      product: product.key,
+      counts: await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'failed', 'completed')
+    })))
+  }
+
   /** True while every product worker is running and connected. */
   isReady (): boolean {
     return this.#workers.every(({ worker }) => worker.isRunning())
@@ -109,7 +122,7 @@ export class ProductWorkers {
         this.#stopping.abort()
         await Promise.allSettled(this.#workers.map(async ({ worker }) => worker.close(true)))
       }
-      await Promise.allSettled(this.#workers.map(async ({ closeHandler }) => closeHandler()))
+      await Promise.allSettled(this.#workers.map(async ({ closeHandler, queue }) => Promise.all([closeHandler(), queue.close()])))
     })()
     await this.#closing
   }

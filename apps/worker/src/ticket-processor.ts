@@ -21,6 +21,19 @@ export interface ProcessorDeps {
   stopping: AbortSignal
 }
 
+/**
+ * Removes the ticket's personal values (fields marked "x-personal", plus NIK and Image) from a
+ * message before it reaches a log line or a record: an upstream may echo them back.
+ */
+export function withoutPersonalData (message: string, ticket: TicketJob, personalFields: string[]): string {
+  let out = message
+  for (const field of new Set([...personalFields, 'NIK', 'Image'])) {
+    const value = ticket.Data?.[field]
+    if (typeof value === 'string' && value.length >= 4) out = out.split(value).join('[redacted]')
+  }
+  return out
+}
+
 export function ticketLogFields (job: Job<TicketJob>, product: string): Record<string, unknown> {
   return {
     requestId: job.data.RequestId,
@@ -72,23 +85,25 @@ export function ticketProcessor (deps: ProcessorDeps) {
       finish('completed')
       return 'completed'
     } catch (err) {
+      const reason = withoutPersonalData(err instanceof Error ? err.message : String(err), ticket, product.personalFields)
       if (err instanceof ProductRejection) {
-        await recordStore.writeRecord(ticket.ClientId, ticket.TicketId, failedEnvelope(ticket, 'PRODUCT_REJECTED', err.message))
-        log.info({ reason: err.message }, 'ticket rejected by the product')
+        await recordStore.writeRecord(ticket.ClientId, ticket.TicketId, failedEnvelope(ticket, 'PRODUCT_REJECTED', reason))
+        log.info({ reason }, 'ticket rejected by the product')
         finish('rejected')
         // UnrecoverableError: BullMQ fails the job now, without using up the retries.
-        throw new UnrecoverableError(err.message)
+        throw new UnrecoverableError(reason)
       }
       const finalAttempt = attempt >= (job.opts.attempts ?? 1)
       if (finalAttempt) {
         await recordStore.writeRecord(ticket.ClientId, ticket.TicketId, failedEnvelope(ticket, 'PRODUCT_FAILED', Message.PRODUCT_FAILED))
-        log.warn({ err }, 'ticket failed: no retries left')
+        log.warn({ reason }, 'ticket failed: no retries left')
         finish('failed')
       } else {
-        log.warn({ err }, 'ticket try failed; it will be retried')
+        log.warn({ reason }, 'ticket try failed; it will be retried')
         finish('retry')
       }
-      throw err
+      // BullMQ stores the message as the job's failedReason (shown on the dashboard): keep it clean too.
+      throw new Error(reason)
     } finally {
       metrics.activeJobs.dec({ product: product.key })
     }

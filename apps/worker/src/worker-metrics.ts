@@ -2,11 +2,17 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 
 export type WorkerMetrics = ReturnType<typeof createWorkerMetrics>
 
+type QueueCounts = () => Promise<Array<{ product: string, counts: Record<string, number> }>>
+
 export function createWorkerMetrics () {
   const registry = new Registry()
+  let readQueueCounts: QueueCounts | undefined
   collectDefaultMetrics({ register: registry })
   return {
     registry,
+    readQueueCountsWith (source: QueueCounts): void {
+      readQueueCounts = source
+    },
     jobDuration: new Histogram({
       name: 'request_out_job_duration_seconds',
       help: 'Time of one try of a ticket, by product and outcome (completed, rejected, retry, failed, duplicate)',
@@ -26,6 +32,22 @@ export function createWorkerMetrics () {
       labelNames: ['product', 'status'] as const,
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers: [registry]
+    }),
+    queueJobs: new Gauge({
+      name: 'request_out_queue_jobs',
+      help: 'Jobs per product queue and state, read when scraped',
+      labelNames: ['product', 'state'] as const,
+      registers: [registry],
+      // Read at scrape time, so the gauge is never older than the scrape.
+      async collect () {
+        if (readQueueCounts === undefined) return
+        this.reset()
+        try {
+          for (const { product, counts } of await readQueueCounts()) {
+            for (const [state, n] of Object.entries(counts)) this.set({ product, state }, n)
+          }
+        } catch { /* Redis away: the gauge stays empty rather than stale */ }
+      }
     }),
     activeJobs: new Gauge({
       name: 'request_out_active_jobs',

@@ -46,6 +46,7 @@ export class WorkerService {
 
   async start (): Promise<void> {
     this.#workers.start()
+    this.metrics.readQueueCountsWith(async () => this.#workers.jobCounts())
     this.#health = await startHealthServer(this.#config.env.WORKER_METRICS_HOST, this.#config.env.WORKER_METRICS_PORT, {
       registry: this.metrics.registry,
       readiness: async () => ({ redis: isRedisReady(this.#redis), workers: this.#workers.isReady() })

@@ -70,6 +70,9 @@ function toProblem (error: FastifyError | HttpProblem | Error): HttpProblem {
 async function errorHandling (app: import('fastify').FastifyInstance): Promise<void> {
   app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
     const problem = toProblem(error)
+    if (request.routeOptions.config?.countsTickets === true && request.ticketOutcome === undefined) {
+      request.ticketOutcome = { product: 'unknown', outcome: problem.code }
+    }
     if (problem.statusCode >= 500) {
       // Logged with its stack; the answer carries only the code and a generic message.
       request.log.error({ err: error, code: problem.code }, 'request failed')

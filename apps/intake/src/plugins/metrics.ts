@@ -6,6 +6,14 @@ declare module 'fastify' {
   interface FastifyInstance {
     metrics: ReturnType<typeof createMetrics>
   }
+  interface FastifyRequest {
+    /** Set on ticket submissions: counted once, when the answer is sent, whatever path it took. */
+    ticketOutcome: { product: string, outcome: string } | undefined
+  }
+  interface FastifyContextConfig {
+    /** The route submits tickets; refusals before the handler count as ticket outcomes too. */
+    countsTickets?: boolean
+  }
 }
 
 /** One registry per app, so tests can build several apps in one process. */
@@ -33,6 +41,12 @@ function createMetrics () {
       labelNames: ['product', 'state'] as const,
       registers: [registry]
     }),
+    workers: new Gauge({
+      name: 'request_out_queue_workers',
+      help: 'Workers connected to each product queue (as last read, at most 5 s old)',
+      labelNames: ['product'] as const,
+      registers: [registry]
+    }),
     longPolls: new Gauge({
       name: 'request_out_long_polls',
       help: 'Requests currently held by Prefer: wait',
@@ -44,7 +58,9 @@ function createMetrics () {
 async function metricsPlugin (app: FastifyInstance): Promise<void> {
   const metrics = createMetrics()
   app.decorate('metrics', metrics)
+  app.decorateRequest('ticketOutcome', undefined)
   app.addHook('onResponse', async (request, reply) => {
+    if (request.ticketOutcome !== undefined) metrics.tickets.inc(request.ticketOutcome)
     metrics.httpDuration.observe({
       method: request.method,
       // The route pattern, never the raw URL: TicketIds would explode the label set.

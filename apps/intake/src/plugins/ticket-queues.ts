@@ -23,6 +23,8 @@ function createTicketQueues (app: FastifyInstance) {
   const { env, catalog } = app.config
   const queues = new Map<string, Queue<TicketJob>>()
   const counts = new Map<string, Counts>()
+  const workers = new Map<string, number>()
+  let tick = 0
   for (const product of catalog.list()) {
     const { name, prefix } = productQueue(env.QUEUE_PREFIX, product.key)
     // One shared fail-fast connection for every product queue of this process.
@@ -33,10 +35,13 @@ function createTicketQueues (app: FastifyInstance) {
 
   async function refreshCounts (): Promise<void> {
     if (!app.redis.isReady()) return
+    // Worker counts come from CLIENT LIST, which costs more than the counts: every 5th tick.
+    const withWorkers = tick++ % 5 === 0
     await Promise.all([...queues].map(async ([key, queue]) => {
       try {
         counts.set(key, (await queue.getJobCounts(...QUEUE_STATES)) as Counts)
-      } catch { /* Redis went away mid-refresh; the next tick tries again. */ }
+        if (withWorkers) workers.set(key, await queue.getWorkersCount())
+      } catch { /* Redis went away mid-refresh (or CLIENT LIST is not allowed); the next tick tries again. */ }
     }))
   }
   const timer = setInterval(() => { void refreshCounts() }, DEPTH_REFRESH_MS)
@@ -65,6 +70,9 @@ function createTicketQueues (app: FastifyInstance) {
     },
     counts (key: string): Counts | undefined {
       return counts.get(key)
+    },
+    workers (key: string): number | undefined {
+      return workers.get(key)
     },
     refreshCounts,
     async close (): Promise<void> {

@@ -8,6 +8,8 @@ const metricsRoutes: FastifyPluginAsync = async (app) => {
       const counts = ticketQueues.counts(key)
       if (counts === undefined) continue
       for (const [state, n] of Object.entries(counts)) metrics.queueDepth.set({ product: key, state }, n)
+      const workers = ticketQueues.workers(key)
+      if (workers !== undefined) metrics.workers.set({ product: key }, workers)
     }
     metrics.longPolls.set(app.recordWaiter.waitingCount)
     void reply.type(metrics.registry.contentType)

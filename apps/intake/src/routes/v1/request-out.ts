@@ -26,7 +26,7 @@ const PreferHeader = Type.Object({
 
 const requestOutRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { catalog, env } = app.config
-  const { recordStore, recordWaiter, ticketQueues, metrics } = app
+  const { recordStore, recordWaiter, ticketQueues } = app
 
   // Product input schemas come from the catalog file as plain JSON Schema, so they are compiled by
   // Ajv here, once, rather than by the route's TypeBox schema.
@@ -74,13 +74,18 @@ const requestOutRoutes: FastifyPluginAsyncTypebox = async (app) => {
       body: TicketRequest,
       response: { 202: TicketEnvelope, ...ticketResponses, ...errorResponses }
     },
-    config: perClientLimit
+    config: { ...perClientLimit, countsTickets: true }
   }, async (request, reply) => {
     const principal = principalOf(request)
     const ticket = request.body
     const key = productKey(ticket)
-    const log = request.log.child({ ticketId: ticket.TicketId, clientId: principal.clientId, product: key })
-    const refuse = (code: ErrorCode): void => { metrics.tickets.inc({ product: catalog.get(key) === undefined ? 'unknown' : key, outcome: code }) }
+    // attempt 0: at the intake, before any try. The same fields as every worker line about the ticket.
+    const log = request.log.child({
+      ticketId: ticket.TicketId, clientId: principal.clientId, product: key, jobId: ticketKey(principal.clientId, ticket.TicketId), attempt: 0
+    })
+    const refuse = (code: ErrorCode): void => {
+      request.ticketOutcome = { product: catalog.get(key) === undefined ? 'unknown' : key, outcome: code }
+    }
 
     const product = catalog.get(key)
     if (product === undefined || !mayUseProduct(principal, key) || !app.availability.isAvailable(key)) {
@@ -115,7 +120,7 @@ const requestOutRoutes: FastifyPluginAsyncTypebox = async (app) => {
         return sendTicket(reply, failedEnvelope(ticket, 'TICKET_CONFLICT', Message.TICKET_CONFLICT))
       }
       if (claim.outcome === 'existing' && claim.record !== undefined) {
-        metrics.tickets.inc({ product: key, outcome: 'duplicate' })
+        request.ticketOutcome = { product: key, outcome: 'duplicate' }
         return sendTicket(reply, claim.record)
       }
       // Also for a ticket already claimed but without a record: the add is idempotent by job id,
@@ -130,7 +135,7 @@ const requestOutRoutes: FastifyPluginAsyncTypebox = async (app) => {
         RequestId: request.id,
         AcceptedAt: Date.now()
       })
-      metrics.tickets.inc({ product: key, outcome: claim.outcome === 'claimed' ? 'accepted' : 'duplicate' })
+      request.ticketOutcome = { product: key, outcome: claim.outcome === 'claimed' ? 'accepted' : 'duplicate' }
       log.info({ outcome: claim.outcome === 'claimed' ? 'accepted' : 'duplicate' }, 'ticket queued')
 
       void reply.header('location', `/v1/request-out/${ticket.TicketId}`)
