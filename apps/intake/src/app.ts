@@ -18,6 +18,7 @@ import healthRoutes from './routes/health.js'
 import metricsRoutes from './routes/metrics.js'
 import loginRoutes from './routes/login.js'
 import protectedRoutes from './routes/v1/index.js'
+import adminRoutes from './routes/admin/index.js'
 
 export interface BuildOptions {
   /** pino options; defaults to JSON at the configured level. */
@@ -60,6 +61,7 @@ export async function buildApp (config: IntakeConfig, options: BuildOptions = {}
   await app.register(metricsRoutes)
   await app.register(loginRoutes)
   await app.register(protectedRoutes, { prefix: '/v1' })
+  await app.register(adminRoutes)
 
   for (const warning of config.warnings) app.log.warn(warning)
   return app as unknown as FastifyInstance

@@ -60,7 +60,7 @@ export function ticketProcessor (deps: ProcessorDeps) {
       metrics.jobDuration.observe({ product: product.key, outcome }, Number(process.hrtime.bigint() - started) / 1e9)
     }
 
-    if (await recordStore.hasRecord(ticket.ClientId, ticket.TicketId)) {
+    if (await recordStore.hasFinalRecord(ticket.ClientId, ticket.TicketId)) {
       log.info('ticket already has its record; nothing to do')
       finish('duplicate')
       return 'duplicate'

@@ -29,8 +29,12 @@ redis.call('HSET', KEYS[1], 'fp', ARGV[1], 'product', ARGV[2], 'at', ARGV[3])
 redis.call('EXPIRE', KEYS[1], ARGV[4])
 return {1, '', ''}
 `
+// A record is final, except one that says the product never answered (PRODUCT_FAILED): a later
+// outcome of the same ticket (an operator's retry, or a late duplicate delivery) replaces it.
 const WRITE_RECORD = `
-if redis.call('HSETNX', KEYS[1], 'rec', ARGV[1]) == 0 then return 0 end
+local current = redis.call('HGET', KEYS[1], 'code')
+if current and (current ~= 'PRODUCT_FAILED' or ARGV[5] == 'PRODUCT_FAILED') then return 0 end
+redis.call('HSET', KEYS[1], 'rec', ARGV[1], 'code', ARGV[5])
 redis.call('EXPIRE', KEYS[1], ARGV[2])
 redis.call('PUBLISH', ARGV[3], ARGV[4])
 return 1
@@ -38,7 +42,7 @@ return 1
 
 interface ScriptCommands {
   roClaimTicket: (key: string, fp: string, product: string, at: string, ttl: string) => Promise<[number, string, string]>
-  roWriteRecord: (key: string, record: string, ttl: string, channel: string, member: string) => Promise<number>
+  roWriteRecord: (key: string, record: string, ttl: string, channel: string, member: string, code: string) => Promise<number>
 }
 
 export function recordChannel (prefix: string): string {
@@ -85,17 +89,21 @@ export class RecordStore {
     return { exists: true, product: product ?? '', record: parseRecord(rec) }
   }
 
-  async hasRecord (clientId: string, ticketId: string): Promise<boolean> {
-    return (await this.#redis.hexists(this.#key(ticketKey(clientId, ticketId)), 'rec')) === 1
+  /** True when the ticket has a record no later outcome may replace (anything but PRODUCT_FAILED). */
+  async hasFinalRecord (clientId: string, ticketId: string): Promise<boolean> {
+    const code = await this.#redis.hget(this.#key(ticketKey(clientId, ticketId)), 'code')
+    return code !== null && code !== 'PRODUCT_FAILED'
   }
 
   /**
-   * Stores the final record unless one is there already (a job delivered twice must not
-   * overwrite the first outcome), then announces it to long polls. Resolves true when written.
+   * Stores the ticket's record unless a final one is there already (a job delivered twice must not
+   * overwrite the first outcome; only a PRODUCT_FAILED record gives way to a later outcome), then
+   * announces it to long polls. Resolves true when written.
    */
   async writeRecord (clientId: string, ticketId: string, record: TicketEnvelope): Promise<boolean> {
     const id = ticketKey(clientId, ticketId)
-    const written = await this.#redis.roWriteRecord(this.#key(id), JSON.stringify(record), this.#ttl, this.#channel, id)
+    const code = record.Code ?? 'SUCCESS'
+    const written = await this.#redis.roWriteRecord(this.#key(id), JSON.stringify(record), this.#ttl, this.#channel, id, code)
     return written === 1
   }
 }

@@ -58,3 +58,21 @@ t.test('claim, read, write once, expiry, and the wake-up', async (t) => {
   cancelled.cancel()
   t.equal(await cancelled.promise, false, 'cancel releases')
 })
+
+t.test('a PRODUCT_FAILED record gives way to a later outcome; other records are final', async (t) => {
+  const prefix = uniquePrefix('records')
+  const redis = new Redis(TEST_REDIS_URL)
+  t.teardown(async () => {
+    redis.disconnect()
+    await deleteKeys(prefix)
+  })
+  const store = new RecordStore(redis, { prefix, ttlSeconds: 120 })
+  const failed = { ...record, Status: 'failed' as const, Code: 'PRODUCT_FAILED', StatusCode: 502 }
+  t.equal(await store.writeRecord('c', 'x', failed), true)
+  t.equal(await store.hasFinalRecord('c', 'x'), false, 'a failed record is not final')
+  t.equal(await store.writeRecord('c', 'x', failed), false, 'failed over failed: nothing to do')
+  t.equal(await store.writeRecord('c', 'x', record), true, 'a success replaces it (an operator retried)')
+  t.equal(await store.hasFinalRecord('c', 'x'), true)
+  t.equal(await store.writeRecord('c', 'x', failed), false, 'a success is never replaced')
+  t.same((await store.read('c', 'x')), { exists: true, product: '', record })
+})

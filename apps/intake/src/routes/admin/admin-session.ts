@@ -1,0 +1,66 @@
+import { createHash } from 'node:crypto'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { Principal } from '../../plugins/auth.js'
+
+export const SESSION_COOKIE = 'ro_admin_session'
+export const LOGIN_PATH = '/admin/login'
+
+/**
+ * The session cookie holds an access token (the same JWT the API uses), so sessions need no
+ * server-side store and end when the token expires. HttpOnly: scripts never see it;
+ * SameSite=Strict: other sites' pages cannot make the browser send it.
+ */
+export function setSessionCookie (request: FastifyRequest, reply: FastifyReply, token: string, maxAgeSeconds: number): void {
+  void reply.setCookie(SESSION_COOKIE, token, {
+    path: '/admin',
+    httpOnly: true,
+    sameSite: 'strict',
+    secure: request.protocol === 'https',
+    maxAge: maxAgeSeconds
+  })
+}
+
+export function clearSessionCookie (reply: FastifyReply): void {
+  void reply.clearCookie(SESSION_COOKIE, { path: '/admin' })
+}
+
+export function sessionToken (request: FastifyRequest): string | undefined {
+  const value = request.cookies[SESSION_COOKIE]
+  return value === undefined || value === '' ? undefined : value
+}
+
+/** The admin of the session, or undefined (no, expired or forged cookie). */
+export function sessionPrincipal (request: FastifyRequest): Principal | undefined {
+  const token = sessionToken(request)
+  if (token === undefined) return undefined
+  try {
+    return request.server.auth.principalFrom(`Bearer ${token}`)
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * The form token of a session: derived from the session token, which other sites never see, so
+ * they cannot forge it either; no server-side state needed.
+ */
+export function csrfTokenFor (sessionTokenValue: string): string {
+  return createHash('sha256').update(`request-out-csrf\u0000${sessionTokenValue}`).digest('base64url')
+}
+
+/**
+ * Writes from a browser must come from our own pages: browsers send Origin (and Sec-Fetch-Site)
+ * on every cross-site POST, PUT and DELETE, so a foreign page is refused here even if SameSite
+ * were not honoured.
+ */
+export function isSameOrigin (request: FastifyRequest): boolean {
+  const site = request.headers['sec-fetch-site']
+  if (site !== undefined && site !== 'same-origin' && site !== 'none') return false
+  const origin = request.headers.origin
+  if (origin === undefined) return true
+  try {
+    return new URL(origin).host === request.host
+  } catch {
+    return false
+  }
+}

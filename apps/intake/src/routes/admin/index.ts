@@ -1,0 +1,64 @@
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import cookie from '@fastify/cookie'
+import formbody from '@fastify/formbody'
+import helmet from '@fastify/helmet'
+import { Role } from '@request-out/contracts'
+import { HttpProblem } from '../../http-problem.js'
+import { LOGIN_PATH, csrfTokenFor, isSameOrigin, sessionPrincipal, sessionToken } from './admin-session.js'
+import { page } from './html.js'
+import loginPage from './login-page.js'
+import productsPage from './products-page.js'
+import queuesDashboard from './queues-dashboard.js'
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])
+
+/** Session check of every protected admin route: anonymous → login page, client role → 403, cross-site write → 403. */
+async function requireAdminSession (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
+  const principal = sessionPrincipal(request)
+  const wantsHtml = SAFE_METHODS.has(request.method) && (request.headers.accept ?? '').includes('text/html')
+  if (principal === undefined) {
+    if (wantsHtml) return reply.redirect(`${LOGIN_PATH}`, 302)
+    throw new HttpProblem('UNAUTHORIZED', 'Log in at /admin/login')
+  }
+  if (principal.role !== Role.ADMIN) {
+    if (wantsHtml) {
+      return reply.code(403).type('text/html; charset=utf-8').send(page('Forbidden', '<main><h1>Forbidden</h1><p>The dashboard is for admins only.</p></main>'))
+    }
+    throw new HttpProblem('FORBIDDEN', 'The dashboard is for admins only')
+  }
+  if (!SAFE_METHODS.has(request.method)) {
+    if (!isSameOrigin(request)) throw new HttpProblem('FORBIDDEN', 'Cross-site request refused')
+    // Our own forms also carry the session's form token; bull-board's calls are same-origin XHR.
+    const body = request.body as { csrf?: unknown } | undefined
+    if (request.url.startsWith('/admin/products') && body?.csrf !== csrfTokenFor(sessionToken(request) ?? '')) {
+      throw new HttpProblem('FORBIDDEN', 'Missing or wrong form token')
+    }
+  }
+  return undefined
+}
+
+/**
+ * The operator pages under /admin: login (public), bull-board and the products page (admin
+ * session). One encapsulated context, so cookies, form bodies and helmet stay out of the API.
+ */
+const adminRoutes: FastifyPluginAsync = async (app) => {
+  await app.register(cookie)
+  await app.register(formbody)
+  await app.register(helmet, {
+    contentSecurityPolicy: {
+      directives: {
+        // Served over plain HTTP on loopback in development: do not force https sub-requests.
+        upgradeInsecureRequests: null
+      }
+    }
+  })
+  await app.register(loginPage)
+  await app.register(async (protectedAdmin) => {
+    protectedAdmin.addHook('preHandler', requireAdminSession)
+    await protectedAdmin.register(queuesDashboard)
+    await protectedAdmin.register(productsPage)
+  })
+  app.get('/admin', { schema: { hide: true } }, async (_request, reply) => reply.redirect('/admin/queues', 302))
+}
+
+export default adminRoutes
