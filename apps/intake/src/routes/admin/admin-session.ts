@@ -55,12 +55,14 @@ export function csrfTokenFor (sessionTokenValue: string): string {
  */
 export function isSameOrigin (request: FastifyRequest): boolean {
   const site = request.headers['sec-fetch-site']
-  if (site !== undefined && site !== 'same-origin' && site !== 'none') return false
+  // Browsers that send Sec-Fetch-Site say it outright ("none": typed or bookmarked by the user).
+  if (site !== undefined) return site === 'same-origin' || site === 'none'
   const origin = request.headers.origin
+  // No Origin: not a browser's cross-site write (browsers always send it on those).
   if (origin === undefined) return true
   try {
     return new URL(origin).host === request.host
   } catch {
-    return false
+    return false // "null" and other opaque origins
   }
 }

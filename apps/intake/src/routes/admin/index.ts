@@ -45,8 +45,14 @@ const adminRoutes: FastifyPluginAsync = async (app) => {
   await app.register(cookie)
   await app.register(formbody)
   await app.register(helmet, {
+    // Browsers then send our Origin on same-site form posts (no-referrer would make it "null").
+    referrerPolicy: { policy: 'same-origin' },
     contentSecurityPolicy: {
       directives: {
+        // bull-board's page asks for Google Fonts; operators' browsers should not call out to third
+        // parties from an admin page, so only our own styles and fonts load (system fonts are used).
+        styleSrc: ["'self'", "'unsafe-inline'"],
+        fontSrc: ["'self'", 'data:'],
         // Served over plain HTTP on loopback in development: do not force https sub-requests.
         upgradeInsecureRequests: null
       }

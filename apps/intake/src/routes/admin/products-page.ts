@@ -27,8 +27,11 @@ const productsPage: FastifyPluginAsync = async (app) => {
       const availability = app.availability.get(product.key)
       const recentOf = async (type: 'completed' | 'failed'): Promise<number> => {
         try {
-          const m = await queue?.getMetrics(type, 0, RECENT_MINUTES - 1)
-          return (m?.data ?? []).reduce((a, b) => a + b, 0)
+          // BullMQ keeps one data point per finished minute; the running minute is count - prevCount.
+          const m = await queue?.getMetrics(type, 0, RECENT_MINUTES - 2)
+          if (m === undefined) return 0
+          const current = Math.max(0, Number(m.meta.count) - Number(m.meta.prevCount ?? 0))
+          return current + m.data.reduce((a, b) => a + b, 0)
         } catch { return 0 }
       }
       const [completed, failed] = await Promise.all([recentOf('completed'), recentOf('failed')])

@@ -1,0 +1,180 @@
+import t from 'tap'
+import { existsSync, mkdirSync } from 'node:fs'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { join } from 'node:path'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { chromium, type Browser, type Page } from 'playwright-core'
+import { TEST_REDIS_URL, WORKSPACE_ROOT, deleteKeys, spawnApp, uniquePrefix, waitFor } from '@request-out/test-support'
+import { buildApp } from '../src/app.js'
+import { loadIntakeConfig } from '../src/config.js'
+import { SANDBOX, SEED_TICKET, tokenFor } from './helpers.js'
+
+const CHROMIUM = '/usr/bin/chromium'
+const FLAKY = 'digitalid/verification/flaky'
+const SHOTS = join(WORKSPACE_ROOT, 'test-output', 'dashboard')
+
+if (!existsSync(CHROMIUM)) {
+  // Loudly: a skipped browser test must not pass unnoticed.
+  console.error(`\n*** BROWSER TEST SKIPPED: ${CHROMIUM} is missing (apt-get install chromium). The dashboard was NOT tested in a browser. ***\n`)
+}
+
+t.test('the operator dashboard in a real browser', { skip: existsSync(CHROMIUM) ? false : `BROWSER TEST SKIPPED: ${CHROMIUM} is missing` }, async (t) => {
+  mkdirSync(SHOTS, { recursive: true })
+  // A product whose upstream fails until we say so: its ticket fails, then an operator retries it.
+  let upstreamHealthy = false
+  const upstream = createServer((req, res) => {
+    req.resume()
+    req.on('end', () => {
+      if (!upstreamHealthy) return res.writeHead(503).end('{"Message":"down"}')
+      res.writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ ResourceType: 'data', Resource: 'nik', ResourceId: 'retried-1', Data: { Status: 'ok' } }))
+    })
+  })
+  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => { upstream.closeAllConnections(); upstream.close() })
+  const catalogFile = join(mkdtempSync(join(tmpdir(), 'rotest-dash-')), 'products.json')
+  writeFileSync(catalogFile, JSON.stringify({
+    Products: [
+      { Subject: 'digitalid', SubjectType: 'enrollment', SubjectIdentifier: 'ektp', Name: 'e-KTP sandbox', Kind: 'sandbox' },
+      {
+        Subject: 'digitalid', SubjectType: 'verification', SubjectIdentifier: 'flaky', Name: 'Flaky verification', Kind: 'http',
+        Attempts: 1, TimeoutMs: 2000, Http: { Url: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}/verify` }
+      }
+    ]
+  }))
+
+  const prefix = uniquePrefix('dash')
+  const env = { REDIS_URL: TEST_REDIS_URL, QUEUE_PREFIX: prefix, PRODUCTS_FILE: catalogFile, LOG_LEVEL: 'warn' }
+  const app = await buildApp(loadIntakeConfig({ ...env, LOG_LEVEL: 'silent' }), { logger: false })
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
+  const worker = spawnApp('worker', { ...env, LOG_LEVEL: 'info' })
+  let browser: Browser | undefined
+  t.teardown(async () => {
+    await browser?.close()
+    await worker.stop()
+    await app.close()
+    await deleteKeys(prefix)
+  })
+  await worker.waitForLine((l) => l.msg === 'worker started')
+
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
+  })
+  const newPage = async (): Promise<Page> => {
+    const context = await browser!.newContext()
+    // Loopback only: anything else the pages ask for is refused before it leaves the browser.
+    await context.route((url) => !['127.0.0.1', 'localhost'].includes(url.hostname), async (route) => route.abort())
+    return context.newPage()
+  }
+  const page = await newPage()
+  const shot = async (name: string): Promise<void> => { await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true }) }
+  const client = tokenFor('dash-client')
+  const api = async (method: string, path: string, body?: unknown): Promise<{ status: number, json: Record<string, unknown> }> => {
+    const res = await fetch(`${base}${path}`, {
+      method, headers: { authorization: `Bearer ${client}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) })
+    })
+    return { status: res.status, json: await res.json() as Record<string, unknown> }
+  }
+
+  // Anonymous: sent to the login page.
+  await page.goto(`${base}/admin/queues`)
+  t.match(page.url(), /\/admin\/login$/, 'anonymous → login page')
+  await shot('login')
+  await page.fill('input[name=Username]', 'demo-admin')
+  await page.fill('input[name=Password]', 'demo-admin-secret')
+  await page.click('button[type=submit]')
+  await page.waitForURL(/\/admin\/queues/, { waitUntil: 'domcontentloaded' })
+  await page.getByText(SANDBOX).first().waitFor()
+  await page.getByText(FLAKY).first().waitFor()
+  t.pass('bull-board lists both product queues')
+  const cookies = await page.context().cookies()
+  t.match(cookies.find((c) => c.name === 'ro_admin_session'), { httpOnly: true, sameSite: 'Strict', path: '/admin' }, 'HttpOnly, SameSite=Strict session cookie')
+  await shot('queues')
+
+  // A ticket whose product fails: its job lands in the failed set, the ticket answers 502.
+  const ticket = { ...SEED_TICKET, SubjectType: 'verification', SubjectIdentifier: 'flaky', TicketId: 'retry-me' }
+  t.equal((await api('POST', '/v1/request-out', ticket)).status, 202)
+  await waitFor('the ticket to fail', async () => (await api('GET', '/v1/request-out/retry-me')).status === 502, 20_000, 100)
+  upstreamHealthy = true
+
+  // Retry it from the UI.
+  await page.goto(`${base}/admin/queues/queue/${encodeURIComponent(FLAKY)}?status=failed`)
+  await page.getByText('retry-me').first().waitFor()
+  await shot('failed-job')
+  // The job card's actions are icon buttons whose names only show as a tooltip on hover.
+  // Mark the buttons of the card that shows our job: the nearest ancestor of its id with buttons.
+  await page.evaluate(() => {
+    let node: Element | null = [...document.querySelectorAll('*')].find((e) => e.children.length === 0 && (e.textContent ?? '').includes('retry-me')) ?? null
+    while (node !== null && node.querySelectorAll('button').length === 0) node = node.parentElement
+    node?.querySelectorAll('button').forEach((b) => b.setAttribute('data-job-action', ''))
+  })
+  // bull-board 9.10.1 lists a failed job's actions as icons: retry, duplicate, edit data, clean.
+  // Their names are tooltips only, so the first one is taken; the record below proves it was Retry.
+  await page.locator('button[data-job-action]').first().click()
+  const confirm = page.getByRole('button', { name: /^(Confirm|Yes|Retry|OK)$/ }).last()
+  if (await confirm.isVisible().catch(() => false)) await confirm.click()
+  await waitFor('the retried ticket to complete', async () => (await api('GET', '/v1/request-out/retry-me')).status === 200, 20_000, 100)
+  t.match((await api('GET', '/v1/request-out/retry-me')).json, { ResourceId: 'retried-1', StatusCode: 200 }, 'retried from the UI: the ticket has its record')
+  await page.goto(`${base}/admin/queues/queue/${encodeURIComponent(FLAKY)}?status=completed`)
+  await page.getByText('retry-me').first().waitFor()
+  await shot('retried-job')
+
+  // The products page: switch the sandbox off and on again.
+  await page.goto(`${base}/admin/products`)
+  const row = page.locator(`tr[data-key="${SANDBOX}"]`)
+  await row.waitFor()
+  const flakyCell = async (field: string): Promise<string | null> => page.locator(`tr[data-key="${FLAKY}"] [data-field="${field}"]`).textContent()
+  t.equal(await flakyCell('recent-completed'), '1', 'the products page counts the retried job as completed')
+  t.equal(await flakyCell('recent-failed'), '1', 'and its first failure')
+  await shot('products')
+  await row.locator('input[name=Reason]').fill('maintenance window')
+  await row.getByRole('button', { name: 'Switch off' }).click()
+  await page.waitForURL(/\/admin\/products$/)
+  await page.locator(`tr[data-key="${SANDBOX}"] td.off`).waitFor()
+  await shot('products-switched-off')
+  t.match((await api('POST', '/v1/request-out', { ...SEED_TICKET, TicketId: 'while-off' })).json, { Code: 'PRODUCT_NOT_AVAILABLE', StatusCode: 404 }, 'switched off: POST answers PRODUCT_NOT_AVAILABLE')
+  await page.locator(`tr[data-key="${SANDBOX}"]`).getByRole('button', { name: 'Switch on' }).click()
+  await page.locator(`tr[data-key="${SANDBOX}"] td.on`).waitFor()
+  t.equal((await api('POST', '/v1/request-out', { ...SEED_TICKET, TicketId: 'while-on' })).status, 202, 'switched on again: accepted')
+
+  // Writes without the form token, or from another origin, are refused.
+  const session = cookies.find((c) => c.name === 'ro_admin_session')?.value ?? ''
+  const forged = async (headers: Record<string, string>, body: string): Promise<number> => (await fetch(`${base}/admin/products/availability`, {
+    method: 'POST', redirect: 'manual', headers: { cookie: `ro_admin_session=${session}`, 'content-type': 'application/x-www-form-urlencoded', ...headers }, body
+  })).status
+  t.equal(await forged({}, `Key=${encodeURIComponent(SANDBOX)}&Available=false`), 403, 'no form token: 403')
+  t.equal(await forged({ origin: 'http://evil.example' }, `Key=${encodeURIComponent(SANDBOX)}&Available=false`), 403, 'cross-site origin: 403')
+  const bullBoardWrite = await fetch(`${base}/admin/queues/api/queues/${encodeURIComponent(FLAKY)}/pause`, {
+    method: 'PUT', headers: { cookie: `ro_admin_session=${session}`, origin: 'http://evil.example' }
+  })
+  t.equal(bullBoardWrite.status, 403, 'a cross-site bull-board action: 403')
+  t.ok(app.availability.isAvailable(SANDBOX), 'the product stayed available')
+
+  // Log out.
+  await page.getByRole('button', { name: 'Log out' }).click()
+  await page.waitForURL(/\/admin\/login$/)
+  await page.goto(`${base}/admin/queues`)
+  t.match(page.url(), /\/admin\/login$/, 'logged out: back to the login page')
+
+  // A client-role user is refused, at the login and with a client token as session.
+  const clientPage = await newPage()
+  await clientPage.goto(`${base}/admin/login`)
+  await clientPage.fill('input[name=Username]', 'demo-client')
+  await clientPage.fill('input[name=Password]', 'demo-client-secret')
+  const refused = await Promise.all([clientPage.waitForResponse((r) => r.url().endsWith('/admin/login') && r.request().method() === 'POST'), clientPage.click('button[type=submit]')])
+  t.equal(refused[0].status(), 403, 'client-role login: 403')
+  await clientPage.screenshot({ path: join(SHOTS, 'client-refused.png') })
+  const asClient = await fetch(`${base}/admin/queues`, { headers: { cookie: `ro_admin_session=${client}`, accept: 'text/html' }, redirect: 'manual' })
+  t.equal(asClient.status, 403, 'a client session: 403')
+  const anonymousApi = await fetch(`${base}/admin/queues/api/queues`, { redirect: 'manual' })
+  t.equal(anonymousApi.status, 401, 'anonymous bull-board API: 401')
+  const headers = (await fetch(`${base}/admin/login`)).headers
+  t.ok(headers.get('content-security-policy'), 'helmet: Content-Security-Policy')
+  t.equal(headers.get('x-frame-options'), 'SAMEORIGIN', 'helmet: X-Frame-Options')
+})
