@@ -80,8 +80,9 @@ export function ticketProcessor (deps: ProcessorDeps) {
         handle(ticket, { signal, attempt, log }).then(resolve, reject)
           .finally(() => signal.removeEventListener('abort', onAbort))
       })
-      await recordStore.writeRecord(ticket.ClientId, ticket.TicketId, completedEnvelope(ticket, result))
-      log.info('ticket completed: record stored')
+      const written = await recordStore.writeRecord(ticket.ClientId, ticket.TicketId, completedEnvelope(ticket, result))
+      // Not written: another delivery of this ticket stored its record first (at-least-once).
+      log.info(written ? 'ticket completed: record stored' : 'ticket completed again; the first record stands')
       finish('completed')
       return 'completed'
     } catch (err) {

@@ -1,0 +1,11 @@
+export function percentile (sorted: number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] as number
+}
+
+/** A plain two-column table for the terminal and for pasting into the docs (Markdown). */
+export function printTable (title: string, rows: Array<[string, string | number]>): void {
+  const width = Math.max(...rows.map(([k]) => k.length))
+  console.log(`\n| ${title.padEnd(width)} | value |\n|${'-'.repeat(width + 2)}|-------|`)
+  for (const [k, v] of rows) console.log(`| ${k.padEnd(width)} | ${String(v)} |`)
+}
