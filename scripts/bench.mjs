@@ -1,3 +1,9 @@
-// `npm run bench`: see bench/README.md. Filled in by the benchmark issue.
-console.error('The benchmark suite is not written yet (issue: Benchmarks). Nothing was measured.')
-process.exit(1)
+// `npm run bench`: install, build, then the benchmark (bench/src/run.ts); writes bench/results.json.
+import { spawnSync } from 'node:child_process'
+import { resolve } from 'node:path'
+import { installAndBuild } from './lib/workspace.mjs'
+
+process.chdir(resolve(import.meta.dirname, '..'))
+installAndBuild()
+const r = spawnSync(process.execPath, ['bench/dist/run.js'], { stdio: 'inherit', env: process.env })
+process.exit(r.status ?? 1)

@@ -75,9 +75,14 @@ async function main (): Promise<number> {
   // --- record notifications: submit-to-record latency
   const submittedAt = new Map<string, number>()
   const recordedAt = new Map<string, number>()
+  const recordWrites = new Map<string, number>()
   const subscriber = new Redis(redis.url, { maxRetriesPerRequest: null })
   subscriber.on('error', () => {})
-  subscriber.on('message', (_c: string, id: string) => { if (!recordedAt.has(id)) recordedAt.set(id, Date.now()) })
+  // Every stored record is announced once; a ticket announced twice had its record written twice.
+  subscriber.on('message', (_c: string, id: string) => {
+    if (!recordedAt.has(id)) recordedAt.set(id, Date.now())
+    recordWrites.set(id, (recordWrites.get(id) ?? 0) + 1)
+  })
   await subscriber.subscribe(recordChannel(PREFIX))
 
   const token = createSigner({ key: 'request-out-development-secret-not-for-production', iss: 'request-out', aud: 'request-out', expiresIn: 3_600_000 })({ sub: CLIENT, role: 'client' })
@@ -227,7 +232,7 @@ async function main (): Promise<number> {
     ['failed: retries exhausted (502)', byCode.get('PRODUCT_FAILED') ?? 0],
     ['lost (accepted, no record)', byCode.get('MISSING') ?? 0],
     ['gave up submitting (never accepted)', gaveUp.length],
-    ['duplicate records', 0],
+    ['records written more than once', [...recordWrites.values()].filter((n) => n > 1).length],
     ['re-runs that found the record already stored', duplicates],
     ['jobs taken over after a worker died (stalled)', stalledRuns],
     ['submit-to-record p50 (ms)', percentile(latencies, 0.5)],
@@ -250,8 +255,9 @@ async function main (): Promise<number> {
   upstream.close()
 
   const lost = byCode.get('MISSING') ?? 0
-  const ok = lost === 0 && wrongFailures === 0 && missedRefusals === 0 && gaveUp.length === 0
-  console.log(ok ? '\nsoak passed: nothing lost, no failure but the designed refusals' : `\nsoak FAILED: lost ${lost}, unexpected failures ${wrongFailures}, missed refusals ${missedRefusals}, gave up ${gaveUp.length}`)
+  const rewritten = [...recordWrites.values()].filter((n) => n > 1).length
+  const ok = lost === 0 && rewritten === 0 && wrongFailures === 0 && missedRefusals === 0 && gaveUp.length === 0
+  console.log(ok ? '\nsoak passed: nothing lost, no failure but the designed refusals' : `\nsoak FAILED: lost ${lost}, records rewritten ${rewritten}, unexpected failures ${wrongFailures}, missed refusals ${missedRefusals}, gave up ${gaveUp.length}`)
   return ok ? 0 : 1
 }
 

@@ -1,0 +1,261 @@
+// npm run bench: every figure is a ratio to a bare baseline measured in the same run, on a private
+// redis-server, loopback only, bounded in time. Prints one table and writes bench/results.json.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { readFileSync, writeFileSync } from 'node:fs'
+import { cpus, totalmem } from 'node:os'
+import { fileURLToPath } from 'node:url'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { Queue } from 'bullmq'
+import { Redis } from 'ioredis'
+import { createSigner } from 'fast-jwt'
+import { TICKET_JOB_NAME, productQueue } from '@request-out/contracts'
+import { recordChannel, ticketKey } from '@request-out/record-store'
+import { freePort, spawnApp, startPrivateRedis, waitFor, type AppProcess } from '@request-out/test-support'
+import { percentile, printTable } from './report.js'
+
+const HERE = fileURLToPath(new URL('.', import.meta.url))
+const RESULTS = fileURLToPath(new URL('../results.json', import.meta.url))
+const PREFIX = 'bench'
+const CLIENT = 'bench-client'
+const SANDBOX = 'digitalid/enrollment/ektp'
+const SEED = { Subject: 'digitalid', SubjectType: 'enrollment', SubjectIdentifier: 'ektp' }
+const started = Date.now()
+const log = (msg: string): void => console.log(`[bench ${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${msg}`)
+
+interface LoadResult { requestsPerSecond: number, total: number, latencyP50: number, latencyP99: number, non2xx: number, errors: number, sent: number }
+
+function runNode (script: string, args: string[], env: Record<string, string> = {}): ChildProcess & { output: () => string } {
+  let out = ''
+  const child = spawn(process.execPath, [`${HERE}${script}`, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  child.stdout.on('data', (c: Buffer) => { out += c.toString() })
+  child.stderr.on('data', (c: Buffer) => { out += c.toString() })
+  return Object.assign(child, { output: () => out })
+}
+
+async function load (spec: Record<string, unknown>): Promise<LoadResult> {
+  const child = runNode('load-generator.js', [JSON.stringify(spec)])
+  const code = await new Promise((resolve) => child.on('exit', resolve))
+  const line = child.output().trim().split('\n').reverse().find((l) => l.startsWith('{'))
+  if (code !== 0 || line === undefined) throw new Error(`load generator failed: ${child.output().slice(-500)}`)
+  return JSON.parse(line) as LoadResult
+}
+
+/** Resident memory of a process in MB: now, and its peak (VmHWM). */
+function memoryOf (pid: number): { rssMb: number, peakMb: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+  const kb = (field: string): number => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0)
+  return { rssMb: Math.round(kb('VmRSS') / 1024), peakMb: Math.round(kb('VmHWM') / 1024) }
+}
+
+const round = (n: number, digits = 2): number => Math.round(n * 10 ** digits) / 10 ** digits
+
+async function main (): Promise<void> {
+  const redis = await startPrivateRedis()
+  const admin = new Redis(redis.url)
+  const token = createSigner({ key: 'request-out-development-secret-not-for-production', iss: 'request-out', aud: 'request-out', expiresIn: 3_600_000 })({ sub: CLIENT, role: 'client' })
+  const auth = { authorization: `Bearer ${token}`, 'content-type': 'application/json' }
+  const env = { REDIS_URL: redis.url, QUEUE_PREFIX: PREFIX, LOG_LEVEL: 'warn', RATE_LIMIT_MAX: '100000000', MAX_QUEUE_DEPTH: '100000000' }
+  const results: Record<string, unknown> = {
+    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version },
+    date: new Date().toISOString()
+  }
+  const procs: Array<{ stop: (s?: NodeJS.Signals) => Promise<unknown> } | ChildProcess> = []
+  const stopAll = async (): Promise<void> => {
+    await Promise.all(procs.map(async (p) => ('stop' in p && typeof p.stop === 'function' ? p.stop('SIGTERM') : (p as ChildProcess).kill('SIGTERM'))))
+  }
+
+  try {
+    // ---------- 1. intake accept vs bare Fastify + fast-jwt + queue.add
+    const intakePort = await freePort()
+    const basePort = await freePort()
+    const intake = spawnApp('intake', { ...env, PORT: String(intakePort) })
+    procs.push(intake)
+    const baseline = runNode('baseline-intake.js', [], { PORT: String(basePort), REDIS_URL: redis.url })
+    procs.push(baseline)
+    await waitFor('intake', async () => (await fetch(`http://127.0.0.1:${intakePort}/health/ready`)).ok, 30_000, 100)
+    await waitFor('baseline', () => baseline.output().includes('baseline ready'), 30_000, 100)
+    const acceptSpec = (url: string, prefix: string, seconds: number): Record<string, unknown> =>
+      ({ url, connections: 50, durationSeconds: seconds, method: 'POST', headers: auth, ticket: SEED, ticketPrefix: prefix })
+    log('warming up both servers')
+    await load(acceptSpec(`http://127.0.0.1:${intakePort}/v1/request-out`, 'warm', 3))
+    await load(acceptSpec(`http://127.0.0.1:${basePort}/accept`, 'warm', 3))
+    log('intake accept: 50 connections, 10 s each, baseline first')
+    const base = await load(acceptSpec(`http://127.0.0.1:${basePort}/accept`, 'a', 10))
+    const ours = await load(acceptSpec(`http://127.0.0.1:${intakePort}/v1/request-out`, 'a', 10))
+    baseline.kill('SIGTERM')
+    results.accept = {
+      intake: { rps: round(ours.requestsPerSecond, 0), p50Ms: ours.latencyP50, p99Ms: ours.latencyP99, non2xx: ours.non2xx, errors: ours.errors },
+      ceiling: { rps: round(base.requestsPerSecond, 0), p50Ms: base.latencyP50, p99Ms: base.latencyP99, non2xx: base.non2xx, errors: base.errors },
+      ratio: round(ours.requestsPerSecond / base.requestsPerSecond),
+      intakePeakRssMb: memoryOf(intake.pid).peakMb
+    }
+    log(`accept: ${JSON.stringify(results.accept)}`)
+
+    // ---------- 2. pipeline: POST to stored record, 2 workers, vs bare BullMQ
+    await admin.flushall()
+    const recordedAt = new Map<string, number>()
+    const subscriber = new Redis(redis.url)
+    subscriber.on('message', (_c: string, id: string) => { if (!recordedAt.has(id)) recordedAt.set(id, Date.now()) })
+    await subscriber.subscribe(recordChannel(PREFIX))
+    const workers = [spawnApp('worker', { ...env, LOG_LEVEL: 'info' }), spawnApp('worker', { ...env, LOG_LEVEL: 'info' })]
+    procs.push(...workers)
+    await Promise.all(workers.map(async (w) => w.waitForLine((l) => l.msg === 'worker started', 30_000)))
+    log('pipeline: POST for 20 s with 2 workers running, until every record is stored')
+    const pipeStart = Date.now()
+    const pipe = await load(acceptSpec(`http://127.0.0.1:${intakePort}/v1/request-out`, 'p', 20))
+    const acceptedCount = pipe.total - pipe.non2xx
+    await waitFor('every pipeline record', () => recordedAt.size >= acceptedCount, 120_000, 100)
+    const lastRecord = Math.max(...recordedAt.values())
+    const oursTps = recordedAt.size / ((lastRecord - pipeStart) / 1000)
+    const workerPeak = Math.max(...workers.map((w) => memoryOf(w.pid).peakMb))
+    await Promise.all(workers.map(async (w) => w.stop('SIGTERM')))
+
+    log('pipeline ceiling: bare BullMQ, same adds for 20 s, 2 no-op workers')
+    const bareWorkers = [runNode('bare-bullmq.js', ['worker'], { REDIS_URL: redis.url }), runNode('bare-bullmq.js', ['worker'], { REDIS_URL: redis.url })]
+    procs.push(...bareWorkers)
+    await waitFor('bare workers', () => bareWorkers.every((w) => w.output().includes('worker ready')), 30_000, 100)
+    const bareStart = Date.now()
+    const producer = runNode('bare-bullmq.js', ['producer'], { REDIS_URL: redis.url, SECONDS: '20', CONCURRENCY: '50' })
+    await new Promise((resolve) => producer.on('exit', resolve))
+    const added = (JSON.parse(producer.output().trim().split('\n').reverse().find((l) => l.startsWith('{')) ?? '{"added":0}') as { added: number }).added
+    const bareQueue = new Queue('bare', { connection: admin, prefix: 'bench-bare' })
+    await waitFor('bare drain', async () => (await bareQueue.getMetrics('completed')).meta.count >= added, 120_000, 50)
+    const bareTps = added / ((Date.now() - bareStart) / 1000)
+    bareWorkers.forEach((w) => w.kill('SIGTERM'))
+    results.pipeline = {
+      ticketsPerSecond: round(oursTps, 0),
+      ceilingJobsPerSecond: round(bareTps, 0),
+      ratio: round(oursTps / bareTps),
+      tickets: recordedAt.size,
+      bareJobs: added,
+      workerPeakRssMb: workerPeak
+    }
+    log(`pipeline: ${JSON.stringify(results.pipeline)}`)
+
+    // ---------- 3. light load: submit-to-record at 200/s
+    const lightWorkers = [spawnApp('worker', { ...env, LOG_LEVEL: 'info' }), spawnApp('worker', { ...env, LOG_LEVEL: 'info' })]
+    procs.push(...lightWorkers)
+    await Promise.all(lightWorkers.map(async (w) => w.waitForLine((l) => l.msg === 'worker started', 30_000)))
+    log('light load: 200 tickets/s for 10 s, submit-to-record latency')
+    const sentAt = new Map<string, number>()
+    const lightStart = Date.now()
+    const sends: Array<Promise<unknown>> = []
+    for (let n = 0; n < 2000; n++) {
+      const wait = lightStart + n * 5 - Date.now()
+      if (wait > 0) await sleep(wait)
+      const id = `light-${n}`
+      sentAt.set(ticketKey(CLIENT, id), Date.now())
+      sends.push(fetch(`http://127.0.0.1:${intakePort}/v1/request-out`, { method: 'POST', headers: auth, body: JSON.stringify({ ...SEED, TicketId: id }) }).then(async (r) => r.arrayBuffer()))
+    }
+    await Promise.all(sends)
+    await waitFor('light records', () => [...sentAt.keys()].every((k) => recordedAt.has(k)), 60_000, 50)
+    const lightLatencies = [...sentAt].map(([k, at]) => (recordedAt.get(k) ?? at) - at).sort((a, b) => a - b)
+    results.light = { ratePerSecond: 200, tickets: sentAt.size, submitToRecordP50Ms: percentile(lightLatencies, 0.5), submitToRecordP99Ms: percentile(lightLatencies, 0.99) }
+    log(`light: ${JSON.stringify(results.light)}`)
+
+    // ---------- 4. cost growth: 10,000 vs 1,000,000 tickets stored
+    const sample = await admin.hget(`${PREFIX}:ticket:${ticketKey(CLIENT, 'light-0')}`, 'rec') ?? '{}'
+    const fill = async (from: number, to: number): Promise<void> => {
+      // Server-side, in batches: realistic ticket hashes (claim fields + the record), with the retention TTL.
+      const script = `for i = tonumber(ARGV[1]), tonumber(ARGV[2]) do
+        local k = KEYS[1] .. i
+        redis.call('HSET', k, 'fp', 'QmVuY2htYXJrIGZpbGwgZmluZ2VycHJpbnQgdmFsdWU', 'product', ARGV[4], 'at', ARGV[5], 'rec', ARGV[3], 'code', 'SUCCESS')
+        redis.call('EXPIRE', k, 604800)
+      end`
+      for (let i = from; i < to; i += 50_000) {
+        await admin.eval(script, 1, `${PREFIX}:ticket:${ticketKey(CLIENT, 'stored-')}`, String(i), String(Math.min(to, i + 50_000) - 1), sample, SANDBOX, String(Date.now()))
+      }
+    }
+    const memory = async (): Promise<number> => Number(/used_memory:(\d+)/.exec(await admin.info('memory'))?.[1] ?? 0)
+    const growth: Record<string, unknown> = {}
+    const getPaths = (stored: number): string[] => Array.from({ length: 1000 }, (_, i) => `/v1/request-out/stored-${Math.floor(i * stored / 1000)}`)
+    let memoryAt10k = 0
+    for (const stored of [10_000, 1_000_000]) {
+      const have = stored === 10_000 ? 0 : 10_000
+      log(`cost growth: filling to ${stored} stored tickets`)
+      await fill(have, stored)
+      if (stored === 10_000) memoryAt10k = await memory()
+      const acc = await load(acceptSpec(`http://127.0.0.1:${intakePort}/v1/request-out`, `g${stored}`, 5))
+      const get = await load({ url: `http://127.0.0.1:${intakePort}`, connections: 10, durationSeconds: 5, method: 'GET', headers: { authorization: auth.authorization }, paths: getPaths(stored) })
+      growth[String(stored)] = {
+        acceptRps: round(acc.requestsPerSecond, 0), acceptP99Ms: acc.latencyP99,
+        getRps: round(get.requestsPerSecond, 0), getP50Ms: get.latencyP50, getP99Ms: get.latencyP99, getNon2xx: get.non2xx
+      }
+    }
+    const bytesPerTicket = Math.round((await memory() - memoryAt10k) / 990_000)
+    const g10k = growth['10000'] as { acceptRps: number, getRps: number }
+    const g1m = growth['1000000'] as { acceptRps: number, getRps: number }
+    results.growth = { ...growth, acceptRatio1mTo10k: round(g1m.acceptRps / g10k.acceptRps), getRatio1mTo10k: round(g1m.getRps / g10k.getRps), redisBytesPerStoredTicket: bytesPerTicket }
+    log(`growth: ${JSON.stringify(results.growth)}`)
+    await Promise.all(lightWorkers.map(async (w) => w.stop('SIGTERM')))
+    await admin.flushall()
+
+    // ---------- 5. worker memory: after 10,000 vs after 100,000 jobs
+    log('worker memory: one worker, 100,000 jobs')
+    const memWorker = spawnApp('worker', { ...env, LOG_LEVEL: 'warn' })
+    procs.push(memWorker)
+    await waitFor('worker', async () => (await admin.client('LIST') as string).includes('request-out:worker'), 30_000, 100)
+    const { name, prefix } = productQueue(PREFIX, SANDBOX)
+    const queue = new Queue(name, { connection: admin, prefix })
+    let queued = 0
+    const enqueue = async (count: number): Promise<void> => {
+      for (let done = 0; done < count; done += 1000) {
+        await queue.addBulk(Array.from({ length: 1000 }, () => {
+          const id = `mem-${queued++}`
+          return { name: TICKET_JOB_NAME, data: { TicketId: id, ...SEED, ClientId: CLIENT, RequestId: id, AcceptedAt: Date.now() }, opts: { jobId: ticketKey(CLIENT, id), attempts: 3 } }
+        }))
+      }
+    }
+    const drained = async (): Promise<void> => {
+      await waitFor('the queue to drain', async () => {
+        const c = await queue.getJobCounts('waiting', 'active', 'delayed')
+        return (c.waiting ?? 0) + (c.active ?? 0) + (c.delayed ?? 0) === 0
+      }, 240_000, 200)
+    }
+    await enqueue(10_000)
+    await drained()
+    await sleep(1000)
+    const after10k = memoryOf(memWorker.pid).rssMb
+    await enqueue(90_000)
+    await drained()
+    await sleep(1000)
+    const after100k = memoryOf(memWorker.pid).rssMb
+    results.workerMemory = { rssAfter10kMb: after10k, rssAfter100kMb: after100k, ratio: round(after100k / after10k), peakMb: memoryOf(memWorker.pid).peakMb }
+    log(`worker memory: ${JSON.stringify(results.workerMemory)}`)
+    subscriber.disconnect()
+  } finally {
+    await stopAll()
+    admin.disconnect()
+    await redis.destroy()
+  }
+
+  results.elapsedSeconds = Math.round((Date.now() - started) / 1000)
+  writeFileSync(RESULTS, `${JSON.stringify(results, null, 2)}\n`)
+  const a = results.accept as { intake: { rps: number, p50Ms: number, p99Ms: number }, ceiling: { rps: number, p50Ms: number, p99Ms: number }, ratio: number, intakePeakRssMb: number }
+  const p = results.pipeline as { ticketsPerSecond: number, ceilingJobsPerSecond: number, ratio: number, workerPeakRssMb: number }
+  const l = results.light as { submitToRecordP50Ms: number, submitToRecordP99Ms: number }
+  const g = results.growth as Record<string, { acceptRps: number, getP50Ms: number, getP99Ms: number }> & { acceptRatio1mTo10k: number, getRatio1mTo10k: number, redisBytesPerStoredTicket: number }
+  const w = results.workerMemory as { rssAfter10kMb: number, rssAfter100kMb: number, ratio: number }
+  printTable('benchmark (target)', [
+    ['intake accept req/s (ceiling)', `${a.intake.rps} (${a.ceiling.rps})`],
+    ['intake accept ratio (≥ 0.90)', a.ratio],
+    ['intake accept p50 / p99 ms (ceiling)', `${a.intake.p50Ms} / ${a.intake.p99Ms} (${a.ceiling.p50Ms} / ${a.ceiling.p99Ms})`],
+    ['pipeline tickets/s, 2 workers (bare BullMQ)', `${p.ticketsPerSecond} (${p.ceilingJobsPerSecond})`],
+    ['pipeline ratio (≥ 0.80)', p.ratio],
+    ['light load 200/s submit-to-record p50 / p99 ms (p50 ≤ 3)', `${l.submitToRecordP50Ms} / ${l.submitToRecordP99Ms}`],
+    ['accept req/s at 10k / 1M stored', `${g['10000']?.acceptRps} / ${g['1000000']?.acceptRps} (ratio ${g.acceptRatio1mTo10k})`],
+    ['GET p50 / p99 ms at 10k stored', `${g['10000']?.getP50Ms} / ${g['10000']?.getP99Ms}`],
+    ['GET p50 / p99 ms at 1M stored', `${g['1000000']?.getP50Ms} / ${g['1000000']?.getP99Ms} (req/s ratio ${g.getRatio1mTo10k})`],
+    ['Redis bytes per stored ticket', g.redisBytesPerStoredTicket],
+    ['intake peak RSS MB under load (≤ 150)', a.intakePeakRssMb],
+    ['worker peak RSS MB under load', p.workerPeakRssMb],
+    ['worker RSS MB after 10k / 100k jobs', `${w.rssAfter10kMb} / ${w.rssAfter100kMb} (ratio ${w.ratio})`],
+    ['elapsed s', results.elapsedSeconds as number]
+  ])
+  console.log(`\nwritten: ${RESULTS}`)
+}
+
+main().then(() => process.exit(0), (err: unknown) => {
+  console.error('bench failed:', err)
+  process.exit(1)
+})
