@@ -3,7 +3,7 @@ import { UnrecoverableError } from 'bullmq'
 import type { Logger } from 'pino'
 import { Message, completedEnvelope, failedEnvelope, type TicketJob } from '@request-out/contracts'
 import type { Product } from '@request-out/product-catalog'
-import type { RecordStore } from '@request-out/record-store'
+import { ticketKey, type RecordStore } from '@request-out/record-store'
 import { ProductRejection, type ProductHandler } from './handlers/index.js'
 import type { WorkerMetrics } from './worker-metrics.js'
 
@@ -60,7 +60,11 @@ export function ticketProcessor (deps: ProcessorDeps) {
       metrics.jobDuration.observe({ product: product.key, outcome }, Number(process.hrtime.bigint() - started) / 1e9)
     }
 
-    if (await recordStore.hasFinalRecord(ticket.ClientId, ticket.TicketId)) {
+    // A ticket's own job on its first run cannot have a record yet; any other delivery (a retry, a
+    // job taken over from a dead worker, a copy under another id) checks first, so the product is
+    // not asked twice. Skipping the check on first runs saves a Redis round trip per ticket.
+    const firstDelivery = job.attemptsMade === 0 && (job.stalledCounter ?? 0) === 0 && job.id === ticketKey(ticket.ClientId, ticket.TicketId)
+    if (!firstDelivery && await recordStore.hasFinalRecord(ticket.ClientId, ticket.TicketId)) {
       log.info('ticket already has its record; nothing to do')
       finish('duplicate')
       return 'duplicate'

@@ -24,7 +24,9 @@ const retryStrategy = (times: number): number => Math.min(50 * 2 ** Math.min(tim
 
 function roleOptions (role: ConnectionRole): RedisOptions {
   if (role === 'producer') {
-    return { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2000 }
+    // Auto-pipelining sends the commands of concurrent requests in one write: under load the
+    // intake spent a fifth of its time in one socket write per Redis command.
+    return { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2000, enableAutoPipelining: true }
   }
   return { enableOfflineQueue: true, maxRetriesPerRequest: null, connectTimeout: 5000 }
 }
