@@ -21,3 +21,34 @@ t.test('the worker service can be scaled: no fixed ports or container names', as
   t.notMatch(worker, /container_name|\n    ports:/)
   t.match(readFileSync(join(WORKSPACE_ROOT, 'Dockerfile'), 'utf8'), /FROM node:20[^\n]* AS build[\s\S]*FROM node:20/, 'multi-stage')
 })
+
+t.test('Kubernetes manifests are valid against the Kubernetes schemas', async (t) => {
+  const { parseAllDocuments } = await import('yaml')
+  const { readdirSync } = await import('node:fs')
+  const models: Record<string, () => Promise<new (data: unknown) => { validate: () => void }>> = {
+    'apps/v1/Deployment': async () => (await import('kubernetes-models/apps/v1/Deployment')).Deployment as never,
+    'v1/Service': async () => (await import('kubernetes-models/v1/Service')).Service as never,
+    'v1/ConfigMap': async () => (await import('kubernetes-models/v1/ConfigMap')).ConfigMap as never,
+    'v1/Secret': async () => (await import('kubernetes-models/v1/Secret')).Secret as never,
+    'autoscaling/v2/HorizontalPodAutoscaler': async () => (await import('kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler')).HorizontalPodAutoscaler as never
+  }
+  const dir = join(WORKSPACE_ROOT, 'deploy', 'k8s')
+  const kinds: string[] = []
+  for (const file of readdirSync(dir).filter((f) => f.endsWith('.yaml'))) {
+    for (const doc of parseAllDocuments(readFileSync(join(dir, file), 'utf8'))) {
+      const obj = doc.toJS() as { apiVersion: string, kind: string, metadata: { name: string } }
+      const Model = models[`${obj.apiVersion}/${obj.kind}`]
+      if (Model === undefined) { t.fail(`${file}: no schema for ${obj.apiVersion} ${obj.kind}`); continue }
+      const M = await Model()
+      t.doesNotThrow(() => new M(obj).validate(), `${file}: ${obj.kind} ${obj.metadata.name} is valid`)
+      kinds.push(obj.kind)
+    }
+  }
+  t.same([...new Set(kinds)].sort(), ['ConfigMap', 'Deployment', 'HorizontalPodAutoscaler', 'Secret', 'Service'])
+  const { Deployment } = await import('kubernetes-models/apps/v1/Deployment')
+  t.throws(() => new Deployment({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'x' }, spec: { replicas: 'two' } } as never).validate(),
+    'the validator does refuse a bad manifest')
+  const worker = readFileSync(join(dir, 'worker.yaml'), 'utf8')
+  t.match(worker, /path: \/health\/ready/, 'worker probes use the health endpoints')
+  t.match(readFileSync(join(dir, 'intake.yaml'), 'utf8'), /path: \/health\/live/)
+})
