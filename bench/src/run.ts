@@ -10,7 +10,7 @@ import { Redis } from 'ioredis'
 import { createSigner } from 'fast-jwt'
 import { TICKET_JOB_NAME, productQueue } from '@request-out/contracts'
 import { recordChannel, ticketKey } from '@request-out/record-store'
-import { freePort, spawnApp, startPrivateRedis, waitFor, type AppProcess } from '@request-out/test-support'
+import { freePort, spawnApp, startPrivateRedis, waitFor } from '@request-out/test-support'
 import { percentile, printTable } from './report.js'
 
 const HERE = fileURLToPath(new URL('.', import.meta.url))

@@ -1,4 +1,4 @@
-import type { DestinationStream, LoggerOptions } from 'pino'
+import type { LoggerOptions } from 'pino'
 import { LogRedactPaths } from '@request-out/contracts'
 
 /** pino options shared by the intake's processes: JSON, redacted, pretty only on a TTY that asks. */
@@ -11,5 +11,3 @@ export function loggerOptions (level: string, service: string): LoggerOptions {
     ...(pretty ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } } : {})
   }
 }
-
-export type LogDestination = DestinationStream
