@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events'
 import { MetricsTime, Queue, Worker, type Job } from 'bullmq'
 import type { Logger } from 'pino'
 import { Message, failedEnvelope, productQueue, type TicketJob } from '@request-out/contracts'
@@ -34,6 +35,8 @@ export class ProductWorkers {
 
   constructor (options: ProductWorkersOptions) {
     this.#log = options.log
+    // Every running try listens on the stop signal (up to the sum of the products' concurrency).
+    setMaxListeners(0, this.#stopping.signal)
     for (const product of options.products) {
       const { handle, close } = createHandler(product, (key, status, seconds) =>
         options.metrics.upstreamDuration.observe({ product: key, status }, seconds))
