@@ -24,10 +24,11 @@ const children = []
 function run (name, script, extraEnv = {}) {
   const child = spawn(process.execPath, [script], { env: { ...env, ...extraEnv }, stdio: 'inherit' })
   child.on('exit', (code, signal) => {
-    if (!stopping) {
-      console.error(`${name} exited (${signal ?? code}); stopping everything`)
-      void stop(1)
-    }
+    if (stopping) return
+    // Ctrl-C reaches the whole process group: a child stopping cleanly is not an error.
+    const clean = code === 0 || signal === 'SIGINT' || signal === 'SIGTERM'
+    if (!clean) console.error(`${name} exited (${signal ?? code}); stopping everything`)
+    void stop(clean ? 0 : 1)
   })
   children.push(child)
   return child
