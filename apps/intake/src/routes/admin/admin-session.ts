@@ -48,6 +48,12 @@ export function csrfTokenFor (sessionTokenValue: string): string {
   return createHash('sha256').update(`request-out-csrf\u0000${sessionTokenValue}`).digest('base64url')
 }
 
+/** True when a posted form carries the session's form token. */
+export function hasFormToken (request: FastifyRequest): boolean {
+  const body = request.body as { csrf?: unknown } | undefined
+  return body?.csrf === csrfTokenFor(sessionToken(request) ?? '')
+}
+
 /**
  * Writes from a browser must come from our own pages: browsers send Origin (and Sec-Fetch-Site)
  * on every cross-site POST, PUT and DELETE, so a foreign page is refused here even if SameSite

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync, FastifyReply } from 'fastify'
 import { Role } from '@request-out/contracts'
 import { HttpProblem } from '../../http-problem.js'
-import { clearSessionCookie, csrfTokenFor, isSameOrigin, sessionToken, setSessionCookie } from './admin-session.js'
+import { clearSessionCookie, hasFormToken, isSameOrigin, sessionToken, setSessionCookie } from './admin-session.js'
 import { escapeHtml, page } from './html.js'
 
 interface LoginForm { Username?: string, Password?: string, AccessToken?: string }
@@ -60,9 +60,8 @@ const loginPage: FastifyPluginAsync = async (app) => {
     return reply.redirect('/admin/queues', 303)
   })
 
-  app.post<{ Body: { csrf?: string } }>('/admin/logout', { schema: { hide: true } }, async (request, reply) => {
-    const token = sessionToken(request)
-    if (!isSameOrigin(request) || (token !== undefined && request.body?.csrf !== csrfTokenFor(token))) {
+  app.post('/admin/logout', { schema: { hide: true } }, async (request, reply) => {
+    if (!isSameOrigin(request) || (sessionToken(request) !== undefined && !hasFormToken(request))) {
       throw new HttpProblem('FORBIDDEN', 'Cross-site request refused')
     }
     clearSessionCookie(reply)

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify'
 import { HttpProblem } from '../../http-problem.js'
-import { csrfTokenFor, sessionPrincipal, sessionToken } from './admin-session.js'
+import { csrfTokenFor, hasFormToken, sessionPrincipal, sessionToken } from './admin-session.js'
 import { escapeHtml, page } from './html.js'
 
 /** Minutes over which the page sums completed and failed jobs (BullMQ keeps per-minute counts). */
@@ -86,6 +86,7 @@ const productsPage: FastifyPluginAsync = async (app) => {
   app.post<{ Body: { csrf?: string, Key?: string, Available?: string, Reason?: string } }>('/admin/products/availability', {
     schema: { hide: true }
   }, async (request, reply) => {
+    if (!hasFormToken(request)) throw new HttpProblem('FORBIDDEN', 'Missing or wrong form token')
     const body = request.body ?? {}
     const key = String(body.Key ?? '')
     if (catalog.get(key) === undefined) throw new HttpProblem('NOT_FOUND', `No product ${key}`)
