@@ -169,6 +169,8 @@ t.test('the operator dashboard in a real browser', { skip: existsSync(CHROMIUM) 
   await clientPage.fill('input[name=Password]', 'demo-client-secret')
   const refused = await Promise.all([clientPage.waitForResponse((r) => r.url().endsWith('/admin/login') && r.request().method() === 'POST'), clientPage.click('button[type=submit]')])
   t.equal(refused[0].status(), 403, 'client-role login: 403')
+  // Screenshot only once the refusal page has rendered (a capture mid-navigation fails).
+  await clientPage.getByRole('alert').waitFor()
   await clientPage.screenshot({ path: join(SHOTS, 'client-refused.png') })
   const asClient = await fetch(`${base}/admin/queues`, { headers: { cookie: `ro_admin_session=${client}`, accept: 'text/html' }, redirect: 'manual' })
   t.equal(asClient.status, 403, 'a client session: 403')
