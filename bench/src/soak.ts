@@ -2,6 +2,7 @@
 // Redis with AOF (appendfsync always), while workers are SIGKILLed and restarted, Redis restarts
 // once and one intake is stopped. Checks that every accepted ticket ends with exactly one final
 // record. Loopback only, bounded in count and time; exits non-zero on any loss.
+import { randomUUID } from 'node:crypto'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { mkdtempSync, writeFileSync } from 'node:fs'
@@ -16,7 +17,8 @@ import { percentile, printTable } from './report.js'
 
 const TICKETS = Number(process.env.SOAK_TICKETS ?? 20_000)
 const RATE = Number(process.env.SOAK_RATE ?? 100) // tickets per second
-const CLIENT = 'soak-client'
+// A demo user: the development intake's directory knows it, so a token signed with the development secret passes.
+const CLIENT = 'demo-client'
 const PREFIX = 'soak'
 const SANDBOX = { Subject: 'digitalid', SubjectType: 'enrollment', SubjectIdentifier: 'ektp' }
 const HTTP = { Subject: 'soak', SubjectType: 'verify', SubjectIdentifier: 'nik' }
@@ -85,7 +87,7 @@ async function main (): Promise<number> {
   })
   await subscriber.subscribe(recordChannel(PREFIX))
 
-  const token = createSigner({ key: 'request-out-development-secret-not-for-production', iss: 'request-out', aud: 'request-out', expiresIn: 3_600_000 })({ sub: CLIENT, role: 'client' })
+  const token = createSigner({ key: 'request-out-development-secret-not-for-production', iss: 'request-out', aud: 'request-out', expiresIn: 3_600_000 })({ sub: CLIENT, role: 'client', jti: randomUUID() })
   const accepted = new Set<string>()
   const gaveUp: string[] = []
   let posts = 0

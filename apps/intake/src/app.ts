@@ -2,14 +2,17 @@ import Fastify, { LogController, type FastifyInstance } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { DestinationStream, LoggerOptions } from 'pino'
 import type { IntakeConfig } from './config.js'
+import { MAX_CLIENT_ID_LENGTH, MAX_TICKET_ID_LENGTH } from '@request-out/contracts'
 import { requestIdFor } from './request-id.js'
-import { loggerOptions } from './logger.js'
+import { loggerOptions, requestForLog } from './logger.js'
 import configPlugin from './plugins/config.js'
-import errorHandling from './plugins/error-handling.js'
+import errorHandling, { clientErrorHandler, frameworkErrors } from './plugins/error-handling.js'
 import swaggerPlugin from './plugins/swagger.js'
 import redisPlugin from './plugins/redis.js'
 import metricsPlugin from './plugins/metrics.js'
+import revocationsPlugin from './plugins/revocations.js'
 import authPlugin from './plugins/auth.js'
+import loginGuardPlugin from './plugins/login-guard.js'
 import recordsPlugin from './plugins/records.js'
 import ticketQueuesPlugin from './plugins/ticket-queues.js'
 import availabilityPlugin from './plugins/availability.js'
@@ -31,7 +34,13 @@ export interface BuildOptions {
 export async function buildApp (config: IntakeConfig, options: BuildOptions = {}): Promise<FastifyInstance> {
   const logger = options.logger ?? loggerOptions(config.env.LOG_LEVEL, 'intake')
   const app = Fastify({
-    logger: logger === false ? false : { ...(logger === true ? {} : logger), ...(options.logStream === undefined ? {} : { stream: options.logStream }) },
+    logger: logger === false
+      ? false
+      : {
+          ...(logger === true ? {} : logger),
+          serializers: { req: requestForLog as (req: unknown) => Record<string, unknown> },
+          ...(options.logStream === undefined ? {} : { stream: options.logStream })
+        },
     genReqId: requestIdFor,
     // `requestId` is the field name the workers use too, so one search finds a ticket everywhere.
     logController: new LogController({ requestIdLogLabel: 'requestId' }),
@@ -39,19 +48,41 @@ export async function buildApp (config: IntakeConfig, options: BuildOptions = {}
     trustProxy: config.env.TRUST_PROXY,
     // Refuse unknown fields instead of silently dropping them, and never coerce types: "12" is not 12.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: true } },
-    return503OnClosing: true
+    return503OnClosing: true,
+    // One path parameter holds at most a client id (admin paths) or a TicketId, URL-encoded: up to
+    // 4 UTF-8 bytes a character, 3 characters a byte. Fastify's default of 100 cut long TicketIds.
+    routerOptions: { maxParamLength: Math.max(MAX_CLIENT_ID_LENGTH, MAX_TICKET_ID_LENGTH) * 12 },
+    frameworkErrors,
+    clientErrorHandler,
+    // Slow and idle connections are not held forever (SPEC: no hang). The request timeout sits
+    // above the longest long poll (30 s); the keep-alive timeout above a load balancer's idle timeout.
+    requestTimeout: config.env.HTTP_REQUEST_TIMEOUT_MS,
+    keepAliveTimeout: config.env.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+    connectionTimeout: config.env.HTTP_REQUEST_TIMEOUT_MS + 5000,
+    http: {
+      headersTimeout: config.env.HTTP_HEADERS_TIMEOUT_MS,
+      // Node checks header and request timeouts on this tick (30 s by default, longer than the timeouts).
+      connectionsCheckingInterval: Math.min(1000, config.env.HTTP_HEADERS_TIMEOUT_MS)
+    }
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   // JSON only: text/plain bodies get 415 rather than a confusing validation error.
   app.removeContentTypeParser('text/plain')
-  app.addHook('onSend', async (request, reply) => { void reply.header('x-request-id', request.id) })
+  app.addHook('onSend', async (request, reply) => {
+    void reply.header('x-request-id', request.id)
+    // Answers carry tokens, tickets and personal data, and 404/410 are cacheable by default in HTTP:
+    // nothing is stored by a browser or a proxy unless a route says otherwise (static docs assets).
+    if (!reply.hasHeader('cache-control')) void reply.header('cache-control', 'no-store')
+  })
 
   await app.register(configPlugin, config)
   await app.register(errorHandling)
   await app.register(swaggerPlugin)
   await app.register(redisPlugin)
   await app.register(metricsPlugin)
+  await app.register(revocationsPlugin)
   await app.register(authPlugin)
+  await app.register(loginGuardPlugin)
   await app.register(recordsPlugin)
   await app.register(ticketQueuesPlugin)
   await app.register(availabilityPlugin)

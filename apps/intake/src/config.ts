@@ -2,16 +2,23 @@ import { readFileSync } from 'node:fs'
 import { createPublicKey } from 'node:crypto'
 import { ConfigError, IntakeEnv, parseEnv, type UserRecord } from '@request-out/contracts'
 import { readUsersFile } from './user-directory.js'
+import { DEVELOPMENT_JWT_SECRET, assertProductionSecret } from './public-secrets.js'
 import { loadCatalog, type ProductCatalog } from '@request-out/product-catalog'
 import type { RedisTarget } from '@request-out/redis-connection'
 import type { Algorithm } from 'fast-jwt'
 
-/** Used only outside production when JWT_SECRET is unset, so several dev intakes share tokens. */
-export const DEVELOPMENT_JWT_SECRET = 'request-out-development-secret-not-for-production'
-export const MIN_SECRET_LENGTH = 32
 
 export type AuthConfig =
-  | { mode: 'login', secret: string, users: UserRecord[] | undefined, issuer: string, audience: string, expiresInSeconds: number }
+  | {
+    mode: 'login'
+    secret: string
+    /** The users file's users at start (undefined: the demo users); the directory keeps them current. */
+    users: UserRecord[] | undefined
+    usersFile: string | undefined
+    issuer: string
+    audience: string
+    expiresInSeconds: number
+  }
   | { mode: 'external', publicKey: string, algorithms: Algorithm[], issuer: string, audience: string }
 
 export interface IntakeConfig {
@@ -68,15 +75,18 @@ export function loadIntakeConfig (source: NodeJS.ProcessEnv = process.env): Inta
       secret = DEVELOPMENT_JWT_SECRET
       warnings.push('JWT_SECRET is not set: using the development secret')
     }
-    if (production && secret.length < MIN_SECRET_LENGTH) {
-      throw new ConfigError(`JWT_SECRET: must be at least ${MIN_SECRET_LENGTH} characters in production`)
-    }
+    if (production) assertProductionSecret(secret)
     if (env.AUTH_USERS_FILE === undefined) {
       if (production) throw new ConfigError('AUTH_USERS_FILE: required in production (demo users are refused)')
       warnings.push('AUTH_USERS_FILE is not set: demo users demo-client and demo-admin are enabled')
     }
     const users = env.AUTH_USERS_FILE === undefined ? undefined : readUsersFile(env.AUTH_USERS_FILE)
-    auth = { mode: 'login', secret, users, expiresInSeconds: env.JWT_EXPIRES_IN_SECONDS, ...common }
+    if (users !== undefined && users.length === 0) {
+      // An empty file is what deploy/k8s/secret.yaml ships: a service nobody can log in to.
+      if (production) throw new ConfigError(`AUTH_USERS_FILE ${env.AUTH_USERS_FILE ?? ''}: has no users, so nobody could log in; add one with the users CLI (README, "Users of the built-in login")`)
+      warnings.push('AUTH_USERS_FILE has no users: nobody can log in until one is added')
+    }
+    auth = { mode: 'login', secret, users, usersFile: env.AUTH_USERS_FILE, expiresInSeconds: env.JWT_EXPIRES_IN_SECONDS, ...common }
   }
   let catalog: ProductCatalog
   try {

@@ -1,5 +1,5 @@
 import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto'
-import { readFileSync } from 'node:fs'
+import { readFileSync, statSync } from 'node:fs'
 import { Value } from '@sinclair/typebox/value'
 import { ConfigError, UsersFile, type UserRecord } from '@request-out/contracts'
 
@@ -54,22 +54,82 @@ export function readUsersFile (path: string): UserRecord[] {
   return (raw as UsersFile).Users
 }
 
-/** The users of the built-in login. */
+/** The slice of a pino logger the directory needs. */
+interface DirectoryLog {
+  info: (obj: object, msg: string) => void
+  error: (obj: object, msg: string) => void
+}
+
+/**
+ * The users of the built-in login: the demo users (development), or `AUTH_USERS_FILE`, whose stat
+ * is polled so that a removed or changed user loses or changes access without a restart. A stat
+ * poll also sees Kubernetes Secret updates (a symlink swap) that file-change events miss. A file
+ * that stops parsing keeps the last good directory and is reported once per change.
+ */
 export class UserDirectory {
-  readonly #users: Map<string, UserRecord>
+  #users: Map<string, UserRecord>
+  #timer: NodeJS.Timeout | undefined
+  #seen = ''
 
   private constructor (users: UserRecord[]) {
-    this.#users = new Map(users.map((u) => [u.Username, u]))
+    this.#users = byName(users)
   }
 
-  /** The given users, or the demo users when there are none (development only; config refuses it in production). */
-  static async create (fromFile: UserRecord[] | undefined): Promise<UserDirectory> {
-    return new UserDirectory(fromFile ?? DEMO_USERS)
+  /** The demo users (development only; config refuses them in production). */
+  static demo (): UserDirectory {
+    return new UserDirectory(DEMO_USERS)
+  }
+
+  /** The file's users, read already by config (`initial`), then kept current every `pollMs`. */
+  static watching (path: string, initial: UserRecord[], pollMs: number, log: DirectoryLog): UserDirectory {
+    const directory = new UserDirectory(initial)
+    directory.#seen = statSignature(path)
+    directory.#timer = setInterval(() => { directory.#reloadIfChanged(path, log) }, pollMs)
+    directory.#timer.unref()
+    return directory
+  }
+
+  #reloadIfChanged (path: string, log: DirectoryLog): void {
+    const signature = statSignature(path)
+    if (signature === this.#seen) return
+    this.#seen = signature
+    try {
+      const users = readUsersFile(path)
+      this.#users = byName(users)
+      log.info({ users: users.length }, 'AUTH_USERS_FILE changed: users reloaded')
+    } catch (err) {
+      log.error({ err: { message: (err as Error).message } }, 'AUTH_USERS_FILE changed but cannot be read: keeping the last good users')
+    }
+  }
+
+  get size (): number {
+    return this.#users.size
+  }
+
+  /** The user as the directory holds it now, or undefined (removed, or never there). */
+  get (username: string): UserRecord | undefined {
+    return this.#users.get(username)
   }
 
   async authenticate (username: string, password: string): Promise<UserRecord | undefined> {
     const user = this.#users.get(username)
     const ok = await verifyPassword(password, user?.PasswordHash ?? DECOY_HASH)
     return ok && user !== undefined ? user : undefined
+  }
+
+  close (): void {
+    if (this.#timer !== undefined) clearInterval(this.#timer)
+  }
+}
+
+const byName = (users: UserRecord[]): Map<string, UserRecord> => new Map(users.map((u) => [u.Username, u]))
+
+/** What tells a changed file: size, modification time and inode (a replaced file or swapped link). */
+function statSignature (path: string): string {
+  try {
+    const s = statSync(path)
+    return `${s.size}:${s.mtimeMs}:${s.ino}`
+  } catch {
+    return 'missing'
   }
 }

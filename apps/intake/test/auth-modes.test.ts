@@ -1,5 +1,5 @@
 import t from 'tap'
-import { generateKeyPairSync } from 'node:crypto'
+import { generateKeyPairSync, randomBytes } from 'node:crypto'
 import { execFileSync, spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -15,7 +15,7 @@ t.test('production refuses demo users and missing or short secrets', async (t) =
   const base = { NODE_ENV: 'production', REDIS_URL: TEST_REDIS_URL }
   t.throws(() => loadIntakeConfig(base), /JWT_SECRET: required in production/)
   t.throws(() => loadIntakeConfig({ ...base, JWT_SECRET: 'short' }), /JWT_SECRET: must be at least 32/)
-  t.throws(() => loadIntakeConfig({ ...base, JWT_SECRET: 'x'.repeat(40) }), /AUTH_USERS_FILE: required in production/)
+  t.throws(() => loadIntakeConfig({ ...base, JWT_SECRET: randomBytes(32).toString('base64') }), /AUTH_USERS_FILE: required in production/)
   t.throws(() => loadIntakeConfig({ PORT: 'http' }), /PORT/)
   t.throws(() => loadIntakeConfig({ PRODUCTS_FILE: '/nonexistent/products.json' }), /PRODUCTS_FILE/)
   const dev = loadIntakeConfig({ REDIS_URL: TEST_REDIS_URL })

@@ -24,7 +24,7 @@ t.test('every POST error path answers its code in the envelope', async (t) => {
     ['text/plain', async () => app.inject({ method: 'POST', url: '/v1/request-out', headers: { ...auth, 'content-type': 'text/plain' }, payload: 'hello' }), 415, 'UNSUPPORTED_MEDIA_TYPE'],
     ['form body', async () => app.inject({ method: 'POST', url: '/v1/request-out', headers: { ...auth, 'content-type': 'application/x-www-form-urlencoded' }, payload: 'a=1' }), 415, 'UNSUPPORTED_MEDIA_TYPE'],
     ['no token', async () => app.inject({ method: 'POST', url: '/v1/request-out', payload: SEED_TICKET }), 401, 'UNAUTHORIZED'],
-    ['unknown route', async () => app.inject({ method: 'GET', url: '/v1/nothing-here', headers: auth }), 404, 'NOT_FOUND']
+    ['unknown route', async () => app.inject({ method: 'GET', url: '/v1/nothing-here', headers: auth }), 404, 'ROUTE_NOT_FOUND']
   ]
   for (const [name, call, status, code] of cases) {
     const res = await call()

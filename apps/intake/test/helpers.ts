@@ -1,9 +1,16 @@
+import { randomUUID } from 'node:crypto'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { createSigner } from 'fast-jwt'
-import { TEST_REDIS_URL, deleteKeys, uniquePrefix } from '@request-out/test-support'
+import type { UserRecord } from '@request-out/contracts'
+import { TEST_REDIS_URL, deleteKeys, uniquePrefix, waitFor } from '@request-out/test-support'
 import { waitForRedis } from '@request-out/redis-connection'
 import { buildApp } from '../src/app.js'
-import { DEVELOPMENT_JWT_SECRET, loadIntakeConfig, type IntakeConfig } from '../src/config.js'
+import { loadIntakeConfig, type IntakeConfig } from '../src/config.js'
+import { DEVELOPMENT_JWT_SECRET } from '../src/public-secrets.js'
+import { DEMO_USERS } from '../src/user-directory.js'
 
 interface Teardown { teardown: (fn: () => unknown) => void }
 
@@ -22,12 +29,43 @@ export interface TestApp {
   prefix: string
 }
 
-/** The real intake on the test Redis under a prefix of its own, closed and cleaned up after the test. */
+// Any user's password is demo-client-secret (the demo client's hash); most tests sign tokens directly.
+const hashOf = (DEMO_USERS[0] as UserRecord).PasswordHash
+const client = (Username: string, extra: Partial<UserRecord> = {}): UserRecord => ({ Username, Role: 'client', PasswordHash: hashOf, ...extra })
+
+/**
+ * The users the intake tests sign tokens for. In login mode the user directory decides who a token's
+ * `sub` is, so every test identity is a user here.
+ */
+export const TEST_USERS: UserRecord[] = [
+  ...DEMO_USERS,
+  ...['client-a', 'client-b', 'c', 'racer', 'waiter', 'noisy', 'quiet', 'busy-client', 'lb-client', 'dash-client',
+    'fuzz-client', 'cluster-client', 'x'].map((name) => client(name)),
+  client('limited-client', { Products: ['other/product/key'] }),
+  client('ops', { Role: 'admin' }),
+  client('fuzz-admin', { Role: 'admin' })
+]
+
+/** Writes a users file (removed after the test) and returns its path. */
+export function writeUsersFile (t: Teardown, users: UserRecord[] = TEST_USERS): string {
+  const dir = mkdtempSync(join(tmpdir(), 'request-out-users-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const file = join(dir, 'users.json')
+  writeFileSync(file, JSON.stringify({ Users: users }))
+  return file
+}
+
+/**
+ * The real intake on the test Redis under a prefix of its own, closed and cleaned up after the test.
+ * In login mode without an AUTH_USERS_FILE of the test's own, the users are TEST_USERS.
+ */
 export async function startIntake (t: Teardown, env: Record<string, string> = {}, prefix = uniquePrefix('intake')): Promise<TestApp> {
-  const config = loadIntakeConfig({ REDIS_URL: TEST_REDIS_URL, QUEUE_PREFIX: prefix, NODE_ENV: 'test', LOG_LEVEL: 'silent', ...env })
+  const users = env.JWT_PUBLIC_KEY === undefined && env.AUTH_USERS_FILE === undefined ? { AUTH_USERS_FILE: writeUsersFile(t) } : {}
+  const config = loadIntakeConfig({ REDIS_URL: TEST_REDIS_URL, QUEUE_PREFIX: prefix, NODE_ENV: 'test', LOG_LEVEL: 'silent', ...users, ...env })
   const app = await buildApp(config, { logger: false })
   await app.ready()
   await waitForRedis(app.redis.producer, 5000)
+  await waitFor('the revocation list to be read', () => app.revocations.loaded, 5000)
   t.teardown(async () => {
     await app.close()
     await deleteKeys(prefix, config.env.REDIS_URL)
@@ -35,8 +73,9 @@ export async function startIntake (t: Teardown, env: Record<string, string> = {}
   return { app, config, prefix }
 }
 
+/** A token of the built-in login's kind (HS256, our issuer and audience, an id and an issue time). */
 export const signToken = (claims: Record<string, unknown>, options: Record<string, unknown> = {}): string =>
-  createSigner({ key: DEVELOPMENT_JWT_SECRET, iss: 'request-out', aud: 'request-out', expiresIn: 60_000, ...options })(claims)
+  createSigner({ key: DEVELOPMENT_JWT_SECRET, iss: 'request-out', aud: 'request-out', expiresIn: 60_000, jti: randomUUID(), ...options })(claims)
 
 export const tokenFor = (sub: string, role: 'client' | 'admin' = 'client', extra: Record<string, unknown> = {}): string =>
   signToken({ sub, role, ...extra })

@@ -49,6 +49,6 @@ t.test('an intake started while Redis is down answers 503 and becomes ready when
   t.equal(res.statusCode, 503)
   t.ok(Date.now() - started < 1000, 'promptly')
   await redis.restart()
-  await waitFor('the intake to connect', () => app.redis.isReady(), 10_000)
+  await waitFor('the intake to connect and read the revocations', () => app.redis.isReady() && app.revocations.loaded, 10_000)
   t.equal((await postTicket(app, tokenFor('c'), SEED_TICKET)).statusCode, 202)
 })

@@ -143,7 +143,7 @@ t.test('product availability: unknown, switched off, not entitled', async (t) =>
   t.equal(unknown.statusCode, 404)
   t.match(unknown.json(), { Code: 'PRODUCT_NOT_AVAILABLE', Message: 'Request on process / not available now', Data: null })
 
-  const limited = tokenFor('client-b', 'client', { products: ['other/product/key'] })
+  const limited = tokenFor('limited-client')
   t.match((await postTicket(app, limited, SEED_TICKET)).json(), { Code: 'PRODUCT_NOT_AVAILABLE' }, 'not entitled')
 
   const off = await app.inject({

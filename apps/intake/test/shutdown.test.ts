@@ -22,7 +22,7 @@ t.test('SIGTERM on a busy intake: in-flight requests finish, every 202 has its j
   const base = `http://127.0.0.1:${port}`
   await waitFor('the intake', async () => (await fetch(`${base}/health/ready`)).ok, 20_000, 100)
 
-  const token = tokenFor('busy-client')
+  const token = tokenFor('demo-client')
   const accepted: string[] = []
   const refused: number[] = []
   let sent = 0
@@ -53,6 +53,6 @@ t.test('SIGTERM on a busy intake: in-flight requests finish, every 202 has its j
   t.ok(accepted.length >= 100, `${accepted.length} accepted, ${refused.length} refused during the stop`)
   t.ok(refused.every((s) => s === 0 || s === 503), 'refusals are 503 or a closed connection, never a 500')
   let missing = 0
-  for (const id of accepted) if ((await queue.getJob(ticketKey('busy-client', id))) === undefined) missing++
+  for (const id of accepted) if ((await queue.getJob(ticketKey('demo-client', id))) === undefined) missing++
   t.equal(missing, 0, 'every ticket answered 202 has its job in Redis')
 })

@@ -1,7 +1,7 @@
 import type { Job } from 'bullmq'
 import { UnrecoverableError } from 'bullmq'
 import type { Logger } from 'pino'
-import { Message, completedEnvelope, failedEnvelope, type TicketJob } from '@request-out/contracts'
+import { Message, completedEnvelope, failedEnvelope, scrubText, type TicketJob } from '@request-out/contracts'
 import type { Product } from '@request-out/product-catalog'
 import { ticketKey, type RecordStore } from '@request-out/record-store'
 import { ProductRejection, type ProductHandler } from './handlers/index.js'
@@ -22,16 +22,17 @@ export interface ProcessorDeps {
 }
 
 /**
- * Removes the ticket's personal values (fields marked "x-personal", plus NIK and Image) from a
- * message before it reaches a log line or a record: an upstream may echo them back.
+ * A failure's message as it may be stored and logged: the ticket's personal values (fields marked
+ * "x-personal", plus NIK and Image), the product's secrets and any NIK-like digit run are replaced,
+ * since an upstream may echo any of them back.
  */
-export function withoutPersonalData (message: string, ticket: TicketJob, personalFields: string[]): string {
-  let out = message
-  for (const field of new Set([...personalFields, 'NIK', 'Image'])) {
+export function scrubbedReason (message: string, ticket: TicketJob, product: Pick<Product, 'personalFields' | 'secrets'>): string {
+  const personal: string[] = []
+  for (const field of new Set([...product.personalFields, 'NIK', 'Image'])) {
     const value = ticket.Data?.[field]
-    if (typeof value === 'string' && value.length >= 4) out = out.split(value).join('[redacted]')
+    if (typeof value === 'string') personal.push(value)
   }
-  return out
+  return scrubText(message, [...personal, ...product.secrets])
 }
 
 export function ticketLogFields (job: Job<TicketJob>, product: string): Record<string, unknown> {
@@ -97,7 +98,7 @@ export function ticketProcessor (deps: ProcessorDeps) {
       finish('completed')
       return 'completed'
     } catch (err) {
-      const reason = withoutPersonalData(err instanceof Error ? err.message : String(err), ticket, product.personalFields)
+      const reason = scrubbedReason(err instanceof Error ? err.message : String(err), ticket, product)
       if (err instanceof ProductRejection) {
         await recordStore.writeRecord(ticket.ClientId, ticket.TicketId, failedEnvelope(ticket, 'PRODUCT_REJECTED', reason))
         log.info({ reason }, 'ticket rejected by the product')

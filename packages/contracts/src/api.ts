@@ -106,3 +106,14 @@ export const HealthResponse = Type.Object({
 export type HealthResponse = Static<typeof HealthResponse>
 
 export { NamePattern }
+
+/** An answer that only says it worked (logout, revocation). */
+export const DoneResponse = ApiEnvelope(Type.Null(), 'DoneResponse')
+export type DoneResponse = Static<typeof DoneResponse>
+
+/** `POST /v1/admin/revocations`: every token of a user issued until now, or one token by its id (`jti`). */
+export const RevocationRequest = Type.Union([
+  Type.Object({ Username: Type.String({ minLength: 1, maxLength: 256 }) }, { additionalProperties: false }),
+  Type.Object({ TokenId: Type.String({ minLength: 1, maxLength: 256 }) }, { additionalProperties: false })
+], { title: 'RevocationRequest' })
+export type RevocationRequest = Static<typeof RevocationRequest>

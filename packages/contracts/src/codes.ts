@@ -16,6 +16,11 @@ export const ErrorCode = {
   RATE_LIMITED: 'RATE_LIMITED',
   UNAVAILABLE: 'UNAVAILABLE',
   METHOD_NOT_ALLOWED: 'METHOD_NOT_ALLOWED',
+  ROUTE_NOT_FOUND: 'ROUTE_NOT_FOUND',
+  URI_TOO_LONG: 'URI_TOO_LONG',
+  HEADERS_TOO_LARGE: 'HEADERS_TOO_LARGE',
+  REQUEST_TIMEOUT: 'REQUEST_TIMEOUT',
+  BAD_REQUEST: 'BAD_REQUEST',
   INTERNAL: 'INTERNAL'
 } as const
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
@@ -37,6 +42,11 @@ export const ErrorStatus: Record<ErrorCode, number> = {
   RATE_LIMITED: 429,
   UNAVAILABLE: 503,
   METHOD_NOT_ALLOWED: 405,
+  ROUTE_NOT_FOUND: 404,
+  URI_TOO_LONG: 414,
+  HEADERS_TOO_LARGE: 431,
+  REQUEST_TIMEOUT: 408,
+  BAD_REQUEST: 400,
   INTERNAL: 500
 }
 
@@ -62,6 +72,13 @@ export const Message = {
   RATE_LIMITED: 'Too many requests; retry later',
   UNAVAILABLE: 'The service is temporarily unavailable; retry later',
   METHOD_NOT_ALLOWED: 'Method not allowed',
+  ROUTE_NOT_FOUND: 'No such route',
+  URI_TOO_LONG: 'The URL is too long',
+  HEADERS_TOO_LARGE: 'The request headers are too large',
+  REQUEST_TIMEOUT: 'The request took too long to arrive',
+  BAD_REQUEST: 'The request is not valid HTTP',
+  LOGGED_OUT: 'success',
+  REVOKED: 'success',
   INTERNAL: 'Internal error',
   LOGGED_IN: 'success',
   AVAILABILITY_SAVED: 'success'

@@ -1,4 +1,4 @@
-import { Type, type Static, type TObject, type TProperties } from '@sinclair/typebox'
+import { Type, type Static, type TObject, type TProperties, type TSchema } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
 
 const int = (def: number, minimum: number, maximum: number, description: string) =>
@@ -25,6 +25,7 @@ const Common = {
   }),
   PRODUCTS_FILE: Type.Optional(Type.String({ minLength: 1 })),
   RECORD_TTL_SECONDS: int(604_800, 60, 31_536_000, 'How long tickets and records are kept'),
+  REDIS_COMMAND_TIMEOUT_MS: int(1000, 50, 60_000, 'A request-path Redis command not answered within this answers 503 (a hung Redis looks like a dead one)'),
   SHUTDOWN_TIMEOUT_MS: int(10_000, 100, 600_000, 'Time allowed for a graceful stop')
 }
 
@@ -43,7 +44,15 @@ export const IntakeEnv = Type.Object({
   BODY_LIMIT_BYTES: int(16_384, 256, 10_485_760, 'Largest accepted request body'),
   RATE_LIMIT_MAX: int(6000, 1, 10_000_000, 'Requests per client per RATE_LIMIT_WINDOW_MS'),
   RATE_LIMIT_WINDOW_MS: int(60_000, 100, 3_600_000, 'Rate limit window'),
-  LOGIN_RATE_LIMIT_MAX: int(10, 1, 100_000, 'Login attempts per username and address per minute')
+  LOGIN_RATE_LIMIT_MAX: int(10, 1, 100_000, 'Failed logins per username and address per minute (both login doors together)'),
+  LOGIN_USER_RATE_LIMIT_MAX: int(50, 1, 1_000_000, 'Failed logins per username over all addresses per minute'),
+  LOGIN_ADDRESS_RATE_LIMIT_MAX: int(100, 1, 1_000_000, 'Failed logins per address over all usernames per minute'),
+  LOGIN_HASH_CONCURRENCY: int(4, 1, 256, 'Password hashes computed at once; further logins wait their turn'),
+  AUTH_USERS_POLL_MS: int(1000, 100, 600_000, 'How often AUTH_USERS_FILE is checked for changes'),
+  REVOCATION_TTL_SECONDS: int(86_400, 60, 31_536_000, 'How long a revocation by username is kept in external-token mode (the longest lifetime of a token)'),
+  HTTP_REQUEST_TIMEOUT_MS: int(45_000, 1000, 600_000, 'A request must arrive whole and be answered within this (above the 30 s long poll)'),
+  HTTP_HEADERS_TIMEOUT_MS: int(10_000, 1000, 600_000, 'Request headers must arrive within this'),
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: int(72_000, 1000, 600_000, 'Idle keep-alive connections are closed after this (keep it above a load balancer\'s idle timeout)')
 })
 export type IntakeEnv = Static<typeof IntakeEnv>
 
@@ -81,13 +90,24 @@ export function parseEnv<P extends TProperties> (schema: TObject<P>, env: NodeJS
     if (raw !== undefined && raw !== '') picked[key] = raw
   }
   const value = Value.Convert(schema, Value.Default(schema, picked))
-  const problems = [...Value.Errors(schema, value)].map((e) => {
+  // One problem per variable (the first), worded with the values it allows where it has a list.
+  const problems = new Map<string, string>()
+  for (const e of Value.Errors(schema, value)) {
     const name = e.path.replace(/^\//, '') || '(env)'
+    if (problems.has(name)) continue
+    const allowed = allowedValues(schema.properties[name])
+    const rule = allowed === undefined ? e.message : `must be one of ${allowed.join(', ')}`
     const shown = name in picked ? ` (got ${JSON.stringify(redactIfSecret(name, picked[name]))})` : ''
-    return `${name}: ${e.message}${shown}`
-  })
-  if (problems.length > 0) throw new ConfigError(`invalid environment: ${problems.join('; ')}`)
+    problems.set(name, `${name}: ${rule}${shown}`)
+  }
+  if (problems.size > 0) throw new ConfigError(`invalid environment: ${[...problems.values()].join('; ')}`)
   return value as Static<TObject<P>>
+}
+
+function allowedValues (schema: TSchema | undefined): string[] | undefined {
+  const members = (schema as { anyOf?: Array<{ const?: unknown }> } | undefined)?.anyOf
+  if (members === undefined || !members.every((m) => m.const !== undefined)) return undefined
+  return members.map((m) => String(m.const))
 }
 
 function redactIfSecret (name: string, value: unknown): unknown {

@@ -26,3 +26,23 @@ export const LogRedactPaths = [
   'Data',
   '*.Data'
 ] as const
+
+/**
+ * A run of 16 or more digits, single spaces, dots or dashes allowed between them: a NIK however it
+ * is formatted (`3171015708450002`, `31710157-08450002`, `3171 0157 0845 0002`), and card or account
+ * numbers alike. Personal data, whoever wrote it.
+ */
+const LONG_DIGIT_RUN = /\d(?:[ .-]?\d){15,}/g
+
+/**
+ * Text from outside (an upstream's message) with personal and secret values replaced, before it
+ * reaches a record or a log line: long digit runs, and each of `secrets` (API keys, the ticket's
+ * personal values) wherever it appears.
+ */
+export function scrubText (text: string, secrets: Iterable<string> = []): string {
+  let out = text
+  for (const secret of secrets) {
+    if (secret.length >= 4) out = out.split(secret).join('[redacted]')
+  }
+  return out.replace(LONG_DIGIT_RUN, '[redacted]')
+}

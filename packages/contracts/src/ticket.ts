@@ -1,8 +1,13 @@
 import { Type, type Static, type TString } from '@sinclair/typebox'
 import { ErrorStatus, Message, SeedMessage, Status, type ErrorCode } from './codes.js'
 
-/** The seed's `312d31-<uuid>` form, plain numbers, and anything else of these characters. */
-export const TicketIdPattern = '^[A-Za-z0-9._-]{1,128}$'
+/**
+ * The seed's `312d31-<uuid>` form, plain numbers, and anything else of these characters, except
+ * `.` and `..`: as a path segment every HTTP client normalises them away, so the ticket could never
+ * be read back.
+ */
+export const TicketIdPattern = '^(?!\\.{1,2}$)[A-Za-z0-9._-]{1,128}$'
+export const MAX_TICKET_ID_LENGTH = 128
 /** Subject, SubjectType and SubjectIdentifier. No `/`, so product keys split back. */
 export const NamePattern = '^[A-Za-z0-9._-]{1,64}$'
 
@@ -10,7 +15,7 @@ export const TicketId = Type.String({
   minLength: 1,
   maxLength: 128,
   pattern: TicketIdPattern,
-  description: 'Client-chosen id of the ticket: 1-128 letters, digits, "-", "_" or "."',
+  description: 'Client-chosen id of the ticket: 1-128 letters, digits, "-", "_" or "." (not "." or ".." alone)',
   examples: ['312d31-5a2cc51e-ec2a-4286-a44a-bb7a258703e3']
 })
 
@@ -20,6 +25,24 @@ const name = (description: string, example: string): TString =>
 export const Subject = name('Product subject', 'digitalid')
 export const SubjectType = name('Product subject type', 'enrollment')
 export const SubjectIdentifier = name('Product subject identifier', 'ektp')
+
+/**
+ * How deep the ticket's `Data` may nest. JSON Schema cannot say it, so the intake checks it after the
+ * schema (see `dataDepthExceeds`); without a bound a 16 KB body nests thousands of levels deep.
+ */
+export const MAX_DATA_DEPTH = 32
+
+/** True when `value` nests objects or arrays deeper than `maxDepth` (the value itself is depth 1). Iterative. */
+export function dataDepthExceeds (value: unknown, maxDepth: number = MAX_DATA_DEPTH): boolean {
+  const stack: Array<[unknown, number]> = [[value, 1]]
+  while (stack.length > 0) {
+    const [current, depth] = stack.pop() as [unknown, number]
+    if (current === null || typeof current !== 'object') continue
+    if (depth > maxDepth) return true
+    for (const child of Object.values(current)) stack.push([child, depth + 1])
+  }
+  return false
+}
 
 /** Product input: a JSON object, checked against the product's own input schema when it has one. */
 export const TicketInput = Type.Record(Type.String(), Type.Unknown(), {
@@ -83,8 +106,12 @@ const ticketFields = (t: TicketFields): TicketFields => ({
   SubjectIdentifier: t.SubjectIdentifier
 })
 
-/** The seed's "Request on process / not available now" answer: every field empty, Data null. */
-export function notReadyEnvelope (code: ErrorCode): TicketEnvelope {
+/**
+ * The seed's "Request on process / not available now" answer: every field empty, Data null,
+ * Status "success", byte for byte as the seed gives it. Only `Code` tells in process (IN_PROCESS),
+ * unknown ticket (NOT_FOUND) and unavailable product (PRODUCT_NOT_AVAILABLE) apart.
+ */
+export function notReadyEnvelope (code: Extract<ErrorCode, 'IN_PROCESS' | 'NOT_FOUND' | 'PRODUCT_NOT_AVAILABLE'>): TicketEnvelope {
   return {
     TicketId: '',
     Subject: '',
@@ -95,8 +122,7 @@ export function notReadyEnvelope (code: ErrorCode): TicketEnvelope {
     Resource: '',
     ResourceId: '',
     Data: null,
-    // The seed marks "still in process" as a success; refusals are failures.
-    Status: code === 'IN_PROCESS' ? Status.SUCCESS : Status.FAILED,
+    Status: Status.SUCCESS,
     Code: code,
     Message: SeedMessage.IN_PROCESS,
     StatusCode: ErrorStatus[code]

@@ -16,9 +16,13 @@ export type UserRecord = Static<typeof UserRecord>
 export const UsersFile = Type.Object({ Users: Type.Array(UserRecord) }, { additionalProperties: false })
 export type UsersFile = Static<typeof UsersFile>
 
+/** The longest client id (`sub`) a token may carry. */
+export const MAX_CLIENT_ID_LENGTH = 256
+
 /** The claims our tokens carry and the intake requires (SPEC §4). */
 export const TokenClaims = Type.Object({
-  sub: Type.String({ minLength: 1, maxLength: 256 }),
+  sub: Type.String({ minLength: 1, maxLength: MAX_CLIENT_ID_LENGTH }),
+  jti: Type.Optional(Type.String({ minLength: 1, maxLength: 256, description: 'Token id, for revoking one token' })),
   role: Type.Union([Type.Literal(Role.CLIENT), Type.Literal(Role.ADMIN)]),
   products: Type.Optional(Type.Array(Type.String({ maxLength: 200 }), { maxItems: 1000 })),
   iss: Type.String(),

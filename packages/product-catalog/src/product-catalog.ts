@@ -21,6 +21,11 @@ export interface Product {
   inputSchema: Record<string, unknown> | undefined
   /** Top-level Data fields marked `"x-personal": true` in the input schema (redacted from logs). */
   personalFields: string[]
+  /**
+   * Values that must never leave the worker in a record or a log line: the upstream's header values
+   * (API keys) and every `${NAME}` the entry took from the environment. An upstream may echo them.
+   */
+  secrets: string[]
 }
 
 export const ProductDefaults = {
@@ -38,10 +43,10 @@ export class CatalogError extends Error {
 export class ProductCatalog {
   readonly #products: Map<string, Product>
 
-  constructor (file: CatalogFile) {
+  constructor (file: CatalogFile, secretsByEntry: string[][] = []) {
     this.#products = new Map()
-    for (const definition of file.Products) {
-      const product = resolveProduct(definition)
+    for (const [i, definition] of file.Products.entries()) {
+      const product = resolveProduct(definition, secretsByEntry[i] ?? [])
       if (this.#products.has(product.key)) throw new CatalogError(`product ${product.key} is declared twice`)
       this.#products.set(product.key, product)
     }
@@ -60,7 +65,7 @@ export class ProductCatalog {
   }
 }
 
-function resolveProduct (d: ProductDefinition): Product {
+function resolveProduct (d: ProductDefinition, fromEnv: string[]): Product {
   const inputSchema = d.InputSchema
   const properties = (inputSchema?.properties ?? {}) as Record<string, Record<string, unknown>>
   return {
@@ -78,22 +83,25 @@ function resolveProduct (d: ProductDefinition): Product {
     rateLimit: d.RateLimit === undefined ? undefined : { max: d.RateLimit.Max, durationMs: d.RateLimit.DurationMs },
     initiallyAvailable: d.Available ?? true,
     inputSchema,
-    personalFields: Object.entries(properties).filter(([, s]) => s?.['x-personal'] === true).map(([k]) => k)
+    personalFields: Object.entries(properties).filter(([, s]) => s?.['x-personal'] === true).map(([k]) => k),
+    // Short values would redact ordinary words out of messages; they are no secrets anyway.
+    secrets: [...new Set([...Object.values(d.Http?.Headers ?? {}), ...fromEnv])].filter((v) => v.length >= 6)
   }
 }
 
 /** Replaces `${NAME}` in every string with the environment's value, so secrets stay out of the file. */
-function substituteEnv (value: unknown, env: NodeJS.ProcessEnv, path: string): unknown {
+function substituteEnv (value: unknown, env: NodeJS.ProcessEnv, path: string, used: string[]): unknown {
   if (typeof value === 'string') {
     return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) => {
       const v = env[name]
       if (v === undefined) throw new CatalogError(`${path}: environment variable ${name} is not set`)
+      used.push(v)
       return v
     })
   }
-  if (Array.isArray(value)) return value.map((v, i) => substituteEnv(v, env, `${path}[${i}]`))
+  if (Array.isArray(value)) return value.map((v, i) => substituteEnv(v, env, `${path}[${i}]`, used))
   if (value !== null && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, substituteEnv(v, env, `${path}.${k}`)]))
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, substituteEnv(v, env, `${path}.${k}`, used)]))
   }
   return value
 }
@@ -115,11 +123,19 @@ export function parseCatalog (raw: unknown, env: NodeJS.ProcessEnv = process.env
     })
     throw new CatalogError(`${source} is not a valid catalog: ${problems.join('; ')}`)
   }
-  const substituted = substituteEnv(raw, env, source) as CatalogFile
+  const secretsByEntry: string[][] = []
+  const substituted = {
+    Products: (raw as CatalogFile).Products.map((entry, i) => {
+      const used: string[] = []
+      const product = substituteEnv(entry, env, `${source}.Products[${i}]`, used) as ProductDefinition
+      secretsByEntry.push(used)
+      return product
+    })
+  }
   substituted.Products.forEach((p, i) => {
     if (p.Kind === 'http' && p.Http === undefined) throw new CatalogError(`${source}: ${entryName(raw, i)}: Kind "http" needs an "Http" section`)
   })
-  return new ProductCatalog(substituted)
+  return new ProductCatalog(substituted, secretsByEntry)
 }
 
 /** Loads `PRODUCTS_FILE`, or the default catalog (the sandbox product) when no path is given. */

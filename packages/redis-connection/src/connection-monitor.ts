@@ -1,30 +1,116 @@
 import type { RedisClient } from './connections.js'
-import { EVICTION_WARNING, readEvictionPolicy } from './eviction-policy.js'
+import { EVICTION_WARNING, PERSISTENCE_WARNING, readEvictionPolicy, readPersistence } from './server-checks.js'
 
 /** The slice of a pino logger this needs, so the package does not depend on pino. */
 export interface MonitorLog {
   warn: (obj: object, msg: string) => void
-  info: (msg: string) => void
+  info: (obj: object, msg: string) => void
 }
 
+export interface ConnectionMonitor {
+  /** True when commands may be sent: connected, and not known to hang. */
+  usable: () => boolean
+  /**
+   * Called by the request path when a command failed because Redis could not be used. A timeout on
+   * a connection ioredis still calls ready means Redis hangs (stopped, swapping, overloaded): the
+   * connection is then treated as down until a PING answers again.
+   */
+  refused: (err?: unknown) => void
+  /** True while an outage (dead or hung Redis) is under way. */
+  inOutage: () => boolean
+  close: () => void
+}
+
+export interface MonitorOptions {
+  /** How the connection is named in log lines. */
+  name: string
+  /** Where it points (host:port), for the one line that says it is unreachable. */
+  target?: string
+  /** How long a probing PING may take during a hang before it counts as failed. */
+  probeTimeoutMs?: number
+}
+
+const PROBE_INTERVAL_MS = 500
+const TIMEOUT = /Command timed out/i
+
 /**
- * Logs a connection's errors — each distinct one once, as ioredis repeats the same error on every
- * reconnect attempt — and its recovery, and checks the eviction policy once it first connects.
+ * Watches one connection and tells its story in two log lines per outage: one warning when Redis
+ * stops answering (dead or hung), one line when it answers again, with how long it took, how many
+ * reconnect attempts were made and how many requests were refused meanwhile. ioredis reports the
+ * same error on every reconnect attempt; those are counted, not logged. Checks the eviction and
+ * persistence settings once when it first connects.
  */
-export function monitorConnection (client: RedisClient, log: MonitorLog, name: string): void {
-  let lastError = ''
+export function monitorConnection (client: RedisClient, log: MonitorLog, options: MonitorOptions | string): ConnectionMonitor {
+  const { name, target, probeTimeoutMs = 1000 } = typeof options === 'string' ? { name: options } : options
+  let outageSince: number | undefined
+  let hung = false
+  let attempts = 0
+  let refusals = 0
+  let probe: NodeJS.Timeout | undefined
+  let closed = false
+
+  const start = (reason: string): void => {
+    if (outageSince !== undefined || closed) return
+    outageSince = Date.now()
+    attempts = 0
+    refusals = 0
+    log.warn({ connection: name, redis: target, reason },
+      `redis unreachable${target === undefined ? '' : ` at ${target}`} (${reason}): requests that need it answer 503 until it is back`)
+  }
+  const end = (): void => {
+    if (outageSince === undefined) return
+    const seconds = (Date.now() - outageSince) / 1000
+    log.info({ connection: name, redis: target, outageSeconds: seconds, reconnectAttempts: attempts, refusedRequests: refusals },
+      `redis reachable again after ${seconds.toFixed(1)} s (${attempts} reconnect attempts, ${refusals} requests refused)`)
+    outageSince = undefined
+    hung = false
+    if (probe !== undefined) clearInterval(probe)
+    probe = undefined
+  }
+
   client.on('error', (err: Error) => {
-    if (err.message === lastError) return
-    lastError = err.message
-    log.warn({ err, connection: name }, 'redis connection error')
+    attempts++
+    start(err.message)
   })
-  client.on('ready', () => {
-    if (lastError !== '') log.info(`redis connection ${name} ready again`)
-    lastError = ''
-  })
+  client.on('close', () => { if (!closed) start('connection closed') })
+  client.on('ready', () => { if (!hung) end() })
+
+  const probeHang = (): void => {
+    if (probe !== undefined) return
+    let inFlight = false
+    probe = setInterval(() => {
+      if (inFlight || client.status !== 'ready') return
+      inFlight = true
+      const timer = new Promise<never>((_resolve, reject) => setTimeout(() => reject(new Error('timeout')), probeTimeoutMs).unref())
+      Promise.race([client.ping(), timer]).then(() => end(), () => { attempts++ }).finally(() => { inFlight = false })
+    }, PROBE_INTERVAL_MS)
+    probe.unref()
+  }
+
   client.once('ready', () => {
     void readEvictionPolicy(client).then((policy) => {
       if (policy !== undefined && policy !== 'noeviction') log.warn({ policy, connection: name }, EVICTION_WARNING)
     })
+    void readPersistence(client).then((persistence) => {
+      if (persistence !== undefined && !persistence.aof) log.warn({ appendonly: 'no', connection: name }, PERSISTENCE_WARNING)
+    })
   })
+
+  return {
+    usable: () => client.status === 'ready' && !hung,
+    refused: (err?: unknown) => {
+      const message = err instanceof Error ? err.message : undefined
+      if (message !== undefined && TIMEOUT.test(message) && client.status === 'ready' && !hung) {
+        hung = true
+        start('commands time out: Redis is not answering')
+        probeHang()
+      }
+      refusals++
+    },
+    inOutage: () => outageSince !== undefined,
+    close: () => {
+      closed = true
+      if (probe !== undefined) clearInterval(probe)
+    }
+  }
 }

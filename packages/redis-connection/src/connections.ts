@@ -7,6 +7,22 @@ export interface RedisTarget {
   url: string
   /** Comma-separated `host:port` or URLs of Redis Cluster nodes; when set, `url` is ignored. */
   clusterNodes?: string | undefined
+  /**
+   * Producer connections only: a command not answered within this fails (the caller answers 503).
+   * Without it a hung Redis (stopped, not dead: the socket stays open) holds every request.
+   */
+  commandTimeoutMs?: number | undefined
+}
+
+/** `host:port` (or the cluster's first node) for log lines and messages; never the password. */
+export function describeTarget (target: RedisTarget): string {
+  const first = target.clusterNodes !== undefined && target.clusterNodes !== '' ? target.clusterNodes.split(',')[0] ?? '' : target.url
+  try {
+    const u = new URL(/^rediss?:\/\//.test(first) ? first : `redis://${first}`)
+    return `${u.hostname}:${u.port || '6379'}`
+  } catch {
+    return '(unparsable address)'
+  }
 }
 
 /**
@@ -22,11 +38,17 @@ export type ConnectionRole = 'producer' | 'worker' | 'subscriber'
 // without a restart of our process.
 const retryStrategy = (times: number): number => Math.min(50 * 2 ** Math.min(times, 6), 2000)
 
-function roleOptions (role: ConnectionRole): RedisOptions {
+function roleOptions (role: ConnectionRole, target: RedisTarget): RedisOptions {
   if (role === 'producer') {
     // Auto-pipelining sends the commands of concurrent requests in one write: under load the
     // intake spent a fifth of its time in one socket write per Redis command.
-    return { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2000, enableAutoPipelining: true }
+    return {
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      connectTimeout: 2000,
+      enableAutoPipelining: true,
+      ...(target.commandTimeoutMs === undefined ? {} : { commandTimeout: target.commandTimeoutMs })
+    }
   }
   return { enableOfflineQueue: true, maxRetriesPerRequest: null, connectTimeout: 5000 }
 }
@@ -42,7 +64,7 @@ function parseNode (spec: string): { node: ClusterNode, auth: RedisOptions } {
 }
 
 export function createRedis (target: RedisTarget, role: ConnectionRole, connectionName: string): RedisClient {
-  const options: RedisOptions = { ...roleOptions(role), retryStrategy, connectionName }
+  const options: RedisOptions = { ...roleOptions(role, target), retryStrategy, connectionName }
   if (target.clusterNodes !== undefined && target.clusterNodes !== '') {
     const parsed = target.clusterNodes.split(',').map((s) => parseNode(s.trim()))
     const auth = parsed[0]?.auth ?? {}

@@ -1,3 +1,3 @@
 export * from './connections.js'
-export * from './eviction-policy.js'
+export * from './server-checks.js'
 export * from './connection-monitor.js'

@@ -57,6 +57,10 @@ export interface PrivateRedis {
   restart: () => Promise<void>
   /** Stops it and removes its folder. */
   destroy: () => Promise<void>
+  /** SIGSTOP: the server hangs with its sockets open, as a stuck or swapping Redis does. */
+  pause: () => void
+  /** SIGCONT after `pause`. */
+  resume: () => void
 }
 
 /** A redis-server of the test's own on a free loopback port; nothing persisted unless `args` say so. */
@@ -95,8 +99,11 @@ export async function startPrivateRedis (args: string[] = []): Promise<PrivateRe
     stop,
     restart: start,
     destroy: async () => {
+      if (child?.exitCode === null) child.kill('SIGCONT')
       await stop(true)
       rmSync(dir, { recursive: true, force: true })
-    }
+    },
+    pause: () => { child?.kill('SIGSTOP') },
+    resume: () => { child?.kill('SIGCONT') }
   }
 }

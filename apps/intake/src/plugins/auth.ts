@@ -1,9 +1,10 @@
+import { createHash, randomUUID } from 'node:crypto'
 import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { createSigner, createVerifier } from 'fast-jwt'
 import { Value } from '@sinclair/typebox/value'
 import { Role, TokenClaims, type UserRecord } from '@request-out/contracts'
-import { HttpProblem } from '../http-problem.js'
+import { HttpProblem, unavailable } from '../http-problem.js'
 import { UserDirectory } from '../user-directory.js'
 
 export interface Principal {
@@ -19,6 +20,7 @@ declare module 'fastify' {
   }
   interface FastifyRequest {
     principal: Principal | undefined
+    token: VerifiedToken | undefined
   }
 }
 
@@ -29,26 +31,22 @@ const MAX_TOKEN_LENGTH = 8192
 
 async function createAuth (app: FastifyInstance) {
   const auth = app.config.auth
+  const { revocations } = app
+  const common = {
+    allowedIss: auth.issuer,
+    allowedAud: auth.audience,
+    clockTolerance: CLOCK_TOLERANCE_MS,
+    cache: 10_000
+  }
   const verify = auth.mode === 'login'
-    ? createVerifier({
-      key: auth.secret,
-      algorithms: ['HS256'],
-      allowedIss: auth.issuer,
-      allowedAud: auth.audience,
-      requiredClaims: ['sub', 'role', 'exp', 'iss', 'aud'],
-      clockTolerance: CLOCK_TOLERANCE_MS,
-      cache: 10_000
-    })
-    : createVerifier({
-      key: auth.publicKey,
-      algorithms: auth.algorithms,
-      allowedIss: auth.issuer,
-      allowedAud: auth.audience,
-      requiredClaims: ['sub', 'role', 'exp', 'iss', 'aud'],
-      clockTolerance: CLOCK_TOLERANCE_MS,
-      cache: 10_000
-    })
-  const users = auth.mode === 'login' ? await UserDirectory.create(auth.users) : undefined
+    // Our own tokens always carry an id and an issue time: both are needed to revoke them.
+    ? createVerifier({ ...common, key: auth.secret, algorithms: ['HS256'], requiredClaims: ['sub', 'role', 'exp', 'iss', 'aud', 'jti', 'iat'] })
+    : createVerifier({ ...common, key: auth.publicKey, algorithms: auth.algorithms, requiredClaims: ['sub', 'role', 'exp', 'iss', 'aud'] })
+  const users = auth.mode === 'login'
+    ? (auth.usersFile === undefined || auth.users === undefined
+        ? UserDirectory.demo()
+        : UserDirectory.watching(auth.usersFile, auth.users, app.config.env.AUTH_USERS_POLL_MS, app.log))
+    : undefined
   const sign = auth.mode === 'login'
     ? createSigner({
       key: auth.secret,
@@ -64,8 +62,12 @@ async function createAuth (app: FastifyInstance) {
     users,
     expiresInSeconds: auth.mode === 'login' ? auth.expiresInSeconds : 0,
 
-    /** Verifies a Bearer token; throws UNAUTHORIZED for anything but a valid token with our claims. */
-    principalFrom (authorization: string | undefined): Principal {
+    /**
+     * Verifies a Bearer token; throws UNAUTHORIZED for anything but a valid, unrevoked token with
+     * our claims. In login mode the user directory, not the token, says who the caller is now:
+     * a removed user is refused, a changed one gets the directory's role and products.
+     */
+    verifiedToken (authorization: string | undefined): VerifiedToken {
       const m = authorization === undefined ? null : /^Bearer ([A-Za-z0-9._~+/=-]+)$/i.exec(authorization.trim())
       if (m === null || m[1] === undefined || m[1].length > MAX_TOKEN_LENGTH) throw new HttpProblem('UNAUTHORIZED')
       let claims: unknown
@@ -75,23 +77,54 @@ async function createAuth (app: FastifyInstance) {
         throw new HttpProblem('UNAUTHORIZED')
       }
       if (!Value.Check(TokenClaims, claims)) throw new HttpProblem('UNAUTHORIZED')
-      return {
-        clientId: claims.sub,
-        role: claims.role,
-        products: claims.products === undefined ? undefined : new Set(claims.products)
+      // Until the revocation list has been read, a revoked token cannot be told from a good one.
+      if (!revocations.loaded) throw unavailable()
+      const tokenId = tokenIdOf(claims, m[1])
+      if (revocations.isRevoked({ jti: tokenId, sub: claims.sub, iat: claims.iat })) throw new HttpProblem('UNAUTHORIZED', 'This token was revoked')
+      if (users === undefined) {
+        return { claims, tokenId, principal: { clientId: claims.sub, role: claims.role, products: claims.products === undefined ? undefined : new Set(claims.products) } }
       }
+      const user = users.get(claims.sub)
+      if (user === undefined) throw new HttpProblem('UNAUTHORIZED')
+      return { claims, tokenId, principal: { clientId: user.Username, role: user.Role, products: user.Products === undefined ? undefined : new Set(user.Products) } }
+    },
+
+    principalFrom (authorization: string | undefined): Principal {
+      return this.verifiedToken(authorization).principal
     },
 
     signFor (user: UserRecord): string {
       if (sign === undefined) throw new Error('login is disabled in external-token mode')
-      return sign({ sub: user.Username, role: user.Role, ...(user.Products === undefined ? {} : { products: user.Products }) })
+      return sign({ sub: user.Username, role: user.Role, jti: randomUUID(), ...(user.Products === undefined ? {} : { products: user.Products }) })
+    },
+
+    close (): void {
+      users?.close()
     }
   }
 }
 
+export interface VerifiedToken {
+  principal: Principal
+  claims: TokenClaims
+  /** What revokes this one token: its `jti`, or a hash of the token when an external issuer gave none. */
+  tokenId: string
+}
+
+function tokenIdOf (claims: TokenClaims, token: string): string {
+  return claims.jti ?? `sha256:${createHash('sha256').update(token).digest('base64url')}`
+}
+
+/** Revokes one verified token for the rest of its lifetime (logout of the API or the dashboard). */
+export async function revokeToken (app: FastifyInstance, token: VerifiedToken): Promise<void> {
+  await app.revocations.revokeToken(token.tokenId, token.claims.exp * 1000 + CLOCK_TOLERANCE_MS)
+}
+
 /** onRequest hook of the protected routes. */
 export async function authenticate (this: FastifyInstance, request: FastifyRequest): Promise<void> {
-  request.principal = this.auth.principalFrom(request.headers.authorization)
+  const token = this.auth.verifiedToken(request.headers.authorization)
+  request.principal = token.principal
+  request.token = token
 }
 
 export function principalOf (request: FastifyRequest): Principal {
@@ -109,8 +142,11 @@ export function mayUseProduct (principal: Principal, productKey: string): boolea
 }
 
 async function authPlugin (app: FastifyInstance): Promise<void> {
-  app.decorate('auth', await createAuth(app))
+  const auth = await createAuth(app)
+  app.decorate('auth', auth)
   app.decorateRequest('principal', undefined)
+  app.decorateRequest('token', undefined)
+  app.addHook('onClose', async () => auth.close())
 }
 
-export default fp(authPlugin, { name: 'auth', dependencies: ['config'], fastify: '5.x' })
+export default fp(authPlugin, { name: 'auth', dependencies: ['config', 'revocations'], fastify: '5.x' })

@@ -1,5 +1,7 @@
+import { STATUS_CODES } from 'node:http'
+import type { Duplex } from 'node:stream'
 import fp from 'fastify-plugin'
-import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { ErrorStatus, Message, errorEnvelope, type ErrorCode, type FieldError } from '@request-out/contracts'
 import { HttpProblem, isRedisUnavailable, unavailable } from '../http-problem.js'
 
@@ -40,8 +42,11 @@ const BY_STATUS: Record<number, ErrorCode> = {
   400: 'VALIDATION_ERROR',
   401: 'UNAUTHORIZED',
   403: 'FORBIDDEN',
-  404: 'NOT_FOUND',
+  404: 'ROUTE_NOT_FOUND',
   405: 'METHOD_NOT_ALLOWED',
+  408: 'REQUEST_TIMEOUT',
+  414: 'URI_TOO_LONG',
+  431: 'HEADERS_TOO_LARGE',
   413: 'PAYLOAD_TOO_LARGE',
   415: 'UNSUPPORTED_MEDIA_TYPE',
   429: 'RATE_LIMITED',
@@ -67,13 +72,52 @@ function toProblem (error: FastifyError | HttpProblem | Error): HttpProblem {
   return new HttpProblem('INTERNAL')
 }
 
-async function errorHandling (app: import('fastify').FastifyInstance): Promise<void> {
+/** Errors the router raises before any route runs (Fastify's `frameworkErrors`). */
+type FrameworkCode = 'BAD_REQUEST' | 'URI_TOO_LONG' | 'HEADERS_TOO_LARGE' | 'REQUEST_TIMEOUT'
+const BY_ROUTER_CODE: Record<string, FrameworkCode> = {
+  FST_ERR_BAD_URL: 'BAD_REQUEST',
+  FST_ERR_MAX_PARAM_LENGTH: 'URI_TOO_LONG'
+}
+
+/**
+ * Errors Node's HTTP parser raises before Fastify sees a request (the server's `clientError`):
+ * answered on the raw socket, in our envelope, then the connection is closed.
+ */
+export function clientErrorHandler (this: FastifyInstance, err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return
+  const code: FrameworkCode = err.code === 'HPE_HEADER_OVERFLOW'
+    ? 'HEADERS_TOO_LARGE'
+    : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'REQUEST_TIMEOUT' : 'BAD_REQUEST'
+  this.log.debug({ code, reason: err.code }, 'connection refused by the HTTP parser')
+  if (socket.writable) {
+    const body = JSON.stringify(errorEnvelope(code, Message[code]))
+    const status = ErrorStatus[code]
+    socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n${body}`)
+  }
+  socket.destroy()
+}
+
+/** Fastify's `frameworkErrors`: router refusals answer in our envelope with their own codes. */
+export function frameworkErrors (error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const code = BY_ROUTER_CODE[error.code] ?? 'BAD_REQUEST'
+  request.log.info({ code, reason: error.code }, 'request refused by the router')
+  void reply.code(ErrorStatus[code]).header('cache-control', 'no-store').type('application/json; charset=utf-8')
+    .send(errorEnvelope(code, Message[code]))
+}
+
+async function errorHandling (app: FastifyInstance): Promise<void> {
   app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
     const problem = toProblem(error)
     if (request.routeOptions.config?.countsTickets === true && request.ticketOutcome === undefined) {
       request.ticketOutcome = { product: 'unknown', outcome: problem.code }
     }
-    if (problem.statusCode >= 500) {
+    if (problem.code === 'UNAVAILABLE') {
+      // Expected while Redis is away: the connection monitor logs the outage once when it starts and
+      // once when it ends, with the count of requests refused; one line per request would flood.
+      request.server.redis?.monitor.refused(error)
+      request.log.debug({ code: problem.code, reason: error.message }, 'request refused: unavailable')
+    } else if (problem.statusCode >= 500) {
       // Logged with its stack; the answer carries only the code and a generic message.
       request.log.error({ err: error, code: problem.code }, 'request failed')
     } else {
@@ -87,8 +131,9 @@ async function errorHandling (app: import('fastify').FastifyInstance): Promise<v
       .send(errorEnvelope(problem.code, message, problem.errors))
   })
 
+  // An unknown route is told apart from an unknown ticket (NOT_FOUND) by its own code.
   app.setNotFoundHandler((request, reply) => {
-    void reply.code(404).send(errorEnvelope('NOT_FOUND', `${Message.NOT_FOUND}: ${request.method} ${request.url.split('?')[0] ?? ''}`))
+    void reply.code(404).send(errorEnvelope('ROUTE_NOT_FOUND', `${Message.ROUTE_NOT_FOUND}: ${request.method} ${request.url.split('?')[0] ?? ''}`))
   })
 }
 

@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
-import { closeRedis, createRedis, isRedisReady, monitorConnection, type RedisClient } from '@request-out/redis-connection'
+import { closeRedis, createRedis, describeTarget, monitorConnection, type RedisClient } from '@request-out/redis-connection'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -9,18 +9,23 @@ declare module 'fastify' {
 }
 
 function createConnections (app: FastifyInstance) {
-  const target = app.config.redis
-  // Producer: fails fast so requests answer 503 instead of hanging while Redis is away.
+  const target = { ...app.config.redis, commandTimeoutMs: app.config.env.REDIS_COMMAND_TIMEOUT_MS }
+  // Producer: fails fast (no offline queue, a command timeout) so requests answer 503 instead of
+  // hanging while Redis is dead or hung.
   const producer = createRedis(target, 'producer', 'request-out:intake')
-  // Subscriber: waits and re-subscribes; wakes long polls when records are stored.
-  const subscriber = createRedis(target, 'subscriber', 'request-out:intake:records')
-  monitorConnection(producer, app.log, 'producer')
-  // Errors only: the eviction check and recovery notes would repeat the producer's.
-  subscriber.on('error', (err: Error) => app.log.debug({ err }, 'redis subscriber connection error'))
+  // Subscriber: waits and re-subscribes; wakes long polls and carries revocations.
+  const subscriber = createRedis(target, 'subscriber', 'request-out:intake:events')
+  const monitor = monitorConnection(producer, app.log, {
+    name: 'producer', target: describeTarget(target), probeTimeoutMs: app.config.env.REDIS_COMMAND_TIMEOUT_MS
+  })
+  // The producer's monitor tells the outage; the subscriber's errors would only repeat it.
+  subscriber.on('error', () => {})
   return {
     producer,
     subscriber,
-    isReady: (): boolean => isRedisReady(producer),
+    monitor,
+    /** True when request-path commands may be sent now (connected, and Redis is not hanging). */
+    isReady: (): boolean => monitor.usable(),
     all: (): RedisClient[] => [producer, subscriber]
   }
 }
@@ -29,6 +34,7 @@ async function redisPlugin (app: FastifyInstance): Promise<void> {
   const connections = createConnections(app)
   app.decorate('redis', connections)
   app.addHook('onClose', async () => {
+    connections.monitor.close()
     await Promise.all(connections.all().map(closeRedis))
   })
 }

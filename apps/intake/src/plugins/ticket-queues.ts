@@ -16,14 +16,19 @@ export type QueueState = (typeof QUEUE_STATES)[number]
 type Counts = Record<QueueState, number>
 
 // Depth is read at most once a second per product: the overload check must not cost a Redis
-// round trip per POST.
+// round trip per POST. Between reads, this intake adds its own enqueues to the last count, so a
+// burst cannot pass MAX_QUEUE_DEPTH (see `reserve`).
 const DEPTH_REFRESH_MS = 1000
+
+/** This intake's enqueues of one product: started, finished, and how many had finished when the counts were last read. */
+interface Adds { started: number, finished: number, finishedAtRead: number }
 
 function createTicketQueues (app: FastifyInstance) {
   const { env, catalog } = app.config
   const queues = new Map<string, Queue<TicketJob>>()
   const counts = new Map<string, Counts>()
   const workers = new Map<string, number>()
+  const adds = new Map<string, Adds>()
   let tick = 0
   for (const product of catalog.list()) {
     const { name, prefix } = productQueue(env.QUEUE_PREFIX, product.key)
@@ -31,6 +36,18 @@ function createTicketQueues (app: FastifyInstance) {
     const queue = new Queue<TicketJob>(name, { connection: app.redis.producer, prefix })
     queue.on('error', (err) => app.log.warn({ err, product: product.key }, 'queue error'))
     queues.set(product.key, queue)
+    adds.set(product.key, { started: 0, finished: 0, finishedAtRead: 0 })
+  }
+
+  /**
+   * Waiting jobs as of the last read, plus this intake's enqueues that the read may not have seen:
+   * every one not finished before the read began (counted twice at worst, never missed).
+   */
+  const backlog = (key: string): number => {
+    const c = counts.get(key)
+    const a = adds.get(key)
+    const read = c === undefined ? 0 : c.waiting + c.delayed + c.prioritized
+    return read + (a === undefined ? 0 : a.started - a.finishedAtRead)
   }
 
   async function refreshCounts (): Promise<void> {
@@ -38,8 +55,11 @@ function createTicketQueues (app: FastifyInstance) {
     // Worker counts come from CLIENT LIST, which costs more than the counts: every 5th tick.
     const withWorkers = tick++ % 5 === 0
     await Promise.all([...queues].map(async ([key, queue]) => {
+      const a = adds.get(key)
+      const finishedBeforeRead = a?.finished ?? 0
       try {
         counts.set(key, (await queue.getJobCounts(...QUEUE_STATES)) as Counts)
+        if (a !== undefined) a.finishedAtRead = finishedBeforeRead
         if (withWorkers) workers.set(key, await queue.getWorkersCount())
       } catch { /* Redis went away mid-refresh (or CLIENT LIST is not allowed); the next tick tries again. */ }
     }))
@@ -55,19 +75,40 @@ function createTicketQueues (app: FastifyInstance) {
       return [...queues]
     },
     /**
-     * Adds the ticket's job. The job id is the ticket's own id, so BullMQ ignores a second add of
-     * the same ticket while its job exists: concurrent or repeated POSTs never enqueue twice.
+     * Takes a place in the product's queue for one enqueue, or returns false when the queue holds
+     * `limit` waiting jobs already. Checked and taken in one synchronous step, so concurrent POSTs
+     * cannot all pass the same check. Every place taken is given back by `enqueue` or `release`.
+     */
+    reserve (key: string, limit: number): boolean {
+      const a = adds.get(key)
+      if (a === undefined || backlog(key) >= limit) return false
+      a.started++
+      return true
+    },
+    /** Gives back a place that was not used (the ticket needed no job). */
+    release (key: string): void {
+      const a = adds.get(key)
+      if (a !== undefined) a.started--
+    },
+    /**
+     * Adds the ticket's job in a place taken by `reserve`. The job id is the ticket's own id, so
+     * BullMQ ignores a second add of the same ticket while its job exists: concurrent or repeated
+     * POSTs never enqueue twice.
      */
     async enqueue (product: Product, job: TicketJob): Promise<void> {
       const queue = queues.get(product.key)
-      if (queue === undefined) throw new Error(`no queue for product ${product.key}`)
-      await queue.add(TICKET_JOB_NAME, job, { jobId: ticketKey(job.ClientId, job.TicketId), ...productJobOptions(product) })
+      const a = adds.get(product.key)
+      if (queue === undefined || a === undefined) throw new Error(`no queue for product ${product.key}`)
+      try {
+        await queue.add(TICKET_JOB_NAME, job, { jobId: ticketKey(job.ClientId, job.TicketId), ...productJobOptions(product) })
+        a.finished++
+      } catch (err) {
+        a.started--
+        throw err
+      }
     },
-    /** Jobs waiting to run (not counting running ones), as of the last refresh. */
-    backlog (key: string): number {
-      const c = counts.get(key)
-      return c === undefined ? 0 : c.waiting + c.delayed + c.prioritized
-    },
+    /** Jobs waiting to run (not counting running ones): the last read plus this intake's enqueues since. */
+    backlog,
     counts (key: string): Counts | undefined {
       return counts.get(key)
     },

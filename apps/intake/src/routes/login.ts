@@ -13,19 +13,10 @@ const loginRoutes: FastifyPluginAsyncTypebox = async (app) => {
       tags: ['auth'],
       summary: 'Exchange a username and password for a Bearer token',
       body: LoginRequest,
-      response: { 200: LoginResponse, 400: ErrorEnvelope, 401: ErrorEnvelope, 413: ErrorEnvelope, 415: ErrorEnvelope, 429: ErrorEnvelope }
-    },
-    config: {
-      rateLimit: {
-        max: app.config.env.LOGIN_RATE_LIMIT_MAX,
-        timeWindow: 60_000,
-        // Per username and address: guessing one account from one place is slowed down,
-        // without letting one noisy address lock everybody else out.
-        keyGenerator: (request) => `login:${request.ip}:${String((request.body as { Username?: unknown } | undefined)?.Username ?? '')}`
-      }
+      response: { 200: LoginResponse, 400: ErrorEnvelope, 401: ErrorEnvelope, 413: ErrorEnvelope, 415: ErrorEnvelope, 429: ErrorEnvelope, 503: ErrorEnvelope }
     }
   }, async (request) => {
-    const user = await users.authenticate(request.body.Username, request.body.Password)
+    const user = await app.loginGuard.authenticate(users, request.body.Username, request.body.Password, request.ip)
     if (user === undefined) throw new HttpProblem('INVALID_CREDENTIALS')
     return {
       Status: Status.SUCCESS,

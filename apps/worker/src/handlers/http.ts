@@ -9,19 +9,24 @@ export type UpstreamObserver = (product: string, status: string, seconds: number
 
 // Upstream 4xx that mean "try again later", not "your data is wrong".
 const RETRYABLE_4XX = new Set([408, 425, 429])
-const MAX_MESSAGE_LENGTH = 500
+// The upstream's Message goes into the client's record (after scrubbing): a sentence, not a document.
+const MAX_MESSAGE_LENGTH = 200
 
 export class UpstreamError extends Error {
   override name = 'UpstreamError'
 }
 
+/**
+ * The upstream's `Message` (or `message`) field, or a fixed sentence. Never the raw body: it may hold
+ * anything, and it would reach the record and the logs. The processor scrubs what is returned here.
+ */
 function messageOf (body: string, status: number): string {
   try {
     const parsed = JSON.parse(body) as { Message?: unknown, message?: unknown }
     const m = parsed.Message ?? parsed.message
-    if (typeof m === 'string' && m !== '') return m.slice(0, MAX_MESSAGE_LENGTH)
-  } catch { /* not JSON: use the text */ }
-  return body.trim() === '' ? `upstream answered ${status}` : body.trim().slice(0, MAX_MESSAGE_LENGTH)
+    if (typeof m === 'string' && m.trim() !== '') return m.trim().slice(0, MAX_MESSAGE_LENGTH)
+  } catch { /* not JSON */ }
+  return `the product refused the ticket (upstream answered ${status})`
 }
 
 /**

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync, FastifyReply } from 'fastify'
 import { Role } from '@request-out/contracts'
 import { HttpProblem } from '../../http-problem.js'
+import { revokeToken } from '../../plugins/auth.js'
 import { clearSessionCookie, hasFormToken, isSameOrigin, sessionToken, setSessionCookie } from './admin-session.js'
 import { escapeHtml, page } from './html.js'
 
@@ -27,22 +28,21 @@ const loginPage: FastifyPluginAsync = async (app) => {
 
   app.get('/admin/login', { schema: { hide: true } }, async (_request, reply) => form(reply, 200))
 
-  app.post<{ Body: LoginForm }>('/admin/login', {
-    schema: { hide: true },
-    config: {
-      rateLimit: {
-        max: app.config.env.LOGIN_RATE_LIMIT_MAX,
-        timeWindow: 60_000,
-        keyGenerator: (request) => `admin-login:${request.ip}:${String((request.body as LoginForm | undefined)?.Username ?? '')}`
-      }
-    }
-  }, async (request, reply) => {
+  app.post<{ Body: LoginForm }>('/admin/login', { schema: { hide: true } }, async (request, reply) => {
     if (!isSameOrigin(request)) throw new HttpProblem('FORBIDDEN', 'Cross-site request refused')
     const body = request.body ?? {}
     let token: string | undefined
     let role: string | undefined
     if (withPassword && auth.users !== undefined) {
-      const user = await auth.users.authenticate(String(body.Username ?? ''), String(body.Password ?? ''))
+      let user
+      try {
+        // The same limits as /v1/auth/login, counted together with it.
+        user = await app.loginGuard.authenticate(auth.users, String(body.Username ?? ''), String(body.Password ?? ''), request.ip)
+      } catch (err) {
+        if (!(err instanceof HttpProblem) || (err.code !== 'RATE_LIMITED' && err.code !== 'UNAVAILABLE')) throw err
+        for (const [k, v] of Object.entries(err.headers)) void reply.header(k, v)
+        return form(reply, err.statusCode, `${err.message}.`)
+      }
       if (user !== undefined) {
         token = auth.signFor(user)
         role = user.Role
@@ -63,6 +63,16 @@ const loginPage: FastifyPluginAsync = async (app) => {
   app.post('/admin/logout', { schema: { hide: true } }, async (request, reply) => {
     if (!isSameOrigin(request) || (sessionToken(request) !== undefined && !hasFormToken(request))) {
       throw new HttpProblem('FORBIDDEN', 'Cross-site request refused')
+    }
+    // The cookie holds an access token: clearing it in this browser is not enough, the token itself
+    // must stop working (a copy of the cookie would otherwise still open the dashboard).
+    const token = sessionToken(request)
+    if (token !== undefined) {
+      try {
+        await revokeToken(app, auth.verifiedToken(`Bearer ${token}`))
+      } catch (err) {
+        if (!(err instanceof HttpProblem) || err.code !== 'UNAUTHORIZED') throw err
+      }
     }
     clearSessionCookie(reply)
     return reply.redirect('/admin/login', 303)

@@ -2,12 +2,14 @@ import type { FastifyPluginAsync } from 'fastify'
 import { authenticate } from '../../plugins/auth.js'
 import requestOutRoutes from './request-out.js'
 import productRoutes from './products.js'
+import tokenRoutes from './tokens.js'
 
 /** Everything under /v1 that needs a Bearer token. Public routes (login, health, docs) live outside. */
 const protectedRoutes: FastifyPluginAsync = async (app) => {
   app.addHook('onRequest', authenticate)
   await app.register(requestOutRoutes)
   await app.register(productRoutes)
+  await app.register(tokenRoutes)
 }
 
 export default protectedRoutes

@@ -4,7 +4,7 @@ import { Type } from '@sinclair/typebox'
 import { Ajv, type ValidateFunction } from 'ajv'
 import {
   ErrorEnvelope, Message, TicketEnvelope, TicketParams, TicketRequest, acceptedEnvelope, failedEnvelope,
-  notReadyEnvelope, productKey, type ErrorCode
+  MAX_DATA_DEPTH, dataDepthExceeds, notReadyEnvelope, productKey, type ErrorCode
 } from '@request-out/contracts'
 import { ticketFingerprint, ticketKey } from '@request-out/record-store'
 import { HttpProblem, RETRY_AFTER_SECONDS, unavailable } from '../../http-problem.js'
@@ -23,6 +23,9 @@ const ticketResponses = {
 const PreferHeader = Type.Object({
   prefer: Type.Optional(Type.String({ description: 'wait=N (N ≤ 30): hold the answer until the ticket is final or N seconds pass' }))
 })
+
+/** Where a ticket is read back; encoded, though TicketIds hold only URL-safe characters today. */
+const ticketLocation = (ticketId: string): string => `/v1/request-out/${encodeURIComponent(ticketId)}`
 
 const requestOutRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { catalog, env } = app.config
@@ -90,6 +93,11 @@ const requestOutRoutes: FastifyPluginAsyncTypebox = async (app) => {
       request.ticketOutcome = { product: catalog.get(key) === undefined ? 'unknown' : key, outcome: code }
     }
 
+    if (ticket.Data !== undefined && dataDepthExceeds(ticket.Data)) {
+      refuse('VALIDATION_ERROR')
+      const errors = [{ Field: '/Data', Message: `must not nest deeper than ${MAX_DATA_DEPTH} levels` }]
+      throw new HttpProblem('VALIDATION_ERROR', `${Message.VALIDATION_ERROR}: /Data`, {}, errors)
+    }
     const product = catalog.get(key)
     if (product === undefined || !mayUseProduct(principal, key) || !app.availability.isAvailable(key)) {
       refuse('PRODUCT_NOT_AVAILABLE')
@@ -106,7 +114,7 @@ const requestOutRoutes: FastifyPluginAsyncTypebox = async (app) => {
       refuse('UNAVAILABLE')
       throw unavailable()
     }
-    if (ticketQueues.backlog(key) >= env.MAX_QUEUE_DEPTH) {
+    if (!ticketQueues.reserve(key, env.MAX_QUEUE_DEPTH)) {
       refuse('UNAVAILABLE')
       log.warn({ backlog: ticketQueues.backlog(key) }, 'ticket refused: queue over MAX_QUEUE_DEPTH')
       throw unavailable('The product queue is full; retry later')
@@ -115,6 +123,7 @@ const requestOutRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const waitSeconds = preferredWaitSeconds(request.headers.prefer)
     // Registered before anything is written, so a record stored in between is not missed.
     const wait = waitSeconds > 0 ? recordWaiter.waitFor(ticketKey(principal.clientId, ticket.TicketId), waitSeconds * 1000) : undefined
+    let reserved = true
     try {
       const claim = await recordStore.claim(principal.clientId, ticket.TicketId, ticketFingerprint(ticket), key)
       if (claim.outcome === 'existing' && !claim.sameFields) {
@@ -128,6 +137,7 @@ const requestOutRoutes: FastifyPluginAsyncTypebox = async (app) => {
       }
       // Also for a ticket already claimed but without a record: the add is idempotent by job id,
       // and it re-creates the job if an earlier attempt claimed the ticket but never reached the queue.
+      reserved = false
       await ticketQueues.enqueue(product, {
         TicketId: ticket.TicketId,
         Subject: ticket.Subject,
@@ -141,7 +151,7 @@ const requestOutRoutes: FastifyPluginAsyncTypebox = async (app) => {
       request.ticketOutcome = { product: key, outcome: claim.outcome === 'claimed' ? 'accepted' : 'duplicate' }
       log.info({ outcome: claim.outcome === 'claimed' ? 'accepted' : 'duplicate' }, 'ticket queued')
 
-      void reply.header('location', `/v1/request-out/${ticket.TicketId}`)
+      void reply.header('location', ticketLocation(ticket.TicketId))
       if (wait !== undefined) {
         void reply.header('preference-applied', `wait=${waitSeconds}`)
         return sendTicket(reply, await currentAnswer(principal.clientId, ticket.TicketId, wait))
@@ -149,6 +159,7 @@ const requestOutRoutes: FastifyPluginAsyncTypebox = async (app) => {
       void reply.header('retry-after', RETRY_AFTER_SECONDS)
       return reply.code(202).send(acceptedEnvelope(ticket))
     } finally {
+      if (reserved) ticketQueues.release(key)
       wait?.cancel()
     }
   })
