@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Queue } from 'bullmq'
 import { Redis } from 'ioredis'
-import pino from 'pino'
+import pino, { type Logger } from 'pino'
 import { TICKET_JOB_NAME, productQueue, type ProductDefinition, type TicketEnvelope, type TicketJob } from '@request-out/contracts'
 import { parseCatalog, productJobOptions } from '@request-out/product-catalog'
 import { RecordStore, ticketFingerprint, ticketKey } from '@request-out/record-store'
@@ -86,8 +86,8 @@ export async function testBench (t: Teardown, products: ProductDefinition[], red
       return waitFor(`record of ${ticketId}`, async () => this.record(ticketId, clientId), timeoutMs, 20)
     },
     /** An in-process worker over these products (or WORKER_PRODUCTS in `extraEnv`). */
-    async startWorker (extraEnv: Record<string, string> = {}): Promise<WorkerService> {
-      const service = new WorkerService(loadWorkerConfig({ ...env, ...extraEnv }), silentLog)
+    async startWorker (extraEnv: Record<string, string> = {}, log: Logger = silentLog): Promise<WorkerService> {
+      const service = new WorkerService(loadWorkerConfig({ ...env, ...extraEnv }), log)
       services.push(service)
       await service.start()
       return service

@@ -1,4 +1,5 @@
 import t from 'tap'
+import pino from 'pino'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { httpProduct, json, keyOf, okResult, sandboxProduct, startUpstream, testBench } from './helpers.js'
 
@@ -110,4 +111,33 @@ t.test('exactly one record when a job is delivered twice', async (t) => {
   t.equal(upstream.calls.filter((c) => c.TicketId === 'twice').length, 1, 'the product is not called again')
   t.equal((await bench.record('twice'))?.ResourceId, 'call-twice', 'the first record stays')
   t.equal(await (await queue?.getJob('redelivered-twice'))?.getState(), 'completed')
+})
+
+t.test("an upstream's message reaches the record and the logs only scrubbed: no NIK however formatted, no secret, no raw body", async (t) => {
+  process.env.TEST_UPSTREAM_TOKEN = 'tok-98765xyz-secret'
+  t.teardown(() => { delete process.env.TEST_UPSTREAM_TOKEN })
+  const upstream = await startUpstream(t, async (body, _req, res) => {
+    switch (body.TicketId) {
+      case 'echo': return json(res, 400, { Message: 'NIK 31710157-08450002 (also 3171 0157 0845 0002) refused for key sk-live-abcdef123456 and tok-98765xyz-secret' })
+      case 'raw': res.writeHead(403, { 'content-type': 'text/html' }); res.end('<html>internal 3171015708450002 stack at /srv/app.js</html>'); return
+    }
+  })
+  const product = httpProduct('scrub', upstream.url, {
+    Attempts: 1,
+    Http: { Url: upstream.url, Headers: { 'x-api-key': 'sk-live-abcdef123456', authorization: 'Bearer ${TEST_UPSTREAM_TOKEN}' } }
+  })
+  const bench = await testBench(t, [product])
+  const lines: string[] = []
+  await bench.startWorker({ TEST_UPSTREAM_TOKEN: 'tok-98765xyz-secret' }, pino({ level: 'debug' }, { write: (line: string) => { lines.push(line) } }))
+  await bench.submit(keyOf(product), 'echo')
+  await bench.submit(keyOf(product), 'raw')
+  const echo = await bench.waitForRecord('echo')
+  t.match(echo, { StatusCode: 422, Code: 'PRODUCT_REJECTED', Message: 'NIK [redacted] (also [redacted]) refused for key [redacted] and [redacted]' })
+  const raw = await bench.waitForRecord('raw')
+  t.match(raw, { StatusCode: 422, Message: 'the product refused the ticket (upstream answered 403)' }, 'a body without a Message is not passed on')
+  const everything = JSON.stringify([echo, raw]) + lines.join('\n')
+  for (const leak of ['08450002', '0845 0002', 'sk-live-abcdef123456', 'tok-98765xyz-secret', '/srv/app.js', '<html>']) {
+    t.notOk(everything.includes(leak), `${leak} is in no record and no log line`)
+  }
+  t.ok(lines.some((l) => l.includes('rejected by the product')), 'the rejection itself is logged')
 })
