@@ -73,7 +73,7 @@ t.test('the operator dashboard in a real browser', { skip: existsSync(CHROMIUM) 
   }
   const page = await newPage()
   const shot = async (name: string): Promise<void> => { await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true }) }
-  const client = tokenFor('dash-client')
+  const client = tokenFor('demo-client')
   const api = async (method: string, path: string, body?: unknown): Promise<{ status: number, json: Record<string, unknown> }> => {
     const res = await fetch(`${base}${path}`, {
       method, headers: { authorization: `Bearer ${client}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },

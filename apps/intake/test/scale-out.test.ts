@@ -39,12 +39,12 @@ t.test('on a real 3-master Redis Cluster: the contract end to end, product queue
   const app = await buildApp(loadIntakeConfig({ ...env, LOG_LEVEL: 'silent' }), { logger: false })
   t.teardown(async () => app.close())
   await app.ready()
-  await waitFor('the intake on the cluster', () => app.redis.isReady(), 20_000)
+  await waitFor('the intake on the cluster', () => app.redis.isReady() && app.revocations.loaded, 20_000)
   const worker = spawnApp('worker', { ...env, LOG_LEVEL: 'info' })
   t.teardown(async () => worker.stop())
   await worker.waitForLine((l) => l.msg === 'worker started', 30_000)
 
-  const token = tokenFor('cluster-client')
+  const token = tokenFor('demo-client')
   for (const [product, id] of [[first, 'on-cluster-1'], [second, 'on-cluster-2']] as const) {
     const res = await postTicket(app, token, { ...product, TicketId: id }, { prefer: 'wait=15' })
     t.equal(res.statusCode, 200, `${productKey(product)}: the record, through a long poll woken on the cluster`)
@@ -53,7 +53,7 @@ t.test('on a real 3-master Redis Cluster: the contract end to end, product queue
   }
   t.equal((await postTicket(app, token, { ...first, TicketId: 'on-cluster-1', Data: { NIK: '3201015508900001' } })).statusCode, 409, 'idempotency holds on the cluster')
   const off = await app.inject({
-    method: 'PUT', url: `/v1/products/${productKey(second)}/availability`, headers: { authorization: `Bearer ${tokenFor('ops', 'admin')}` }, payload: { Available: false }
+    method: 'PUT', url: `/v1/products/${productKey(second)}/availability`, headers: { authorization: `Bearer ${tokenFor('demo-admin', 'admin')}` }, payload: { Available: false }
   })
   t.equal(off.statusCode, 200, 'availability switch on the cluster')
   t.match((await postTicket(app, token, { ...second, TicketId: 'while-off' })).json(), { Code: 'PRODUCT_NOT_AVAILABLE' })
