@@ -34,6 +34,15 @@ function run (name, script, extraEnv = {}) {
   return child
 }
 
+function redisAddress (url) {
+  try {
+    const u = new URL(url)
+    return `${u.hostname}:${u.port || '6379'}`
+  } catch {
+    return url
+  }
+}
+
 let stopping = false
 async function stop (code = 0) {
   if (stopping) return
@@ -50,16 +59,28 @@ process.on('SIGINT', () => void stop(0))
 process.on('SIGTERM', () => void stop(0))
 
 run('intake', 'apps/intake/dist/main.js')
-run('worker', 'apps/worker/dist/main.js')
+// A development Ctrl-C should not wait 30 s for running jobs.
+run('worker', 'apps/worker/dist/main.js', { SHUTDOWN_TIMEOUT_MS: process.env.SHUTDOWN_TIMEOUT_MS ?? '5000' })
 
-// Wait until the intake answers, then say where everything is.
+// Wait until the intake is ready, then say where everything is; while it is not, say why, once.
 const base = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`
-for (let i = 0; i < 100; i++) {
+const startedAt = Date.now()
+let toldWaiting = false
+for (;;) {
+  let checks
   try {
     const r = await fetch(`${base}/health/ready`)
     if (r.ok) break
+    checks = (await r.json()).Checks
   } catch { /* not listening yet */ }
-  await new Promise((r) => setTimeout(r, 100))
+  if (!toldWaiting && Date.now() - startedAt > 5000) {
+    toldWaiting = true
+    const what = checks?.redis === false ? `Redis at ${redisAddress(redis.url)} does not answer` : 'the intake is not ready yet'
+    console.error(`\nRequest Out is NOT running yet: ${what}.\n` +
+      '  Start that Redis, or point REDIS_URL at one that runs (unset it to let npm start find or start one).\n' +
+      '  Waiting for it; the apps log one line when it answers. Ctrl-C stops everything.\n')
+  }
+  await new Promise((r) => setTimeout(r, 200))
 }
 console.log(`
 Request Out is running (Redis: ${redis.url}, ${redis.source}).

@@ -35,6 +35,21 @@ export function hasRedisServer () {
   return r.status === 0
 }
 
+/**
+ * Installs Debian's redis-server where that is possible without asking: as root with apt-get (a
+ * container, a CI machine). Says what it does first. Resolves true once redis-server is there.
+ */
+export function installRedisServer (log = () => {}) {
+  const root = typeof process.getuid === 'function' && process.getuid() === 0
+  const apt = spawnSync('apt-get', ['--version'], { stdio: 'ignore' }).status === 0
+  if (!root || !apt) return false
+  log('redis-server is not installed: installing Debian\'s package with apt-get (root, so no password is asked)')
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }
+  spawnSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env })
+  spawnSync('apt-get', ['install', '-y', '-qq', 'redis-server'], { stdio: 'inherit', env })
+  return hasRedisServer()
+}
+
 export const HOW_TO_GET_REDIS = [
   'No Redis found: REDIS_URL is not set, nothing answers on 127.0.0.1:6379 and redis-server is not installed.',
   'Get one of these, then run the command again:',
@@ -82,7 +97,7 @@ export async function locateRedis ({ log = () => {} } = {}) {
   if (await pingRedis('127.0.0.1', 6379)) {
     return { url: 'redis://127.0.0.1:6379', source: '127.0.0.1:6379', stop: async () => {} }
   }
-  if (hasRedisServer()) {
+  if (hasRedisServer() || installRedisServer(log)) {
     const r = await startPrivateRedis({ log })
     return { url: r.url, source: 'private redis-server', stop: r.stop }
   }

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Manages AUTH_USERS_FILE for the built-in login:
-//   request-out-users add <username> --role client|admin [--products key1,key2] [--file path]
+//   request-out-users add <username> --role client|admin [--products key1,key2] [--file path] [--force]
 //   request-out-users remove <username> [--file path]
 //   request-out-users list [--file path]
 // The password is read from stdin (first line) or from USER_PASSWORD, never from the command line
@@ -8,13 +8,16 @@
 import { existsSync, renameSync, writeFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { Role, type UserRecord } from '@request-out/contracts'
+import { loadCatalog } from '@request-out/product-catalog'
 import { hashPassword, readUsersFile } from './user-directory.js'
 
 const USAGE = `usage:
-  request-out-users add <username> --role client|admin [--products a/b/c,d/e/f] [--file users.json]
+  request-out-users add <username> --role client|admin [--products a/b/c,d/e/f] [--file users.json] [--force]
   request-out-users remove <username> [--file users.json]
   request-out-users list [--file users.json]
-The password of "add" comes from stdin or USER_PASSWORD. --file defaults to AUTH_USERS_FILE.`
+The password of "add" comes from stdin or USER_PASSWORD. --file defaults to AUTH_USERS_FILE.
+"add" refuses an existing user unless --force is given. --products are checked against the
+catalog of PRODUCTS_FILE (the built-in sandbox catalog when it is not set).`
 
 async function readPassword (): Promise<string> {
   if (process.env.USER_PASSWORD !== undefined) return process.env.USER_PASSWORD
@@ -29,18 +32,36 @@ function fail (message: string): never {
   process.exit(2)
 }
 
-const { values, positionals } = parseArgs({
-  allowPositionals: true,
-  options: {
-    role: { type: 'string' },
-    products: { type: 'string' },
-    file: { type: 'string' }
-  }
-})
+let parsed
+try {
+  parsed = parseArgs({
+    allowPositionals: true,
+    options: {
+      role: { type: 'string' },
+      products: { type: 'string' },
+      file: { type: 'string' },
+      force: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false }
+    }
+  })
+} catch (err) {
+  fail(`${(err as Error).message}\n${USAGE}`)
+}
+const { values, positionals } = parsed
+if (values.help) {
+  console.log(USAGE)
+  process.exit(0)
+}
 const [command, username] = positionals
 const file = values.file ?? process.env.AUTH_USERS_FILE
 if (file === undefined) fail(`no users file: pass --file or set AUTH_USERS_FILE\n${USAGE}`)
-const users: UserRecord[] = existsSync(file) ? readUsersFile(file) : []
+if (command !== 'add' && !existsSync(file)) fail(`no users file at ${file}`)
+let users: UserRecord[] = []
+try {
+  users = existsSync(file) ? readUsersFile(file) : []
+} catch (err) {
+  fail((err as Error).message)
+}
 
 function save (list: UserRecord[]): void {
   // Write then rename, so a running intake never reads half a file.
@@ -57,6 +78,20 @@ switch (command) {
     const password = await readPassword()
     if (password.length < 12) fail('the password must have at least 12 characters')
     const products = values.products?.split(',').map((s) => s.trim()).filter((s) => s !== '')
+    const existing = users.find((u) => u.Username === username)
+    if (existing !== undefined && !values.force) {
+      fail(`user ${username} exists already (${existing.Role}, ${existing.Products?.join(',') ?? 'all products'}); pass --force to replace it`)
+    }
+    if (products !== undefined) {
+      let known: string[]
+      try {
+        known = loadCatalog(process.env.PRODUCTS_FILE).keys()
+      } catch (err) {
+        fail(`cannot check --products against the catalog: ${(err as Error).message}`)
+      }
+      const unknown = products.filter((p) => !known.includes(p))
+      if (unknown.length > 0) fail(`unknown product ${unknown.join(', ')}; the catalog has ${known.join(', ')}`)
+    }
     const user: UserRecord = {
       Username: username,
       PasswordHash: await hashPassword(password),
@@ -64,7 +99,7 @@ switch (command) {
       ...(products === undefined ? {} : { Products: products })
     }
     save([...users.filter((u) => u.Username !== username), user])
-    console.log(`user ${username} (${role}) written to ${file}`)
+    console.log(`user ${username} (${role}) ${existing === undefined ? 'added to' : 'replaced in'} ${file}`)
     break
   }
   case 'remove': {

@@ -9,10 +9,13 @@ import { chromium, type Browser, type Page } from 'playwright-core'
 import { TEST_REDIS_URL, WORKSPACE_ROOT, deleteKeys, spawnApp, uniquePrefix, waitFor } from '@request-out/test-support'
 import { buildApp } from '../src/app.js'
 import { loadIntakeConfig } from '../src/config.js'
+import { ticketKey } from '@request-out/record-store'
 import { SANDBOX, SEED_TICKET, tokenFor } from './helpers.js'
 
 const CHROMIUM = '/usr/bin/chromium'
 const FLAKY = 'digitalid/verification/flaky'
+// A product no worker serves: its tickets stay waiting.
+const IDLE = 'digitalid/verification/idle'
 const SHOTS = join(WORKSPACE_ROOT, 'test-output', 'dashboard')
 
 if (!existsSync(CHROMIUM)) {
@@ -41,7 +44,8 @@ t.test('the operator dashboard in a real browser', { skip: existsSync(CHROMIUM) 
       {
         Subject: 'digitalid', SubjectType: 'verification', SubjectIdentifier: 'flaky', Name: 'Flaky verification', Kind: 'http',
         Attempts: 1, TimeoutMs: 2000, Http: { Url: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}/verify` }
-      }
+      },
+      { Subject: 'digitalid', SubjectType: 'verification', SubjectIdentifier: 'idle', Name: 'Nobody serves this', Kind: 'sandbox' }
     ]
   }))
 
@@ -50,7 +54,7 @@ t.test('the operator dashboard in a real browser', { skip: existsSync(CHROMIUM) 
   const app = await buildApp(loadIntakeConfig({ ...env, LOG_LEVEL: 'silent' }), { logger: false })
   await app.listen({ port: 0, host: '127.0.0.1' })
   const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
-  const worker = spawnApp('worker', { ...env, LOG_LEVEL: 'info' })
+  const worker = spawnApp('worker', { ...env, LOG_LEVEL: 'info', WORKER_PRODUCTS: `${SANDBOX},${FLAKY}` })
   let browser: Browser | undefined
   t.teardown(async () => {
     await browser?.close()
@@ -125,8 +129,40 @@ t.test('the operator dashboard in a real browser', { skip: existsSync(CHROMIUM) 
   await page.getByText('retry-me').first().waitFor()
   await shot('retried-job')
 
+  // Actions that would corrupt or strand a ticket are refused by the dashboard itself (bull-board's
+  // API, called with this browser's session as its buttons do).
+  const board = async (method: 'put' | 'post' | 'patch', path: string, data?: unknown): Promise<{ status: number, message: string }> => {
+    const res = await page.request.fetch(`${base}/admin/queues/api/queues/${path}`, { method, ...(data === undefined ? {} : { data }) })
+    return { status: res.status(), message: String(((await res.json().catch(() => ({}))) as { message?: unknown }).message ?? '') }
+  }
+  const q = encodeURIComponent
+  const retriedJob = ticketKey('demo-client', 'retry-me')
+  t.match(await board('patch', `${q(FLAKY)}/${q(retriedJob)}/update-data`, { Data: '[redacted]' }), { status: 403, message: /not editable/ }, 'job data cannot be edited')
+  t.match(await board('post', `${q(SANDBOX)}/add`, { name: 'ticket', data: { TicketId: 'by-hand' } }), { status: 403, message: /POST \/v1\/request-out/ }, 'jobs cannot be added by hand')
+  t.match(await board('put', `${q(SANDBOX)}/pause`), { status: 403, message: /Products page/ }, "Pause defers to the product's one switch")
+
+  t.equal((await api('POST', '/v1/request-out', { ...SEED_TICKET, SubjectType: 'verification', SubjectIdentifier: 'idle', TicketId: 'stranded' })).status, 202)
+  const waitingJob = ticketKey('demo-client', 'stranded')
+  t.match(await board('put', `${q(IDLE)}/${q(waitingJob)}/clean`), { status: 409, message: /no final record/ }, 'a waiting job cannot be deleted')
+  t.match(await board('put', `${q(IDLE)}/clean/waiting`), { status: 403 }, 'waiting jobs cannot be cleaned')
+  t.match(await board('put', `${q(IDLE)}/empty`), { status: 403 }, 'a queue cannot be emptied')
+  t.match((await api('GET', '/v1/request-out/stranded')).json, { Code: 'IN_PROCESS' }, 'the ticket is still in process, its job still queued')
+  t.ok(await app.ticketQueues.queueFor(IDLE)?.getJob(waitingJob), 'the job is still there')
+
+  t.equal((await api('POST', '/v1/request-out', { ...SEED_TICKET, TicketId: 'bad-nik', Data: { NIK: '3201013208900001' } })).status, 202)
+  await waitFor('the product to reject the ticket', async () => (await api('GET', '/v1/request-out/bad-nik')).status === 422, 20_000, 100)
+  t.match(await board('put', `${q(SANDBOX)}/${q(ticketKey('demo-client', 'bad-nik'))}/retry`), { status: 409, message: /PRODUCT_REJECTED/ }, 'a rejected ticket is not retried')
+  t.match(await board('put', `${q(SANDBOX)}/retry/failed`), { status: 403 }, 'nor all failed jobs at once')
+  t.equal((await api('GET', '/v1/request-out/bad-nik')).status, 422, 'the ticket keeps its 422')
+
+  // bull-board links back to our pages.
+  await page.goto(`${base}/admin/queues`)
+  t.equal(await page.getByRole('link', { name: 'Products' }).first().getAttribute('href'), '/admin/products', 'bull-board links to Products')
+  t.equal(await page.getByRole('link', { name: 'Log out' }).first().getAttribute('href'), '/admin/logout', 'and to Log out')
+
   // The products page: switch the sandbox off and on again.
   await page.goto(`${base}/admin/products`)
+  t.equal(await page.locator(`tr[data-key="${FLAKY}"] a`).first().getAttribute('href'), `/admin/queues/queue/${q(FLAKY)}`, 'a product row links to its queue')
   const row = page.locator(`tr[data-key="${SANDBOX}"]`)
   await row.waitFor()
   const flakyCell = async (field: string): Promise<string | null> => page.locator(`tr[data-key="${FLAKY}"] [data-field="${field}"]`).textContent()

@@ -36,3 +36,14 @@ t.test('health, metrics, OpenAPI and Swagger UI', async (t) => {
   t.equal(ui.statusCode, 200)
   t.match(ui.body, /swagger/i)
 })
+
+t.test('with METRICS_PORT, /metrics leaves the API port for a listener of its own', async (t) => {
+  const { freePort } = await import('@request-out/test-support')
+  const port = await freePort()
+  const { app } = await startIntake(t, { METRICS_PORT: String(port) })
+  t.equal((await app.inject({ method: 'GET', url: '/metrics' })).statusCode, 404, 'not on the API port')
+  const res = await fetch(`http://127.0.0.1:${port}/metrics`)
+  t.equal(res.status, 200)
+  t.match(await res.text(), /http_request_duration_seconds/)
+  t.equal((await fetch(`http://127.0.0.1:${port}/v1/products`)).status, 404, 'and nothing but metrics there')
+})

@@ -1,3 +1,4 @@
+import closeWithGrace from 'close-with-grace'
 import pino from 'pino'
 import { ConfigError, LogRedactPaths } from '@request-out/contracts'
 import { loadWorkerConfig } from './config.js'
@@ -21,21 +22,20 @@ const log = pino({
 
 const service = new WorkerService(config, log)
 
-let stopping = false
-const stop = (signal: string): void => {
-  if (stopping) return
-  stopping = true
-  log.info({ signal }, 'worker stopping: no new jobs, finishing running ones')
-  service.stop().then(() => {
-    log.info('worker stopped')
-    process.exit(0)
-  }, (err: unknown) => {
-    log.error({ err }, 'worker did not stop cleanly')
-    process.exit(1)
-  })
-}
-process.on('SIGTERM', () => stop('SIGTERM'))
-process.on('SIGINT', () => stop('SIGINT'))
+// Running jobs get SHUTDOWN_TIMEOUT_MS to finish; closing the connections gets a little more. Past
+// that the process exits whatever Redis does: an unreachable Redis must not keep a worker alive
+// after SIGTERM (a stuck pod, a Ctrl-C that hangs). Jobs not finished go back to the queue when
+// their locks lapse. A second signal exits at once.
+const STOP_MARGIN_MS = 5000
+closeWithGrace({
+  delay: config.env.SHUTDOWN_TIMEOUT_MS + STOP_MARGIN_MS,
+  onTimeout: (ms) => log.error({ timeoutMs: ms }, 'worker did not stop in time; exiting anyway (unfinished jobs return to the queue)')
+}, async ({ signal, err }) => {
+  if (err !== undefined) log.error({ err }, 'worker stopping after an error')
+  else log.info({ signal }, 'worker stopping: no new jobs, finishing running ones')
+  await service.stop()
+  log.info('worker stopped')
+})
 
 try {
   await service.start()

@@ -30,7 +30,8 @@ t.test('Kubernetes manifests are valid against the Kubernetes schemas', async (t
     'v1/Service': async () => (await import('kubernetes-models/v1/Service')).Service as never,
     'v1/ConfigMap': async () => (await import('kubernetes-models/v1/ConfigMap')).ConfigMap as never,
     'v1/Secret': async () => (await import('kubernetes-models/v1/Secret')).Secret as never,
-    'autoscaling/v2/HorizontalPodAutoscaler': async () => (await import('kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler')).HorizontalPodAutoscaler as never
+    'autoscaling/v2/HorizontalPodAutoscaler': async () => (await import('kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler')).HorizontalPodAutoscaler as never,
+    'policy/v1/PodDisruptionBudget': async () => (await import('kubernetes-models/policy/v1/PodDisruptionBudget')).PodDisruptionBudget as never
   }
   const dir = join(WORKSPACE_ROOT, 'deploy', 'k8s')
   const kinds: string[] = []
@@ -44,11 +45,25 @@ t.test('Kubernetes manifests are valid against the Kubernetes schemas', async (t
       kinds.push(obj.kind)
     }
   }
-  t.same([...new Set(kinds)].sort(), ['ConfigMap', 'Deployment', 'HorizontalPodAutoscaler', 'Secret', 'Service'])
+  t.same([...new Set(kinds)].sort(), ['ConfigMap', 'Deployment', 'HorizontalPodAutoscaler', 'PodDisruptionBudget', 'Secret', 'Service'])
   const { Deployment } = await import('kubernetes-models/apps/v1/Deployment')
   t.throws(() => new Deployment({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'x' }, spec: { replicas: 'two' } } as never).validate(),
     'the validator does refuse a bad manifest')
   const worker = readFileSync(join(dir, 'worker.yaml'), 'utf8')
   t.match(worker, /path: \/health\/ready/, 'worker probes use the health endpoints')
-  t.match(readFileSync(join(dir, 'intake.yaml'), 'utf8'), /path: \/health\/live/)
+  const intake = readFileSync(join(dir, 'intake.yaml'), 'utf8')
+  t.match(intake, /path: \/health\/live/)
+  for (const file of ['intake.yaml', 'worker.yaml']) t.notMatch(readFileSync(join(dir, file), 'utf8'), /image: [^\n]*:latest/, `${file}: a pinned image`)
+  t.match(intake, /preStop:\s*\n\s*exec: \{ command: \["sleep"/, 'the intake waits for the load balancer before it drains')
+  t.match(intake, /METRICS_PORT/, 'the intake serves /metrics on a port of its own')
+  const service = intake.slice(intake.indexOf('kind: Service'))
+  t.notMatch(service.slice(0, service.indexOf('---')), /9464|metrics/, 'which the Service does not expose')
+})
+
+t.test('docker compose defaults: loopback only, config mounted, catalog secrets passed to both apps', async (t) => {
+  const text = readFileSync(join(WORKSPACE_ROOT, 'docker-compose.yml'), 'utf8')
+  t.match(text, /"\$\{PUBLISH_ADDRESS:-127\.0\.0\.1\}:\$\{PORT:-3000\}:3000"/, 'the API is published on 127.0.0.1 unless PUBLISH_ADDRESS says otherwise')
+  t.match(text, /x-app: &app[\s\S]*- \.\/config:\/etc\/request-out:ro/, 'users file and catalog are mounted into every container')
+  t.match(text, /x-app: &app[\s\S]*env_file:\s*\n\s*- \$\{PRODUCT_SECRETS_FILE:-\.\/config\/product-secrets\.env\}/, "the catalog's ${NAME} values reach intake and workers")
+  t.ok(readFileSync(join(WORKSPACE_ROOT, 'config/product-secrets.env'), 'utf8').length > 0, 'the default secrets file exists, so compose starts without one')
 })

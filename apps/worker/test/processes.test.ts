@@ -101,3 +101,17 @@ t.test('Redis restarted under a running worker: it resumes by itself', { skip: h
   t.match(await bench.record('before'), { StatusCode: 200 }, 'the earlier record survived (AOF)')
   t.equal(worker.child.exitCode, null, 'the worker never exited')
 })
+
+t.test('a worker that cannot reach Redis still stops on SIGTERM and SIGINT, within SHUTDOWN_TIMEOUT_MS and a margin', async (t) => {
+  const { freePort } = await import('@request-out/test-support')
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    // Nothing listens on this port: the worker starts, retries Redis for ever, and is told to stop.
+    const worker = spawnApp('worker', { REDIS_URL: `redis://127.0.0.1:${await freePort()}`, SHUTDOWN_TIMEOUT_MS: '1000', LOG_LEVEL: 'info' })
+    t.teardown(async () => worker.stop('SIGKILL'))
+    await worker.waitForLine(startedLine)
+    const exited = worker.stop(signal)
+    const code = await Promise.race([exited, sleep(20_000).then(() => 'still running after 20 s')])
+    t.not(code, 'still running after 20 s', `${signal}: the process ended`)
+    t.ok(code === 0 || code === 1, `${signal}: exit code ${String(code)}`)
+  }
+})

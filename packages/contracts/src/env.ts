@@ -50,6 +50,8 @@ export const IntakeEnv = Type.Object({
   LOGIN_HASH_CONCURRENCY: int(4, 1, 256, 'Password hashes computed at once; further logins wait their turn'),
   AUTH_USERS_POLL_MS: int(1000, 100, 600_000, 'How often AUTH_USERS_FILE is checked for changes'),
   REVOCATION_TTL_SECONDS: int(86_400, 60, 31_536_000, 'How long a revocation by username is kept in external-token mode (the longest lifetime of a token)'),
+  METRICS_PORT: Type.Optional(Type.Integer({ minimum: 0, maximum: 65_535, description: 'Serve /metrics only on this port (0 = any free port), not on the API port' })),
+  METRICS_HOST: Type.String({ default: '127.0.0.1', minLength: 1, description: 'Address of the METRICS_PORT listener' }),
   HTTP_REQUEST_TIMEOUT_MS: int(45_000, 1000, 600_000, 'A request must arrive whole and be answered within this (above the 30 s long poll)'),
   HTTP_HEADERS_TIMEOUT_MS: int(10_000, 1000, 600_000, 'Request headers must arrive within this'),
   HTTP_KEEP_ALIVE_TIMEOUT_MS: int(72_000, 1000, 600_000, 'Idle keep-alive connections are closed after this (keep it above a load balancer\'s idle timeout)')

@@ -2,7 +2,7 @@ import type { FastifyPluginAsync, FastifyReply } from 'fastify'
 import { Role } from '@request-out/contracts'
 import { HttpProblem } from '../../http-problem.js'
 import { revokeToken } from '../../plugins/auth.js'
-import { clearSessionCookie, hasFormToken, isSameOrigin, sessionToken, setSessionCookie } from './admin-session.js'
+import { clearSessionCookie, csrfTokenFor, hasFormToken, isSameOrigin, sessionToken, setSessionCookie } from './admin-session.js'
 import { escapeHtml, page } from './html.js'
 
 interface LoginForm { Username?: string, Password?: string, AccessToken?: string }
@@ -58,6 +58,18 @@ const loginPage: FastifyPluginAsync = async (app) => {
     setSessionCookie(request, reply, token, auth.expiresInSeconds > 0 ? auth.expiresInSeconds : 3600)
     request.log.info({ admin: body.Username ?? '(token)' }, 'admin logged in to the dashboard')
     return reply.redirect('/admin/queues', 303)
+  })
+
+  // bull-board's menu can only link: this page holds the form (with its form token) that logs out.
+  app.get('/admin/logout', { schema: { hide: true } }, async (request, reply) => {
+    const token = sessionToken(request)
+    if (token === undefined) return reply.redirect('/admin/login', 302)
+    return reply.type('text/html; charset=utf-8').send(page('Log out', `
+      <form class="box" method="post" action="/admin/logout">
+        <h1>Log out?</h1><p>This ends the dashboard session on every intake.</p>
+        <input type="hidden" name="csrf" value="${escapeHtml(csrfTokenFor(token))}">
+        <p><button type="submit">Log out</button> <a href="/admin/queues">Back to the queues</a></p>
+      </form>`))
   })
 
   app.post('/admin/logout', { schema: { hide: true } }, async (request, reply) => {

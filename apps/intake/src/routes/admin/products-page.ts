@@ -56,7 +56,7 @@ const productsPage: FastifyPluginAsync = async (app) => {
     const n = (c: Record<string, number>, k: string): number => c[k] ?? 0
     const body = (await rows()).map((r) => `
       <tr data-key="${escapeHtml(r.key)}">
-        <td><strong>${escapeHtml(r.key)}</strong><br><small>${escapeHtml(r.name)} (${escapeHtml(r.kind)})</small></td>
+        <td><a href="/admin/queues/queue/${encodeURIComponent(r.key)}"><strong>${escapeHtml(r.key)}</strong></a><br><small>${escapeHtml(r.name)} (${escapeHtml(r.kind)})</small></td>
         <td class="${r.available ? 'on' : 'off'}" data-field="available">${r.available ? 'available' : 'not available'}
           ${r.reason === '' ? '' : `<br><small>${escapeHtml(r.reason)}</small>`}<br><small>by ${escapeHtml(r.updatedBy)}</small></td>
         <td class="num" data-field="waiting">${n(r.counts, 'waiting') + n(r.counts, 'prioritized')}</td>

@@ -3,6 +3,7 @@ import { createBullBoard } from '@bull-board/api'
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter'
 import { FastifyAdapter } from '@bull-board/fastify'
 import type { TicketJob } from '@request-out/contracts'
+import { dashboardGuard } from './dashboard-guard.js'
 
 export const QUEUES_PATH = '/admin/queues'
 
@@ -18,7 +19,14 @@ const queuesDashboard: FastifyPluginAsync = async (app) => {
       return adapter
     }),
     serverAdapter,
-    options: { uiConfig: { boardTitle: 'Request Out' } }
+    options: {
+      uiConfig: {
+        boardTitle: 'Request Out',
+        // Back to our own pages from every bull-board page; /admin/logout (GET) asks before it logs out.
+        miscLinks: [{ text: 'Products', url: '/admin/products' }, { text: 'Log out', url: '/admin/logout' }]
+      },
+      handlerHooks: { before: dashboardGuard(app) }
+    }
   })
   await app.register(serverAdapter.registerPlugin(), { prefix: QUEUES_PATH })
 }

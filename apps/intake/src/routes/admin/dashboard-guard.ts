@@ -1,0 +1,69 @@
+import type { FastifyInstance } from 'fastify'
+import type { BeforeHookResult, HookContext } from '@bull-board/api/dist/types.js'
+import type { TicketJob } from '@request-out/contracts'
+
+/**
+ * bull-board actions that would break the ticket contract, refused whatever the job. The queue is
+ * an implementation detail of a ticket: its data came through the intake's checks, its removal
+ * would leave a client polling forever, and the product's switch lives on the Products page.
+ */
+const REFUSED: Record<string, string> = {
+  'POST /api/queues/:queueName/add': 'Tickets enter through POST /v1/request-out, where they are authenticated and validated; jobs are not added by hand',
+  'PATCH /api/queues/:queueName/:jobId/update-data': 'Ticket data is not editable: it was validated when the client sent it. The client sends a new ticket instead',
+  'PUT /api/queues/:queueName/empty': 'Emptying a queue would leave its clients polling forever: switch the product off on the Products page',
+  'PUT /api/queues/:queueName/obliterate': 'Obliterating a queue would leave its clients polling forever: switch the product off on the Products page',
+  'PUT /api/queues/:queueName/pause': 'A product has one switch: use the Products page (it stops new tickets on every intake)',
+  'PUT /api/queues/:queueName/resume': 'A product has one switch: use the Products page (it stops new tickets on every intake)',
+  'PUT /api/queues/pause': 'A product has one switch: use the Products page (it stops new tickets on every intake)',
+  'PUT /api/queues/resume': 'A product has one switch: use the Products page (it stops new tickets on every intake)',
+  'PUT /api/queues/:queueName/concurrency': "Concurrency comes from the product's catalog entry",
+  'PUT /api/queues/:queueName/rate-limit': "Rate limits come from the product's catalog entry",
+  'PUT /api/queues/:queueName/rate-limit/release': "Rate limits come from the product's catalog entry",
+  'PUT /api/queues/:queueName/retry/:queueStatus': 'Retry failed jobs one at a time: a ticket the product rejected (422) is final, and a retry of it would change nothing'
+}
+
+/** States whose jobs have finished: their tickets have a record, so removing the job loses nothing. */
+const FINISHED = new Set(['completed', 'failed'])
+
+const refuse = (status: 403 | 409, message: string): BeforeHookResult => ({ allow: false, status, message })
+
+/**
+ * bull-board's `before` hook: every dashboard action passes here first. Refuses what would corrupt
+ * or strand a ticket, and a retry that could not change the ticket's record. Reads, promotions,
+ * retries of tickets that failed for lack of an answer, and cleaning finished jobs pass.
+ */
+export function dashboardGuard (app: FastifyInstance) {
+  const { recordStore, ticketQueues } = app
+
+  async function ticketOf (queueName: string, jobId: string): Promise<{ data: TicketJob, state: string } | undefined> {
+    const job = await ticketQueues.queueFor(queueName)?.getJob(jobId)
+    if (job === undefined) return undefined
+    return { data: job.data, state: await job.getState() }
+  }
+
+  return async ({ method, route, request }: HookContext): Promise<BeforeHookResult> => {
+    const action = `${method.toUpperCase()} ${route}`
+    const refusal = REFUSED[action]
+    if (refusal !== undefined) return refuse(403, refusal)
+    const { queueName = '', jobId = '', queueStatus = '' } = request.params as Record<string, string | undefined>
+
+    if (action === 'PUT /api/queues/:queueName/clean/:queueStatus' && !FINISHED.has(queueStatus)) {
+      return refuse(403, `Cleaning ${queueStatus} jobs would leave their clients polling forever; only completed and failed jobs may be cleaned`)
+    }
+    if (action === 'PUT /api/queues/:queueName/:jobId/clean') {
+      const ticket = await ticketOf(queueName, jobId)
+      if (ticket !== undefined && !FINISHED.has(ticket.state) && !(await recordStore.hasFinalRecord(ticket.data.ClientId, ticket.data.TicketId))) {
+        return refuse(409, `This ticket is ${ticket.state} and has no final record: removing its job would leave the client polling forever`)
+      }
+    }
+    if (action === 'PUT /api/queues/:queueName/:jobId/retry') {
+      const ticket = await ticketOf(queueName, jobId)
+      if (ticket !== undefined && await recordStore.hasFinalRecord(ticket.data.ClientId, ticket.data.TicketId)) {
+        const state = await recordStore.read(ticket.data.ClientId, ticket.data.TicketId)
+        const code = (state.exists ? state.record?.Code : undefined) ?? 'SUCCESS'
+        return refuse(409, `This ticket's record is final (${code}): a retry would change nothing. Only tickets that failed for lack of an answer (PRODUCT_FAILED) are retried`)
+      }
+    }
+    return undefined
+  }
+}

@@ -1,0 +1,32 @@
+import t from 'tap'
+import { spawn } from 'node:child_process'
+import { WORKSPACE_ROOT, freePort, waitFor } from '@request-out/test-support'
+
+t.test('npm start with a dead REDIS_URL says so, waits, and stops on Ctrl-C', async (t) => {
+  const deadRedis = await freePort()
+  const port = await freePort()
+  // Its own process group, as a terminal gives it: Ctrl-C reaches the script and its children.
+  const child = spawn(process.execPath, ['scripts/start.mjs'], {
+    cwd: WORKSPACE_ROOT,
+    detached: true,
+    env: { ...process.env, REDIS_URL: `redis://127.0.0.1:${deadRedis}`, PORT: String(port), LOG_PRETTY: '0' },
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  let output = ''
+  child.stdout.on('data', (d: Buffer) => { output += d.toString() })
+  child.stderr.on('data', (d: Buffer) => { output += d.toString() })
+  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)))
+  t.teardown(() => { try { process.kill(-(child.pid ?? 0), 'SIGKILL') } catch { /* gone already */ } })
+
+  await waitFor('npm start to say it is waiting', () => output.includes('NOT running yet'), 120_000, 200)
+  t.match(output, new RegExp(`Redis at 127\\.0\\.0\\.1:${deadRedis} does not answer`), 'it names the Redis it cannot reach')
+  t.notMatch(output, /Request Out is running/, 'it does not claim to be running')
+  await new Promise((resolve) => setTimeout(resolve, 3000))
+  const unreachable = output.split('\n').filter((l) => l.includes('redis unreachable'))
+  t.ok(unreachable.length >= 1 && unreachable.length <= 2, `one line per app about the outage, not one per attempt (${unreachable.length})`)
+  t.notMatch(output, /"level":50/, 'no error lines')
+
+  process.kill(-(child.pid ?? 0), 'SIGINT')
+  const code = await Promise.race([exited, new Promise((resolve) => setTimeout(() => resolve('still running after 30 s'), 30_000))])
+  t.equal(code, 0, 'Ctrl-C ends it, exit 0')
+})
