@@ -1,7 +1,7 @@
 import type { Server } from 'node:http'
 import type { Logger } from 'pino'
 import { RecordStore } from '@request-out/record-store'
-import { closeRedis, createRedis, isRedisReady, monitorConnection } from '@request-out/redis-connection'
+import { closeRedis, createRedis, describeTarget, isRedisReady, monitorConnection } from '@request-out/redis-connection'
 import type { WorkerConfig } from './config.js'
 import { startHealthServer } from './health-server.js'
 import { ProductWorkers } from './product-workers.js'
@@ -23,7 +23,7 @@ export class WorkerService {
     const { env } = config
     // Workers wait for Redis (maxRetriesPerRequest: null): a Redis restart pauses work, never loses it.
     this.#redis = createRedis(config.redis, 'worker', 'request-out:worker')
-    monitorConnection(this.#redis, log, 'worker')
+    monitorConnection(this.#redis, log, { name: 'worker', target: describeTarget(config.redis) })
     const recordStore = new RecordStore(this.#redis, { prefix: env.QUEUE_PREFIX, ttlSeconds: env.RECORD_TTL_SECONDS })
     this.#workers = new ProductWorkers({
       products: config.products,

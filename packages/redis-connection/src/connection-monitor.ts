@@ -55,7 +55,8 @@ export function monitorConnection (client: RedisClient, log: MonitorLog, options
     attempts = 0
     refusals = 0
     log.warn({ connection: name, redis: target, reason },
-      `redis unreachable${target === undefined ? '' : ` at ${target}`} (${reason}): requests that need it answer 503 until it is back`)
+      `redis unreachable${target === undefined ? '' : ` at ${target}`} (${reason}): work that needs it waits or answers 503 until it is back; ` +
+      'start Redis or check REDIS_URL / REDIS_CLUSTER_NODES')
   }
   const end = (): void => {
     if (outageSince === undefined) return
