@@ -2,7 +2,7 @@
 // users and the sandbox product, print where everything is. Ctrl-C stops all it started.
 import { spawn } from 'node:child_process'
 import { resolve } from 'node:path'
-import { locateRedis } from './lib/redis-locator.mjs'
+import { locateRedis, pingRedis } from './lib/redis-locator.mjs'
 import { installAndBuild } from './lib/workspace.mjs'
 
 const root = resolve(import.meta.dirname, '..')
@@ -75,7 +75,10 @@ for (;;) {
   } catch { /* not listening yet */ }
   if (!toldWaiting && Date.now() - startedAt > 5000) {
     toldWaiting = true
-    const what = checks?.redis === false ? `Redis at ${redisAddress(redis.url)} does not answer` : 'the intake is not ready yet'
+    const address = redisAddress(redis.url)
+    const [redisHost, redisPort] = address.split(':')
+    const redisAnswers = checks?.redis === true || await pingRedis(redisHost, Number(redisPort))
+    const what = redisAnswers ? 'the intake is not ready yet' : `Redis at ${address} does not answer`
     console.error(`\nRequest Out is NOT running yet: ${what}.\n` +
       '  Start that Redis, or point REDIS_URL at one that runs (unset it to let npm start find or start one).\n' +
       '  Waiting for it; the apps log one line when it answers. Ctrl-C stops everything.\n')

@@ -19,11 +19,3 @@ export const RETRY_AFTER_SECONDS = '1'
 
 export const unavailable = (message: string = Message.UNAVAILABLE): HttpProblem =>
   new HttpProblem('UNAVAILABLE', message, { 'retry-after': RETRY_AFTER_SECONDS })
-
-const REDIS_DOWN = /Stream isn't writeable|Connection is closed|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|max retries per request|Command timed out|CLUSTERDOWN|TRYAGAIN|LOADING|MASTERDOWN|Failed to refresh slots cache|None of startup nodes is available/i
-
-/** True for errors that mean "Redis cannot be used right now" rather than a bug. */
-export function isRedisUnavailable (err: unknown): boolean {
-  if (!(err instanceof Error)) return false
-  return err.name === 'MaxRetriesPerRequestError' || REDIS_DOWN.test(err.message)
-}

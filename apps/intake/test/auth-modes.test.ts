@@ -19,7 +19,9 @@ t.test('production refuses demo users and missing or short secrets', async (t) =
   t.throws(() => loadIntakeConfig({ PORT: 'http' }), /PORT/)
   t.throws(() => loadIntakeConfig({ NODE_ENV: 'prod' }), /NODE_ENV: must be one of development, production, test \(got "prod"\)/,
     'a bad value of a list names the allowed values')
-  t.throws(() => loadIntakeConfig({ LOG_LEVEL: 'loud' }), (err: Error) => err.message.split('LOG_LEVEL').length === 2, 'each variable is named once')
+  let message = ''
+  try { loadIntakeConfig({ LOG_LEVEL: 'loud' }) } catch (err) { message = (err as Error).message }
+  t.equal(message.split('LOG_LEVEL').length, 2, `each variable is named once: ${message}`)
   t.throws(() => loadIntakeConfig({ PRODUCTS_FILE: '/nonexistent/products.json' }), /PRODUCTS_FILE/)
   const dev = loadIntakeConfig({ REDIS_URL: TEST_REDIS_URL })
   t.match(dev.warnings.join('\n'), /demo users/)

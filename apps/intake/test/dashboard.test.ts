@@ -157,8 +157,13 @@ t.test('the operator dashboard in a real browser', { skip: existsSync(CHROMIUM) 
 
   // bull-board links back to our pages.
   await page.goto(`${base}/admin/queues`)
-  t.equal(await page.getByRole('link', { name: 'Products' }).first().getAttribute('href'), '/admin/products', 'bull-board links to Products')
-  t.equal(await page.getByRole('link', { name: 'Log out' }).first().getAttribute('href'), '/admin/logout', 'and to Log out')
+  // bull-board shows its misc links in the header's last menu.
+  await page.locator('header ul li').last().locator('button, a').first().click()
+  const menuLink = (name: string) => page.locator('a', { hasText: name }).last()
+  await menuLink('Log out').waitFor()
+  await shot('queues-menu')
+  t.equal(await menuLink('Products').getAttribute('href'), '/admin/products', 'bull-board links to Products')
+  t.equal(await menuLink('Log out').getAttribute('href'), '/admin/logout', 'and to Log out')
 
   // The products page: switch the sandbox off and on again.
   await page.goto(`${base}/admin/products`)

@@ -4,7 +4,7 @@ import type { Logger } from 'pino'
 import { Message, failedEnvelope, productQueue, type TicketJob } from '@request-out/contracts'
 import type { Product } from '@request-out/product-catalog'
 import type { RecordStore } from '@request-out/record-store'
-import type { RedisClient } from '@request-out/redis-connection'
+import { isRedisUnavailable, type RedisClient } from '@request-out/redis-connection'
 import { createHandler } from './handlers/index.js'
 import { ticketLogFields, ticketProcessor } from './ticket-processor.js'
 import type { WorkerMetrics } from './worker-metrics.js'
@@ -58,12 +58,17 @@ export class ProductWorkers {
         metrics: { maxDataPoints: MetricsTime.ONE_HOUR * 24 },
         autorun: false
       })
-      worker.on('error', (err) => log.warn({ err }, 'worker error'))
+      // Connection errors repeat on every reconnect attempt; the connection monitor tells the outage once.
+      const onError = (what: string) => (err: Error): void => {
+        if (isRedisUnavailable(err)) log.debug({ err }, `${what} error while Redis is unreachable`)
+        else log.warn({ err }, `${what} error`)
+      }
+      worker.on('error', onError('worker'))
       worker.on('stalled', (jobId) => log.warn({ jobId }, 'job stalled (its worker stopped); it runs again'))
       worker.on('failed', (job, err) => { void this.#onFailed(options.recordStore, product, job, err, log) })
       // Read-only use (job counts for /metrics); shares the worker's connection.
       const queue = new Queue<TicketJob>(name, { connection: options.connection, prefix })
-      queue.on('error', (err) => log.warn({ err }, 'queue error'))
+      queue.on('error', onError('queue'))
       this.#workers.push({ product, worker, queue, closeHandler: close })
     }
   }

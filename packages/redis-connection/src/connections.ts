@@ -110,3 +110,14 @@ export async function closeRedis (client: RedisClient): Promise<void> {
     client.disconnect()
   }
 }
+
+const REDIS_DOWN = /Stream isn't writeable|Connection is closed|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|EPIPE|max retries per request|Command timed out|CLUSTERDOWN|TRYAGAIN|LOADING|MASTERDOWN|Failed to refresh slots cache|None of startup nodes is available/i
+
+/**
+ * True for errors that mean "Redis cannot be used right now" (gone, hung, restarting) rather than a
+ * bug: the connection monitor tells those in one line per outage, so callers count them, not log them.
+ */
+export function isRedisUnavailable (err: unknown): boolean {
+  if (!(err instanceof Error)) return false
+  return err.name === 'MaxRetriesPerRequestError' || REDIS_DOWN.test(err.message)
+}

@@ -3,7 +3,8 @@ import type { Duplex } from 'node:stream'
 import fp from 'fastify-plugin'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { ErrorStatus, Message, errorEnvelope, type ErrorCode, type FieldError } from '@request-out/contracts'
-import { HttpProblem, isRedisUnavailable, unavailable } from '../http-problem.js'
+import { isRedisUnavailable } from '@request-out/redis-connection'
+import { HttpProblem, unavailable } from '../http-problem.js'
 
 interface AjvIssue {
   instancePath?: string

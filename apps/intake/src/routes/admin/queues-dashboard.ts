@@ -22,6 +22,7 @@ const queuesDashboard: FastifyPluginAsync = async (app) => {
     options: {
       uiConfig: {
         boardTitle: 'Request Out',
+        hideDocsLink: true,
         // Back to our own pages from every bull-board page; /admin/logout (GET) asks before it logs out.
         miscLinks: [{ text: 'Products', url: '/admin/products' }, { text: 'Log out', url: '/admin/logout' }]
       },
