@@ -1,4 +1,4 @@
-// `npm run bench`: install, build, then the benchmark (bench/src/run.ts); writes bench/results.json.
+// `npm run bench`: install, build, then the benchmark (bench/src/run.ts); writes bench/results.json (git ignores it; docs/performance.md holds the published table).
 import { spawnSync } from 'node:child_process'
 import { resolve } from 'node:path'
 import { installAndBuild } from './lib/workspace.mjs'

@@ -1,5 +1,5 @@
 // npm run bench: every figure is a ratio to a bare baseline measured in the same run, on a private
-// redis-server, loopback only, bounded in time. Prints one table and writes bench/results.json.
+// redis-server, loopback only, bounded in time. Prints one table and writes bench/results.json (git ignores it; docs/performance.md holds the published table).
 import { randomUUID } from 'node:crypto'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'

@@ -1,4 +1,4 @@
-// Finds a Redis for `npm start` and `npm test` (SPEC §8): REDIS_URL if set, else one on
+// Finds a Redis for `npm start` and `npm test` (README, "The two commands"): REDIS_URL if set, else one on
 // 127.0.0.1:6379, else a private redis-server on a free port (no persistence), else a message
 // that says how to get one.
 import { spawn, spawnSync } from 'node:child_process'

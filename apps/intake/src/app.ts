@@ -17,6 +17,7 @@ import recordsPlugin from './plugins/records.js'
 import ticketQueuesPlugin from './plugins/ticket-queues.js'
 import availabilityPlugin from './plugins/availability.js'
 import rateLimitPlugin from './plugins/rate-limit.js'
+import ticketIntakePlugin from './plugins/ticket-intake.js'
 import healthRoutes from './routes/health.js'
 import metricsRoutes from './routes/metrics.js'
 import loginRoutes from './routes/login.js'
@@ -54,7 +55,7 @@ export async function buildApp (config: IntakeConfig, options: BuildOptions = {}
     routerOptions: { maxParamLength: Math.max(MAX_CLIENT_ID_LENGTH, MAX_TICKET_ID_LENGTH) * 12 },
     frameworkErrors,
     clientErrorHandler,
-    // Slow and idle connections are not held forever (SPEC: no hang). The request timeout sits
+    // Slow and idle connections are not held forever. The request timeout sits
     // above the longest long poll (30 s); the keep-alive timeout above a load balancer's idle timeout.
     requestTimeout: config.env.HTTP_REQUEST_TIMEOUT_MS,
     keepAliveTimeout: config.env.HTTP_KEEP_ALIVE_TIMEOUT_MS,
@@ -87,6 +88,7 @@ export async function buildApp (config: IntakeConfig, options: BuildOptions = {}
   await app.register(ticketQueuesPlugin)
   await app.register(availabilityPlugin)
   await app.register(rateLimitPlugin)
+  await app.register(ticketIntakePlugin)
 
   await app.register(healthRoutes)
   await app.register(metricsRoutes)

@@ -1,4 +1,4 @@
-/** Longest `Prefer: wait=N` honoured (SPEC §3). */
+/** Longest `Prefer: wait=N` honoured (README, "The API in brief"). */
 export const MAX_WAIT_SECONDS = 30
 
 /** Reads `Prefer: wait=N` (RFC 7240); returns seconds clamped to 0..30, or 0 when absent. */

@@ -5,7 +5,7 @@ import { SANDBOX, SEED_TICKET, startIntake, tokenFor, signToken } from './helper
 
 const RUNS = 2000
 
-/** Every answer is the SPEC envelope: JSON, StatusCode equal to the HTTP status, a Code on failures, never a 5xx. */
+/** Every answer is the API's envelope: JSON, StatusCode equal to the HTTP status, a Code on failures, never a 5xx. */
 function checkEnvelope (status: number, body: string, contentType: string | undefined): string | undefined {
   if (status >= 500) return `answered ${status}`
   if (!(contentType ?? '').startsWith('application/json')) return `content-type ${String(contentType)}`

@@ -19,7 +19,7 @@ export type UsersFile = Static<typeof UsersFile>
 /** The longest client id (`sub`) a token may carry. */
 export const MAX_CLIENT_ID_LENGTH = 256
 
-/** The claims our tokens carry and the intake requires (SPEC §4). */
+/** The claims our tokens carry and the intake requires: `sub` is the client id, `role` and `products` what it may do. */
 export const TokenClaims = Type.Object({
   sub: Type.String({ minLength: 1, maxLength: MAX_CLIENT_ID_LENGTH }),
   jti: Type.Optional(Type.String({ minLength: 1, maxLength: 256, description: 'Token id, for revoking one token' })),

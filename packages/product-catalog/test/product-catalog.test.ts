@@ -20,7 +20,7 @@ t.test('the default catalog holds the sandbox product with its settings', async 
   t.equal(DEFAULT_CATALOG.Products.length, 1)
 })
 
-t.test("the SPEC's example catalog loads, with ${ENV} substitution", async (t) => {
+t.test("the README's example catalog loads, with ${ENV} substitution", async (t) => {
   const path = file(JSON.stringify({
     Products: [
       { Subject: 'digitalid', SubjectType: 'enrollment', SubjectIdentifier: 'ektp', Name: 'e-KTP', Kind: 'sandbox', Concurrency: 50, Attempts: 3, TimeoutMs: 10000, Sandbox: { LatencyMs: 0 } },

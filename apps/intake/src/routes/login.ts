@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { ErrorEnvelope, LoginRequest, LoginResponse, Message, Status } from '@request-out/contracts'
 import { HttpProblem } from '../http-problem.js'
 
-/** Built-in user access (SPEC §4): username and password for a Bearer token. Absent in external-token mode. */
+/** Built-in user access (README, "Users of the built-in login"): username and password for a Bearer token. Absent in external-token mode. */
 const loginRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { auth } = app
   if (auth.mode !== 'login' || auth.users === undefined) return
