@@ -10,7 +10,7 @@ import { Queue } from 'bullmq'
 import { Redis } from 'ioredis'
 import { createSigner } from 'fast-jwt'
 import { TICKET_JOB_NAME, productQueue } from '@request-out/contracts'
-import { recordChannel, ticketKey } from '@request-out/record-store'
+import { recordChannel, ticketKey, ticketRedisKey } from '@request-out/record-store'
 import { freePort, spawnApp, startPrivateRedis, waitFor } from '@request-out/test-support'
 import { percentile, printTable } from './report.js'
 
@@ -176,16 +176,19 @@ async function main (): Promise<void> {
 
     // ---------- 4. cost growth: 10,000 vs 1,000,000 tickets stored (workers stopped: the same work at both sizes)
     await Promise.all(lightWorkers.map(async (w) => w.stop('SIGTERM')))
-    const sample = await admin.hget(`${PREFIX}:ticket:${ticketKey(CLIENT, 'light-0')}`, 'rec') ?? '{}'
+    const sample = await admin.hget(ticketRedisKey(PREFIX, CLIENT, 'light-0'), 'rec') ?? '{}'
     const fill = async (from: number, to: number): Promise<void> => {
-      // Server-side, in batches: realistic ticket hashes (claim fields + the record), with the retention TTL.
-      const script = `for i = tonumber(ARGV[1]), tonumber(ARGV[2]) do
-        local k = KEYS[1] .. i
-        redis.call('HSET', k, 'fp', 'QmVuY2htYXJrIGZpbGwgZmluZ2VycHJpbnQgdmFsdWU', 'product', ARGV[4], 'at', ARGV[5], 'rec', ARGV[3], 'code', 'SUCCESS')
-        redis.call('EXPIRE', k, 604800)
-      end`
-      for (let i = from; i < to; i += 50_000) {
-        await admin.eval(script, 1, `${PREFIX}:ticket:${ticketKey(CLIENT, 'stored-')}`, String(i), String(Math.min(to, i + 50_000) - 1), sample, SANDBOX, String(Date.now()))
+      // Realistic ticket hashes (claim fields + the record, with the retention TTL) at their grouped
+      // keys, pipelined in batches.
+      const at = String(Date.now())
+      for (let i = from; i < to; i += 10_000) {
+        const pipe = admin.pipeline()
+        for (let j = i; j < Math.min(to, i + 10_000); j++) {
+          const k = ticketRedisKey(PREFIX, CLIENT, `stored-${j}`)
+          pipe.hset(k, 'fp', 'QmVuY2htYXJrIGZpbGwgZmluZ2VycHJpbnQgdmFsdWU', 'product', SANDBOX, 'at', at, 'rec', sample, 'code', 'SUCCESS')
+          pipe.expire(k, 604800)
+        }
+        await pipe.exec()
       }
     }
     const memory = async (): Promise<number> => Number(/used_memory:(\d+)/.exec(await admin.info('memory'))?.[1] ?? 0)

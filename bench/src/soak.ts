@@ -11,7 +11,7 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Redis } from 'ioredis'
 import { createSigner } from 'fast-jwt'
-import { recordChannel, ticketKey } from '@request-out/record-store'
+import { recordChannel, ticketKey, ticketRedisKey } from '@request-out/record-store'
 import { freePort, spawnApp, startPrivateRedis, waitFor, type AppProcess } from '@request-out/test-support'
 import { percentile, printTable } from './report.js'
 
@@ -188,7 +188,7 @@ async function main (): Promise<number> {
     for (let i = 0; i < ids.length; i += 1000) {
       const slice = ids.slice(i, i + 1000)
       const pipe = reader.pipeline()
-      for (const id of slice) pipe.hget(`${PREFIX}:ticket:${ticketKey(CLIENT, id)}`, 'code')
+      for (const id of slice) pipe.hget(ticketRedisKey(PREFIX, CLIENT, id), 'code')
       const out = await pipe.exec()
       slice.forEach((id, j) => {
         const code = (out?.[j]?.[1] ?? null) as string | null

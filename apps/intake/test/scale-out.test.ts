@@ -50,6 +50,9 @@ t.test('on a real 3-master Redis Cluster: the contract end to end, product queue
     t.equal(res.statusCode, 200, `${productKey(product)}: the record, through a long poll woken on the cluster`)
     t.match(res.json(), { TicketId: id, StatusCode: 200, Data: { Source: 'sandbox' } })
     t.equal((await getTicket(app, token, id)).statusCode, 200, `${productKey(product)}: GET finds it`)
+    const events = await app.recordStore.eventsOf('demo-client', id)
+    t.same(events.map((e) => e.type), ['accepted', 'record'], `${id}: its events, read from its group's stream on the cluster`)
+    t.match(events[1], { fields: { code: 'SUCCESS', tries: '1' } })
   }
   t.equal((await postTicket(app, token, { ...first, TicketId: 'on-cluster-1', Data: { NIK: '3201015508900001' } })).statusCode, 409, 'idempotency holds on the cluster')
   const off = await app.inject({

@@ -81,7 +81,8 @@ export class ProductWorkers {
     if (job === undefined) return
     try {
       if (!(await job.isFailed())) return
-      const written = await store.writeRecord(job.data.ClientId, job.data.TicketId, failedEnvelope(job.data, 'PRODUCT_FAILED', Message.PRODUCT_FAILED))
+      const written = await store.writeRecord(job.data.ClientId, job.data.TicketId, failedEnvelope(job.data, 'PRODUCT_FAILED', Message.PRODUCT_FAILED),
+        { startedAt: job.processedOn ?? Date.now(), tries: job.attemptsMade })
       if (written) log.warn({ ...ticketLogFields(job, product.key), reason: err.message }, 'ticket failed outside its processor; failure record stored')
     } catch (e) {
       log.warn({ err: e, jobId: job.id }, 'could not check a failed job')

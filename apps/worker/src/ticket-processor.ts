@@ -72,6 +72,7 @@ export function ticketProcessor (deps: ProcessorDeps) {
     }
 
     const attempt = job.attemptsMade + 1
+    const timing = { startedAt: Date.now(), tries: attempt }
     // One controller per try, tied to the worker's stop signal by a listener removed in `finally`:
     // AbortSignal.any() with the long-lived stop signal kept a little memory per job on Node 20.
     const controller = new AbortController()
@@ -92,7 +93,7 @@ export function ticketProcessor (deps: ProcessorDeps) {
         handle(ticket, { signal, attempt, log }).then(resolve, reject)
           .finally(() => signal.removeEventListener('abort', onAbort))
       })
-      const written = await recordStore.writeRecord(ticket.ClientId, ticket.TicketId, completedEnvelope(ticket, result))
+      const written = await recordStore.writeRecord(ticket.ClientId, ticket.TicketId, completedEnvelope(ticket, result), timing)
       // Not written: another delivery of this ticket stored its record first (at-least-once).
       log.info(written ? 'ticket completed: record stored' : 'ticket completed again; the first record stands')
       finish('completed')
@@ -100,7 +101,7 @@ export function ticketProcessor (deps: ProcessorDeps) {
     } catch (err) {
       const reason = scrubbedReason(err instanceof Error ? err.message : String(err), ticket, product)
       if (err instanceof ProductRejection) {
-        await recordStore.writeRecord(ticket.ClientId, ticket.TicketId, failedEnvelope(ticket, 'PRODUCT_REJECTED', reason))
+        await recordStore.writeRecord(ticket.ClientId, ticket.TicketId, failedEnvelope(ticket, 'PRODUCT_REJECTED', reason), timing)
         log.info({ reason }, 'ticket rejected by the product')
         finish('rejected')
         // UnrecoverableError: BullMQ fails the job now, without using up the retries.
@@ -108,11 +109,14 @@ export function ticketProcessor (deps: ProcessorDeps) {
       }
       const finalAttempt = attempt >= (job.opts.attempts ?? 1)
       if (finalAttempt) {
-        await recordStore.writeRecord(ticket.ClientId, ticket.TicketId, failedEnvelope(ticket, 'PRODUCT_FAILED', Message.PRODUCT_FAILED))
+        await recordStore.writeRecord(ticket.ClientId, ticket.TicketId, failedEnvelope(ticket, 'PRODUCT_FAILED', Message.PRODUCT_FAILED), timing)
         log.warn({ reason }, 'ticket failed: no retries left')
         finish('failed')
       } else {
         log.warn({ reason }, 'ticket try failed; it will be retried')
+        // The event is history, not the retry: a Redis hiccup here must not change the job's fate.
+        await recordStore.recordFailedTry(ticket.ClientId, ticket.TicketId, attempt, reason)
+          .catch((e: unknown) => log.warn({ err: e }, 'could not append the failed try to the ticket events'))
         finish('retry')
       }
       // BullMQ stores the message as the job's failedReason (shown on the dashboard): keep it clean too.

@@ -7,6 +7,9 @@ import { startHealthServer } from './health-server.js'
 import { ProductWorkers } from './product-workers.js'
 import { createWorkerMetrics } from './worker-metrics.js'
 
+// Any worker trims; the work is idempotent, so several doing it at once is harmless.
+const EVENT_TRIM_INTERVAL_MS = 60_000
+
 /** A worker process's parts, started and stopped together. */
 export class WorkerService {
   readonly metrics = createWorkerMetrics()
@@ -14,6 +17,9 @@ export class WorkerService {
   readonly #log: Logger
   readonly #redis
   readonly #workers: ProductWorkers
+  readonly #recordStore: RecordStore
+  #trimmer: NodeJS.Timeout | undefined
+  #trimFailing = false
   #health: { server: Server, port: number } | undefined
   #stopping: Promise<void> | undefined
 
@@ -25,6 +31,7 @@ export class WorkerService {
     this.#redis = createRedis(config.redis, 'worker', 'request-out:worker')
     monitorConnection(this.#redis, log, { name: 'worker', target: describeTarget(config.redis) })
     const recordStore = new RecordStore(this.#redis, { prefix: env.QUEUE_PREFIX, ttlSeconds: env.RECORD_TTL_SECONDS })
+    this.#recordStore = recordStore
     this.#workers = new ProductWorkers({
       products: config.products,
       connection: this.#redis,
@@ -51,12 +58,30 @@ export class WorkerService {
       registry: this.metrics.registry,
       readiness: async () => ({ redis: isRedisReady(this.#redis), workers: this.#workers.isReady() })
     })
+    this.#trimmer = setInterval(() => { void this.#trimEvents() }, EVENT_TRIM_INTERVAL_MS)
+    this.#trimmer.unref()
     this.#log.info({ products: this.#workers.products, healthPort: this.#health.port }, 'worker started')
+  }
+
+  /**
+   * Keeps the ticket event streams as short as their consumers allow (RECORD_TTL_SECONDS of events
+   * while nobody consumes them). A failure is logged once, and the next round tries again.
+   */
+  async #trimEvents (): Promise<void> {
+    if (!isRedisReady(this.#redis)) return
+    try {
+      await this.#recordStore.trimEventStreams(this.#config.env.RECORD_TTL_SECONDS * 1000)
+      this.#trimFailing = false
+    } catch (err) {
+      if (!this.#trimFailing) this.#log.warn({ err }, 'could not trim the ticket event streams; trying again every minute')
+      this.#trimFailing = true
+    }
   }
 
   /** Graceful stop: no new jobs, running ones finish (or go back to the queue), connections close. */
   async stop (): Promise<void> {
     this.#stopping ??= (async () => {
+      clearInterval(this.#trimmer)
       await this.#workers.close(this.#config.env.SHUTDOWN_TIMEOUT_MS)
       await closeRedis(this.#redis)
       const server = this.#health?.server

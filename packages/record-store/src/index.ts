@@ -1,3 +1,5 @@
 export * from './ticket-key.js'
 export * from './record-store.js'
 export * from './record-waiter.js'
+export * from './ticket-layout.js'
+export * from './ticket-events.js'

@@ -1,6 +1,8 @@
 import type { TicketEnvelope } from '@request-out/contracts'
 import type { Cluster, Redis } from 'ioredis'
 import { ticketKey } from './ticket-key.js'
+import { legacyTicketRedisKey, ticketEventStream, ticketEventStreams, ticketGroup, ticketRedisKey } from './ticket-layout.js'
+import { TicketEventType, parseTicketEvent, type TicketEvent } from './ticket-events.js'
 
 type RedisClient = Redis | Cluster
 
@@ -19,7 +21,9 @@ export type TicketState =
   | { exists: false }
   | { exists: true, product: string, record: TicketEnvelope | undefined }
 
-// Each script touches one key (the ticket's hash), so it is valid on Redis Cluster too.
+// A ticket's hash and its group's event stream share a hash tag (ticket-layout.ts), so each script
+// touches one cluster slot: valid on Redis Cluster too. Every change appends its event in the same
+// script: no consumer can miss a change, and the success path costs no extra round trip.
 const CLAIM = `
 if redis.call('EXISTS', KEYS[1]) == 1 then
   local v = redis.call('HMGET', KEYS[1], 'fp', 'rec')
@@ -27,6 +31,8 @@ if redis.call('EXISTS', KEYS[1]) == 1 then
 end
 redis.call('HSET', KEYS[1], 'fp', ARGV[1], 'product', ARGV[2], 'at', ARGV[3])
 redis.call('EXPIRE', KEYS[1], ARGV[4])
+redis.call('XADD', KEYS[2], '*', 'type', 'accepted', 'clientId', ARGV[5], 'ticketId', ARGV[6], 'at', ARGV[3],
+  'product', ARGV[2], 'fp', ARGV[1], 'requestId', ARGV[7])
 return {1, '', ''}
 `
 // A record is final, except one that says the product never answered (PRODUCT_FAILED): a later
@@ -36,22 +42,33 @@ local current = redis.call('HGET', KEYS[1], 'code')
 if current and (current ~= 'PRODUCT_FAILED' or ARGV[5] == 'PRODUCT_FAILED') then return 0 end
 redis.call('HSET', KEYS[1], 'rec', ARGV[1], 'code', ARGV[5])
 redis.call('EXPIRE', KEYS[1], ARGV[2])
+redis.call('XADD', KEYS[2], '*', 'type', 'record', 'clientId', ARGV[6], 'ticketId', ARGV[7], 'at', ARGV[8],
+  'code', ARGV[5], 'record', ARGV[1], 'startedAt', ARGV[9], 'tries', ARGV[10])
 redis.call('PUBLISH', ARGV[3], ARGV[4])
 return 1
 `
 
 interface ScriptCommands {
-  roClaimTicket: (key: string, fp: string, product: string, at: string, ttl: string) => Promise<[number, string, string]>
-  roWriteRecord: (key: string, record: string, ttl: string, channel: string, member: string, code: string) => Promise<number>
+  roClaimTicket: (key: string, stream: string, fp: string, product: string, at: string, ttl: string,
+    clientId: string, ticketId: string, requestId: string) => Promise<[number, string, string]>
+  roWriteRecord: (key: string, stream: string, record: string, ttl: string, channel: string, member: string, code: string,
+    clientId: string, ticketId: string, at: string, startedAt: string, tries: string) => Promise<number>
 }
 
 export function recordChannel (prefix: string): string {
   return `${prefix}:records`
 }
 
+/** When the try that produced a record started, and how many tries it took (for the event). */
+export interface RecordTiming {
+  startedAt: number
+  tries: number
+}
+
 /**
  * Tickets and their final records. A ticket is one Redis hash holding the fingerprint of its
- * fields, its product and, once final, its record (the envelope a GET answers with).
+ * fields, its product and, once final, its record (the envelope a GET answers with). Every change
+ * is also appended to the ticket group's event stream (ticket-events.ts).
  */
 export class RecordStore {
   readonly #redis: RedisClient & ScriptCommands
@@ -61,8 +78,8 @@ export class RecordStore {
 
   constructor (redis: RedisClient, options: RecordStoreOptions) {
     if (!('roClaimTicket' in redis)) {
-      redis.defineCommand('roClaimTicket', { numberOfKeys: 1, lua: CLAIM })
-      redis.defineCommand('roWriteRecord', { numberOfKeys: 1, lua: WRITE_RECORD })
+      redis.defineCommand('roClaimTicket', { numberOfKeys: 2, lua: CLAIM })
+      redis.defineCommand('roWriteRecord', { numberOfKeys: 2, lua: WRITE_RECORD })
     }
     this.#redis = redis as RedisClient & ScriptCommands
     this.#prefix = options.prefix
@@ -70,42 +87,113 @@ export class RecordStore {
     this.#channel = recordChannel(options.prefix)
   }
 
-  #key (id: string): string {
-    return `${this.#prefix}:ticket:${id}`
+  #keys (clientId: string, ticketId: string): [string, string] {
+    return [ticketRedisKey(this.#prefix, clientId, ticketId), ticketEventStream(this.#prefix, ticketGroup(clientId, ticketId))]
   }
 
-  /** Registers a new ticket, or tells what is already there under this client's TicketId. */
-  async claim (clientId: string, ticketId: string, fingerprint: string, product: string): Promise<ClaimResult> {
+  /** Registers a new ticket (and appends `accepted`), or tells what is already there under this client's TicketId. */
+  async claim (clientId: string, ticketId: string, fingerprint: string, product: string, requestId = ''): Promise<ClaimResult> {
+    const [key, stream] = this.#keys(clientId, ticketId)
     const [created, fp, rec] = await this.#redis.roClaimTicket(
-      this.#key(ticketKey(clientId, ticketId)), fingerprint, product, String(Date.now()), this.#ttl
+      key, stream, fingerprint, product, String(Date.now()), this.#ttl, clientId, ticketId, requestId
     )
     if (created === 1) return { outcome: 'claimed' }
     return { outcome: 'existing', sameFields: fp === fingerprint, record: parseRecord(rec) }
   }
 
   async read (clientId: string, ticketId: string): Promise<TicketState> {
-    const [product, rec] = await this.#redis.hmget(this.#key(ticketKey(clientId, ticketId)), 'product', 'rec')
+    const [key] = this.#keys(clientId, ticketId)
+    let [product, rec] = await this.#redis.hmget(key, 'product', 'rec')
+    if (product === null && rec === null) {
+      // Stored before ticket groups: readable until it expires (one RECORD_TTL_SECONDS after the upgrade).
+      [product, rec] = await this.#redis.hmget(legacyTicketRedisKey(this.#prefix, clientId, ticketId), 'product', 'rec')
+    }
     if (product === null && rec === null) return { exists: false }
     return { exists: true, product: product ?? '', record: parseRecord(rec) }
   }
 
   /** True when the ticket has a record no later outcome may replace (anything but PRODUCT_FAILED). */
   async hasFinalRecord (clientId: string, ticketId: string): Promise<boolean> {
-    const code = await this.#redis.hget(this.#key(ticketKey(clientId, ticketId)), 'code')
+    const code = await this.#redis.hget(this.#keys(clientId, ticketId)[0], 'code')
     return code !== null && code !== 'PRODUCT_FAILED'
   }
 
   /**
    * Stores the ticket's record unless a final one is there already (a job delivered twice must not
-   * overwrite the first outcome; only a PRODUCT_FAILED record gives way to a later outcome), then
-   * announces it to long polls. Resolves true when written.
+   * overwrite the first outcome; only a PRODUCT_FAILED record gives way to a later outcome), appends
+   * the `record` event, then announces it to long polls. Resolves true when written.
    */
-  async writeRecord (clientId: string, ticketId: string, record: TicketEnvelope): Promise<boolean> {
-    const id = ticketKey(clientId, ticketId)
+  async writeRecord (clientId: string, ticketId: string, record: TicketEnvelope, timing: RecordTiming = { startedAt: Date.now(), tries: 1 }): Promise<boolean> {
+    const [key, stream] = this.#keys(clientId, ticketId)
     const code = record.Code ?? 'SUCCESS'
-    const written = await this.#redis.roWriteRecord(this.#key(id), JSON.stringify(record), this.#ttl, this.#channel, id, code)
+    const written = await this.#redis.roWriteRecord(key, stream, JSON.stringify(record), this.#ttl, this.#channel,
+      ticketKey(clientId, ticketId), code, clientId, ticketId, String(Date.now()), String(timing.startedAt), String(timing.tries))
     return written === 1
   }
+
+  /** Appends `try-failed` for a try that will be retried; `error` must be scrubbed already. */
+  async recordFailedTry (clientId: string, ticketId: string, attempt: number, error: string): Promise<void> {
+    const [, stream] = this.#keys(clientId, ticketId)
+    await this.#redis.xadd(stream, '*', 'type', TicketEventType.TRY_FAILED, 'clientId', clientId, 'ticketId', ticketId,
+      'at', String(Date.now()), 'attempt', String(attempt), 'error', error)
+  }
+
+  /** Every event of one ticket still in its group's stream, oldest first (a consumer's view, for tests and tools). */
+  async eventsOf (clientId: string, ticketId: string): Promise<TicketEvent[]> {
+    const [, stream] = this.#keys(clientId, ticketId)
+    const entries = await this.#redis.xrange(stream, '-', '+')
+    return entries.map(([id, flat]) => parseTicketEvent(id, flat))
+      .filter((e): e is TicketEvent => e !== undefined && e.clientId === clientId && e.ticketId === ticketId)
+  }
+
+  /**
+   * Trims each group's stream to what its consumers still need: entries before the oldest one any
+   * consumer group has not read (or not acknowledged) go. A stream nobody consumes keeps
+   * `retentionMs` of events. Safe to run from every worker at once.
+   */
+  async trimEventStreams (retentionMs: number): Promise<number> {
+    let removed = 0
+    for (const stream of ticketEventStreams(this.#prefix)) {
+      const keep = await this.#oldestNeeded(stream, Date.now() - retentionMs)
+      if (keep !== undefined) removed += Number(await this.#redis.xtrim(stream, 'MINID', keep))
+    }
+    return removed
+  }
+
+  async #oldestNeeded (stream: string, fallbackMs: number): Promise<string | undefined> {
+    let groups: unknown[]
+    try {
+      groups = await this.#redis.xinfo('GROUPS', stream) as unknown[]
+    } catch {
+      return undefined // no such stream yet
+    }
+    if (groups.length === 0) return `${fallbackMs}-0`
+    let oldest: string | undefined
+    for (const raw of groups) {
+      const info = pairs(raw as unknown[])
+      const name = String(info.name)
+      const pending = Number(info.pending ?? 0)
+      let needed = String(info['last-delivered-id'] ?? '0-0')
+      if (pending > 0) {
+        const summary = await this.#redis.xpending(stream, name) as unknown[]
+        needed = String(summary[1] ?? needed)
+      }
+      if (oldest === undefined || compareIds(needed, oldest) < 0) oldest = needed
+    }
+    return oldest
+  }
+}
+
+const pairs = (flat: unknown[]): Record<string, unknown> => {
+  const out: Record<string, unknown> = {}
+  for (let i = 0; i + 1 < flat.length; i += 2) out[String(flat[i])] = flat[i + 1]
+  return out
+}
+
+function compareIds (a: string, b: string): number {
+  const [am = 0, as = 0] = a.split('-').map(Number)
+  const [bm = 0, bs = 0] = b.split('-').map(Number)
+  return am === bm ? as - bs : am - bm
 }
 
 function parseRecord (raw: string | null | undefined): TicketEnvelope | undefined {

@@ -2,7 +2,9 @@ import t from 'tap'
 import { Redis } from 'ioredis'
 import { completedEnvelope } from '@request-out/contracts'
 import { TEST_REDIS_URL, deleteKeys, uniquePrefix } from '@request-out/test-support'
-import { RecordStore, RecordWaiter, parseTicketKey, ticketFingerprint, ticketKey } from '../src/index.js'
+import {
+  RecordStore, RecordWaiter, TICKET_GROUPS, legacyTicketRedisKey, parseTicketKey, ticketEventStream, ticketFingerprint, ticketGroup, ticketKey, ticketRedisKey
+} from '../src/index.js'
 
 const ticket = { TicketId: 't-1', Subject: 's', SubjectType: 't', SubjectIdentifier: 'i' }
 const record = completedEnvelope(ticket, { ResourceType: 'data', Resource: 'nik', ResourceId: '1', Data: null })
@@ -49,7 +51,7 @@ t.test('claim, read, write once, expiry, and the wake-up', async (t) => {
   t.equal(waiter.waitingCount, 0)
   t.equal(await store.writeRecord('c', 't-1', { ...record, Message: 'second' }), false, 'written once')
   t.same((await store.read('c', 't-1')), { exists: true, product: 's/t/i', record })
-  const ttl = await redis.ttl(`${prefix}:ticket:${ticketKey('c', 't-1')}`)
+  const ttl = await redis.ttl(ticketRedisKey(prefix, 'c', 't-1'))
   t.ok(ttl > 100 && ttl <= 120, `retained for RECORD_TTL_SECONDS (${ttl} s left)`)
 
   const timeout = waiter.waitFor('nobody', 50)
@@ -75,4 +77,76 @@ t.test('a PRODUCT_FAILED record gives way to a later outcome; other records are 
   t.equal(await store.hasFinalRecord('c', 'x'), true)
   t.equal(await store.writeRecord('c', 'x', failed), false, 'a success is never replaced')
   t.same((await store.read('c', 'x')), { exists: true, product: '', record })
+})
+
+t.test('every change of a ticket is appended to its group\'s event stream by the script that makes it', async (t) => {
+  const prefix = uniquePrefix('events')
+  const redis = new Redis(TEST_REDIS_URL)
+  t.teardown(async () => {
+    redis.disconnect()
+    await deleteKeys(prefix)
+  })
+  const store = new RecordStore(redis, { prefix, ttlSeconds: 120 })
+  await store.claim('c', 'ev-1', 'fp1', 's/t/i', 'req-1')
+  await store.claim('c', 'ev-1', 'fp1', 's/t/i', 'req-2')
+  await store.recordFailedTry('c', 'ev-1', 1, 'upstream answered 503')
+  const startedAt = Date.now()
+  await store.writeRecord('c', 'ev-1', record, { startedAt, tries: 2 })
+  await store.writeRecord('c', 'ev-1', { ...record, Message: 'a duplicate delivery' }, { startedAt, tries: 3 })
+  await store.claim('c', 'other', 'fp', 's/t/i')
+
+  const events = await store.eventsOf('c', 'ev-1')
+  t.same(events.map((e) => e.type), ['accepted', 'try-failed', 'record'], 'one event per change; a repeated claim or a refused write appends nothing')
+  t.match(events[0], { clientId: 'c', ticketId: 'ev-1', fields: { product: 's/t/i', fp: 'fp1', requestId: 'req-1' } })
+  t.match(events[1], { fields: { attempt: '1', error: 'upstream answered 503' } })
+  t.match(events[2], { fields: { code: 'SUCCESS', startedAt: String(startedAt), tries: '2' } })
+  t.same(JSON.parse(events[2]?.fields.record ?? '{}'), record, 'the record event carries the envelope GET answers')
+  t.ok(events.every((e, i) => i === 0 || (events[i - 1]?.id ?? '') < e.id || e.id.length > (events[i - 1]?.id ?? '').length), 'ordered')
+
+  const group = ticketGroup('c', 'ev-1')
+  t.ok(group >= 0 && group < TICKET_GROUPS)
+  const key = ticketRedisKey(prefix, 'c', 'ev-1')
+  const stream = ticketEventStream(prefix, group)
+  t.equal(/\{[^}]+\}/.exec(key)?.[0], /\{[^}]+\}/.exec(stream)?.[0], 'the ticket and its stream share one hash tag (one cluster slot)')
+  const groups = new Set(Array.from({ length: 2000 }, (_, i) => ticketGroup(`client-${i % 7}`, `ticket-${i}`)))
+  t.equal(groups.size, TICKET_GROUPS, 'tickets spread over every group')
+})
+
+t.test('event streams are trimmed to what their consumers still need', async (t) => {
+  const prefix = uniquePrefix('events')
+  const redis = new Redis(TEST_REDIS_URL)
+  t.teardown(async () => {
+    redis.disconnect()
+    await deleteKeys(prefix)
+  })
+  const store = new RecordStore(redis, { prefix, ttlSeconds: 120 })
+  for (let i = 0; i < 5; i++) await store.claim('c', 'trim-me', `fp${i}`, 's/t/i').then(async () => redis.del(ticketRedisKey(prefix, 'c', 'trim-me')))
+  const stream = ticketEventStream(prefix, ticketGroup('c', 'trim-me'))
+  t.equal(await redis.xlen(stream), 5)
+  await store.trimEventStreams(3_600_000)
+  t.equal(await redis.xlen(stream), 5, 'no consumer: events younger than the retention stay')
+
+  await redis.xgroup('CREATE', stream, 'history', '0')
+  const read = await redis.xreadgroup('GROUP', 'history', 'one', 'COUNT', 3, 'STREAMS', stream, '>') as Array<[string, Array<[string, string[]]>]>
+  const ids = read[0]?.[1].map(([id]) => id) ?? []
+  await redis.xack(stream, 'history', ids[0] ?? '', ids[1] ?? '')
+  await store.trimEventStreams(3_600_000)
+  t.equal(await redis.xlen(stream), 3, 'entries acknowledged by every group go; the unacknowledged one and the unread stay')
+  await redis.xack(stream, 'history', ids[2] ?? '')
+  await store.trimEventStreams(3_600_000)
+  t.equal(await redis.xlen(stream), 3, 'the last delivered entry is kept as the marker, the unread two stay')
+  await store.trimEventStreams(0)
+  t.equal(await redis.xlen(stream), 3, 'a consumer that is behind keeps its events whatever the retention')
+})
+
+t.test('tickets stored before groups existed stay readable', async (t) => {
+  const prefix = uniquePrefix('legacy')
+  const redis = new Redis(TEST_REDIS_URL)
+  t.teardown(async () => {
+    redis.disconnect()
+    await deleteKeys(prefix)
+  })
+  const store = new RecordStore(redis, { prefix, ttlSeconds: 120 })
+  await redis.hset(legacyTicketRedisKey(prefix, 'c', 'old-1'), 'fp', 'x', 'product', 's/t/i', 'rec', JSON.stringify(record), 'code', 'SUCCESS')
+  t.same(await store.read('c', 'old-1'), { exists: true, product: 's/t/i', record })
 })

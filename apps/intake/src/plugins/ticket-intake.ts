@@ -114,7 +114,7 @@ function createTicketIntake (app: FastifyInstance) {
       const wait = context.waitSeconds > 0 ? recordWaiter.waitFor(ticketKey(principal.clientId, ticket.TicketId), context.waitSeconds * 1000) : undefined
       let reserved = true
       try {
-        const claim = await recordStore.claim(principal.clientId, ticket.TicketId, ticketFingerprint(ticket), key)
+        const claim = await recordStore.claim(principal.clientId, ticket.TicketId, ticketFingerprint(ticket), key, context.requestId)
         if (claim.outcome === 'existing' && !claim.sameFields) {
           context.log.info({ ...fields, code: 'TICKET_CONFLICT' }, 'ticket refused: TicketId reused with other fields')
           return answer(failedEnvelope(ticket, 'TICKET_CONFLICT', Message.TICKET_CONFLICT), key, 'TICKET_CONFLICT')

@@ -1,0 +1,32 @@
+/** The kinds of entries in a ticket group's event stream. */
+export const TicketEventType = {
+  /** The intake claimed a new ticket. Fields: product, fp, requestId. */
+  ACCEPTED: 'accepted',
+  /** A try failed and will be retried. Fields: attempt, error (scrubbed). */
+  TRY_FAILED: 'try-failed',
+  /** The ticket got its record. Fields: code, record (the envelope GET answers), startedAt, tries. */
+  RECORD: 'record'
+} as const
+export type TicketEventType = (typeof TicketEventType)[keyof typeof TicketEventType]
+
+/** One entry of an event stream, as a consumer reads it. */
+export interface TicketEvent {
+  /** The stream entry id (`<ms>-<seq>`): unique and ordered within the group. */
+  id: string
+  type: TicketEventType
+  clientId: string
+  ticketId: string
+  /** Epoch ms when the change was made. */
+  at: number
+  fields: Record<string, string>
+}
+
+/** Reads a stream entry (XRANGE / XREADGROUP shape) into a TicketEvent; undefined for a foreign entry. */
+export function parseTicketEvent (id: string, flat: string[]): TicketEvent | undefined {
+  const fields: Record<string, string> = {}
+  for (let i = 0; i + 1 < flat.length; i += 2) fields[flat[i] as string] = flat[i + 1] as string
+  const { type, clientId, ticketId, at, ...rest } = fields
+  if (type === undefined || clientId === undefined || ticketId === undefined || at === undefined) return undefined
+  if (!(Object.values(TicketEventType) as string[]).includes(type)) return undefined
+  return { id, type: type as TicketEventType, clientId, ticketId, at: Number(at), fields: rest }
+}
