@@ -47,16 +47,16 @@ let stopping = false
 async function stop (code = 0) {
   if (stopping) return
   stopping = true
-  await Promise.all(children.map((c) => new Promise((r) => {
-    if (c.exitCode !== null || c.signalCode !== null) return r()
-    c.once('exit', r)
+  await Promise.all(children.map((c) => new Promise((resolve) => {
+    if (c.exitCode !== null || c.signalCode !== null) return resolve()
+    c.once('exit', resolve)
     c.kill('SIGTERM')
   })))
   await redis.stop()
   process.exit(code)
 }
-process.on('SIGINT', () => void stop(0))
-process.on('SIGTERM', () => void stop(0))
+process.on('SIGINT', () => { void stop(0) })
+process.on('SIGTERM', () => { void stop(0) })
 
 run('intake', 'apps/intake/dist/main.js')
 // A development Ctrl-C should not wait 30 s for running jobs.
@@ -83,7 +83,7 @@ for (;;) {
       '  Start that Redis, or point REDIS_URL at one that runs (unset it to let npm start find or start one).\n' +
       '  Waiting for it; the apps log one line when it answers. Ctrl-C stops everything.\n')
   }
-  await new Promise((r) => setTimeout(r, 200))
+  await new Promise((resolve) => setTimeout(resolve, 200))
 }
 console.log(`
 Request Out is running (Redis: ${redis.url}, ${redis.source}).

@@ -11,6 +11,8 @@ process.chdir(root)
 
 installAndBuild()
 step('type-check tests (tsc -p tsconfig.test.json)', () => pnpm(['exec', 'tsc', '-p', 'tsconfig.test.json']))
+step('lint (eslint: neostandard with typescript-eslint)', () => pnpm(['exec', 'eslint', '.']))
+step('dead code (knip: unused files, exports and dependencies)', () => pnpm(['exec', 'knip']))
 
 let redis
 try {
@@ -42,7 +44,7 @@ child.stdout.on('data', (chunk) => {
   process.stdout.write(chunk)
   tail = (tail + chunk.toString()).slice(-4096)
 })
-const code = await new Promise((r) => child.on('close', r))
+const code = await new Promise((resolve) => child.on('close', resolve))
 for (const line of tail.split('\n').reverse()) {
   const m = /^# \{ (total: .*) \}$/.exec(line.trim())
   if (m) { summary = Object.fromEntries(m[1].split(', ').map((kv) => kv.split(': ')).map(([k, v]) => [k, Number(v)])); break }

@@ -210,8 +210,12 @@ async function main (): Promise<void> {
       const getSpec = { url: `http://127.0.0.1:${intakePort}`, connections: 10, durationSeconds: 5, method: 'GET', headers: { authorization: auth.authorization }, paths: getPaths(stored) }
       const get = best(await load(getSpec), await load(getSpec))
       growth[String(stored)] = {
-        acceptRps: round(acc.requestsPerSecond, 0), acceptP99Ms: acc.latencyP99,
-        getRps: round(get.requestsPerSecond, 0), getP50Ms: get.latencyP50, getP99Ms: get.latencyP99, getNon2xx: get.non2xx
+        acceptRps: round(acc.requestsPerSecond, 0),
+        acceptP99Ms: acc.latencyP99,
+        getRps: round(get.requestsPerSecond, 0),
+        getP50Ms: get.latencyP50,
+        getP99Ms: get.latencyP99,
+        getNon2xx: get.non2xx
       }
     }
     const bytesPerTicket = Math.round((await memory() - memoryAt10k) / 990_000)

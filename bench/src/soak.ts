@@ -52,8 +52,14 @@ async function main (): Promise<number> {
     Products: [
       { ...SANDBOX, Name: 'sandbox with latency', Kind: 'sandbox', Concurrency: 20, Attempts: 10, Sandbox: { LatencyMs: 20 } },
       {
-        ...HTTP, Name: 'flaky upstream', Kind: 'http', Concurrency: 20, Attempts: 12, TimeoutMs: 1000,
-        Backoff: { DelayMs: 100, Jitter: 0.5 }, Http: { Url: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}/verify` }
+        ...HTTP,
+        Name: 'flaky upstream',
+        Kind: 'http',
+        Concurrency: 20,
+        Attempts: 12,
+        TimeoutMs: 1000,
+        Backoff: { DelayMs: 100, Jitter: 0.5 },
+        Http: { Url: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}/verify` }
       }
     ]
   }))
@@ -61,9 +67,16 @@ async function main (): Promise<number> {
   const redis = await startPrivateRedis(['--appendonly', 'yes', '--appendfsync', 'always'])
   log(`private redis-server with AOF (appendfsync always) on ${redis.url}`)
   const env = {
-    REDIS_URL: redis.url, QUEUE_PREFIX: PREFIX, PRODUCTS_FILE: catalogFile, LOG_LEVEL: 'info',
-    WORKER_LOCK_DURATION_MS: '5000', WORKER_STALLED_INTERVAL_MS: '2000', WORKER_MAX_STALLED_COUNT: '20',
-    RATE_LIMIT_MAX: '10000000', MAX_QUEUE_DEPTH: '10000000', SHUTDOWN_TIMEOUT_MS: '5000'
+    REDIS_URL: redis.url,
+    QUEUE_PREFIX: PREFIX,
+    PRODUCTS_FILE: catalogFile,
+    LOG_LEVEL: 'info',
+    WORKER_LOCK_DURATION_MS: '5000',
+    WORKER_STALLED_INTERVAL_MS: '2000',
+    WORKER_MAX_STALLED_COUNT: '20',
+    RATE_LIMIT_MAX: '10000000',
+    MAX_QUEUE_DEPTH: '10000000',
+    SHUTDOWN_TIMEOUT_MS: '5000'
   }
   const ports = [await freePort(), await freePort()]
   const intakes: AppProcess[] = ports.map((port) => spawnApp('intake', { ...env, PORT: String(port), LOG_LEVEL: 'warn' }))
@@ -91,7 +104,6 @@ async function main (): Promise<number> {
   const accepted = new Set<string>()
   const gaveUp: string[] = []
   let posts = 0
-  let retries = 0
   let next = 0
 
   async function submit (id: string, product: typeof SANDBOX): Promise<void> {
@@ -113,7 +125,6 @@ async function main (): Promise<number> {
           return
         }
       } catch { /* connection refused or reset: retry, possibly on the other intake */ }
-      retries++
       await sleep(100)
     }
     gaveUp.push(id)
@@ -123,14 +134,15 @@ async function main (): Promise<number> {
   let workerKills = 0
   let redisRestarts = 0
   let intakeStops = 0
-  let stopChaos = false
+  // Set by the submitter once every ticket is in; the chaos loop ends then.
+  const chaosControl = { stop: false }
   const chaos = (async () => {
     const begin = Date.now()
     let redisDone = false
     let intakeDone = false
-    while (!stopChaos) {
+    while (!chaosControl.stop) {
       await sleep(4000)
-      if (stopChaos) break
+      if (chaosControl.stop) break
       const i = Math.floor(Math.random() * workers.length)
       const victim = workers[i] as AppProcess
       await victim.stop('SIGKILL')
@@ -176,7 +188,7 @@ async function main (): Promise<number> {
   }
   await Promise.all(inflight)
   log(`all submitted: ${accepted.size} accepted, ${gaveUp.length} gave up; waiting for the records`)
-  stopChaos = true
+  chaosControl.stop = true
   await chaos
 
   // --- wait for every accepted ticket's record, read straight from Redis

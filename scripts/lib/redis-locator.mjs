@@ -19,7 +19,7 @@ export function pingRedis (host, port, timeoutMs = 1000) {
   })
 }
 
-export function freePort () {
+function freePort () {
   return new Promise((resolve, reject) => {
     const server = net.createServer()
     server.once('error', reject)
@@ -30,7 +30,7 @@ export function freePort () {
   })
 }
 
-export function hasRedisServer () {
+function hasRedisServer () {
   const r = spawnSync('redis-server', ['--version'], { stdio: 'ignore' })
   return r.status === 0
 }
@@ -39,7 +39,7 @@ export function hasRedisServer () {
  * Installs Debian's redis-server where that is possible without asking: as root with apt-get (a
  * container, a CI machine). Says what it does first. Resolves true once redis-server is there.
  */
-export function installRedisServer (log = () => {}) {
+function installRedisServer (log = () => {}) {
   const root = typeof process.getuid === 'function' && process.getuid() === 0
   const apt = spawnSync('apt-get', ['--version'], { stdio: 'ignore' }).status === 0
   if (!root || !apt) return false
@@ -50,7 +50,7 @@ export function installRedisServer (log = () => {}) {
   return hasRedisServer()
 }
 
-export const HOW_TO_GET_REDIS = [
+const HOW_TO_GET_REDIS = [
   'No Redis found: REDIS_URL is not set, nothing answers on 127.0.0.1:6379 and redis-server is not installed.',
   'Get one of these, then run the command again:',
   '  - Debian/Ubuntu: sudo apt-get install -y redis-server',
@@ -63,7 +63,7 @@ export const HOW_TO_GET_REDIS = [
  * Starts a private redis-server: free port, throwaway folder, no RDB or AOF. Returns its URL and
  * a stop function. `extraArgs` lets a test ask for persistence (e.g. `--appendonly yes`).
  */
-export async function startPrivateRedis ({ port, extraArgs = [], log = () => {} } = {}) {
+async function startPrivateRedis ({ port, extraArgs = [], log = () => {} } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'request-out-redis-'))
   const chosen = port ?? await freePort()
   const child = spawn('redis-server', [
@@ -73,7 +73,7 @@ export async function startPrivateRedis ({ port, extraArgs = [], log = () => {} 
   for (let i = 0; i < 100; i++) {
     if (await pingRedis('127.0.0.1', chosen, 200)) break
     if (child.exitCode !== null) throw new Error(`redis-server exited with code ${child.exitCode}`)
-    await new Promise((r) => setTimeout(r, 50))
+    await new Promise((resolve) => setTimeout(resolve, 50))
   }
   log(`started a private redis-server on 127.0.0.1:${chosen} (pid ${child.pid})`)
   let stopped = false
@@ -81,9 +81,9 @@ export async function startPrivateRedis ({ port, extraArgs = [], log = () => {} 
     if (stopped) return
     stopped = true
     if (child.exitCode === null) {
-      const exited = new Promise((r) => child.once('exit', r))
+      const exited = new Promise((resolve) => child.once('exit', resolve))
       child.kill('SIGTERM')
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))])
+      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 3000))])
       if (child.exitCode === null) child.kill('SIGKILL')
     }
     rmSync(dir, { recursive: true, force: true })

@@ -7,8 +7,7 @@ import { loadCatalog, type ProductCatalog } from '@request-out/product-catalog'
 import type { RedisTarget } from '@request-out/redis-connection'
 import type { Algorithm } from 'fast-jwt'
 
-
-export type AuthConfig =
+type AuthConfig =
   | {
     mode: 'login'
     secret: string

@@ -16,7 +16,7 @@ export function requestForLog (request: FastifyRequest): Record<string, unknown>
   }
 }
 
-export function urlWithoutQueryValues (url: string): string {
+function urlWithoutQueryValues (url: string): string {
   const q = url.indexOf('?')
   if (q < 0) return url
   const names = url.slice(q + 1).split('&').filter((p) => p !== '').map((p) => `${p.split('=')[0] ?? ''}=[redacted]`)

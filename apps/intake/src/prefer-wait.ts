@@ -1,5 +1,5 @@
 /** Longest `Prefer: wait=N` honoured (README, "The API in brief"). */
-export const MAX_WAIT_SECONDS = 30
+const MAX_WAIT_SECONDS = 30
 
 /** Reads `Prefer: wait=N` (RFC 7240); returns seconds clamped to 0..30, or 0 when absent. */
 export function preferredWaitSeconds (header: string | string[] | undefined): number {

@@ -2,9 +2,9 @@ import { ConfigError } from '@request-out/contracts'
 
 /** Used only outside production when JWT_SECRET is unset, so several dev intakes share tokens. */
 export const DEVELOPMENT_JWT_SECRET = 'request-out-development-secret-not-for-production'
-export const MIN_SECRET_LENGTH = 32
+const MIN_SECRET_LENGTH = 32
 /** A secret of fewer distinct characters than this is a pattern, not a secret ("aaaa…", "abab…"). */
-export const MIN_DISTINCT_CHARACTERS = 10
+const MIN_DISTINCT_CHARACTERS = 10
 
 /**
  * Every JWT_SECRET value written anywhere in this repository (code, tests, examples, manifests):

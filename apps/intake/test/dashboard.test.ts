@@ -42,8 +42,14 @@ t.test('the operator dashboard in a real browser', { skip: existsSync(CHROMIUM) 
     Products: [
       { Subject: 'digitalid', SubjectType: 'enrollment', SubjectIdentifier: 'ektp', Name: 'e-KTP sandbox', Kind: 'sandbox' },
       {
-        Subject: 'digitalid', SubjectType: 'verification', SubjectIdentifier: 'flaky', Name: 'Flaky verification', Kind: 'http',
-        Attempts: 1, TimeoutMs: 2000, Http: { Url: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}/verify` }
+        Subject: 'digitalid',
+        SubjectType: 'verification',
+        SubjectIdentifier: 'flaky',
+        Name: 'Flaky verification',
+        Kind: 'http',
+        Attempts: 1,
+        TimeoutMs: 2000,
+        Http: { Url: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}/verify` }
       },
       { Subject: 'digitalid', SubjectType: 'verification', SubjectIdentifier: 'idle', Name: 'Nobody serves this', Kind: 'sandbox' }
     ]
@@ -80,7 +86,8 @@ t.test('the operator dashboard in a real browser', { skip: existsSync(CHROMIUM) 
   const client = tokenFor('demo-client')
   const api = async (method: string, path: string, body?: unknown): Promise<{ status: number, json: Record<string, unknown> }> => {
     const res = await fetch(`${base}${path}`, {
-      method, headers: { authorization: `Bearer ${client}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      method,
+      headers: { authorization: `Bearer ${client}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
       ...(body === undefined ? {} : { body: JSON.stringify(body) })
     })
     return { status: res.status, json: await res.json() as Record<string, unknown> }

@@ -32,8 +32,15 @@ t.test('the README session against real processes: login, POST the seed example,
   const polled = await fetch(`${base}${location}`, { headers: { ...auth, prefer: 'wait=10' } })
   t.equal(polled.status, 200)
   t.match(await polled.json(), {
-    ...SEED_TICKET, Action: 'create', ResourceType: 'data', Resource: 'nik', ResourceId: /^\d+$/,
-    Data: { Image: 'ok', NIK: '12345678910', Status: 'ok', Source: 'sandbox' }, Status: 'success', Message: 'success', StatusCode: 200
+    ...SEED_TICKET,
+    Action: 'create',
+    ResourceType: 'data',
+    Resource: 'nik',
+    ResourceId: /^\d+$/,
+    Data: { Image: 'ok', NIK: '12345678910', Status: 'ok', Source: 'sandbox' },
+    Status: 'success',
+    Message: 'success',
+    StatusCode: 200
   })
 
   // One ticket, lines from both processes, the same ids.
@@ -47,7 +54,8 @@ t.test('the README session against real processes: login, POST the seed example,
   const badNik = '3201017208900001'
   for (const [id, NIK] of [['with-nik', nik], ['bad-nik', badNik]]) {
     const res = await fetch(`${base}/v1/request-out`, {
-      method: 'POST', headers: { ...auth, 'content-type': 'application/json', prefer: 'wait=10' },
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json', prefer: 'wait=10' },
       body: JSON.stringify({ ...SEED_TICKET, TicketId: id, Data: { NIK, Image: 'data:image/png;base64,SECRETIMAGE' } })
     })
     t.equal(res.status, id === 'with-nik' ? 200 : 422)

@@ -55,7 +55,7 @@ t.test('forged, expired and foreign tokens get 401 with WWW-Authenticate', async
     'unknown role': signToken({ sub: 'x', role: 'root' }),
     'no sub': signToken({ role: 'client' }),
     garbage: 'not.a.jwt',
-    'oversized': `${h}.${'A'.repeat(9000)}.${s}`
+    oversized: `${h}.${'A'.repeat(9000)}.${s}`
   }
   for (const [name, token] of Object.entries(tokens)) {
     const res = await postTicket(app, token, SEED_TICKET)

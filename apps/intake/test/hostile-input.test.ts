@@ -97,7 +97,9 @@ t.test('generated hostile requests never break the contract', async (t) => {
   let checked = 0
   await fc.assert(fc.asyncProperty(ticketRequest, async ({ body, type, auth, extra }) => {
     const res = await app.inject({
-      method: 'POST', url: '/v1/request-out', payload: body,
+      method: 'POST',
+      url: '/v1/request-out',
+      payload: body,
       headers: { ...extra, ...auth, ...(type === '' ? {} : { 'content-type': type }) }
     })
     checked++

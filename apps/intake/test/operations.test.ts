@@ -4,7 +4,7 @@ import { SEED_TICKET, postTicket, startIntake, tokenFor } from './helpers.js'
 t.test('health, metrics, OpenAPI and Swagger UI', async (t) => {
   const { app } = await startIntake(t)
   t.same((await app.inject({ method: 'GET', url: '/health/live' })).json(), { Status: 'ok', Checks: { process: true } })
-  await new Promise((r) => setTimeout(r, 200))
+  await new Promise((resolve) => setTimeout(resolve, 200))
   const ready = await app.inject({ method: 'GET', url: '/health/ready' })
   t.equal(ready.statusCode, 200)
   t.same(ready.json(), { Status: 'ok', Checks: { redis: true, catalog: true, notifications: true } })

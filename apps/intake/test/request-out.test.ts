@@ -147,7 +147,9 @@ t.test('product availability: unknown, switched off, not entitled', async (t) =>
   t.match((await postTicket(app, limited, SEED_TICKET)).json(), { Code: 'PRODUCT_NOT_AVAILABLE' }, 'not entitled')
 
   const off = await app.inject({
-    method: 'PUT', url: `/v1/products/${SANDBOX}/availability`, headers: { authorization: `Bearer ${admin}` },
+    method: 'PUT',
+    url: `/v1/products/${SANDBOX}/availability`,
+    headers: { authorization: `Bearer ${admin}` },
     payload: { Available: false, Reason: 'maintenance' }
   })
   t.equal(off.statusCode, 200)
@@ -179,7 +181,7 @@ t.test('an availability switch on one intake is seen by another within 1 s', asy
   await one.app.inject({
     method: 'PUT', url: `/v1/products/${SANDBOX}/availability`, headers: { authorization: `Bearer ${admin}` }, payload: { Available: false }
   })
-  await new Promise((r) => setTimeout(r, 1000))
+  await new Promise((resolve) => setTimeout(resolve, 1000))
   t.match((await postTicket(two.app, client, SEED_TICKET)).json(), { Code: 'PRODUCT_NOT_AVAILABLE' })
 })
 

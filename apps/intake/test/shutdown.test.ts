@@ -26,10 +26,11 @@ t.test('SIGTERM on a busy intake: in-flight requests finish, every 202 has its j
   const accepted: string[] = []
   const refused: number[] = []
   let sent = 0
-  let stopAt: number | undefined
+  // Clients post until this moment, set once SIGTERM is sent.
+  let stopAt = Number.POSITIVE_INFINITY
   // Eight clients post tickets back to back; SIGTERM arrives in the middle of it.
   const client = async (): Promise<void> => {
-    while (stopAt === undefined || Date.now() < stopAt) {
+    while (Date.now() < stopAt) {
       const id = `busy-${sent++}`
       try {
         const res = await fetch(`${base}/v1/request-out`, {

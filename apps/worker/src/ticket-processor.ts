@@ -7,7 +7,7 @@ import { ticketKey, type RecordStore } from '@request-out/record-store'
 import { ProductRejection, type ProductHandler } from './handlers/index.js'
 import type { WorkerMetrics } from './worker-metrics.js'
 
-export class TicketTimeoutError extends Error {
+class TicketTimeoutError extends Error {
   override name = 'TicketTimeoutError'
 }
 
@@ -26,7 +26,7 @@ export interface ProcessorDeps {
  * "x-personal", plus NIK and Image), the product's secrets and any NIK-like digit run are replaced,
  * since an upstream may echo any of them back.
  */
-export function scrubbedReason (message: string, ticket: TicketJob, product: Pick<Product, 'personalFields' | 'secrets'>): string {
+function scrubbedReason (message: string, ticket: TicketJob, product: Pick<Product, 'personalFields' | 'secrets'>): string {
   const personal: string[] = []
   for (const field of new Set([...product.personalFields, 'NIK', 'Image'])) {
     const value = ticket.Data?.[field]

@@ -18,7 +18,7 @@ t.test('docker compose config accepts docker-compose.yml', { skip: compose === u
 t.test('the worker service can be scaled: no fixed ports or container names', async (t) => {
   const text = readFileSync(join(WORKSPACE_ROOT, 'docker-compose.yml'), 'utf8')
   const worker = text.slice(text.indexOf('\n  worker:'), text.indexOf('\nvolumes:'))
-  t.notMatch(worker, /container_name|\n    ports:/)
+  t.notMatch(worker, /container_name|\n {4}ports:/)
   t.match(readFileSync(join(WORKSPACE_ROOT, 'Dockerfile'), 'utf8'), /FROM node:20[^\n]* AS build[\s\S]*FROM node:20/, 'multi-stage')
 })
 
@@ -64,6 +64,6 @@ t.test('docker compose defaults: loopback only, config mounted, catalog secrets 
   const text = readFileSync(join(WORKSPACE_ROOT, 'docker-compose.yml'), 'utf8')
   t.match(text, /"\$\{PUBLISH_ADDRESS:-127\.0\.0\.1\}:\$\{PORT:-3000\}:3000"/, 'the API is published on 127.0.0.1 unless PUBLISH_ADDRESS says otherwise')
   t.match(text, /x-app: &app[\s\S]*- \.\/config:\/etc\/request-out:ro/, 'users file and catalog are mounted into every container')
-  t.match(text, /x-app: &app[\s\S]*env_file:\s*\n\s*- \$\{PRODUCT_SECRETS_FILE:-\.\/config\/product-secrets\.env\}/, "the catalog's ${NAME} values reach intake and workers")
+  t.match(text, /x-app: &app[\s\S]*env_file:\s*\n\s*- \$\{PRODUCT_SECRETS_FILE:-\.\/config\/product-secrets\.env\}/, "the catalog's environment values reach intake and workers")
   t.ok(readFileSync(join(WORKSPACE_ROOT, 'config/product-secrets.env'), 'utf8').length > 0, 'the default secrets file exists, so compose starts without one')
 })

@@ -15,7 +15,7 @@ import { WorkerService } from '../src/worker-service.js'
 
 interface Teardown { teardown: (fn: () => unknown) => void }
 
-export const silentLog = pino({ level: 'silent' })
+const silentLog = pino({ level: 'silent' })
 
 export function sandboxProduct (identifier: string, extra: Partial<ProductDefinition> = {}): ProductDefinition {
   return { Subject: 'test', SubjectType: 'sandbox', SubjectIdentifier: identifier, Name: identifier, Kind: 'sandbox', ...extra }
@@ -23,14 +23,22 @@ export function sandboxProduct (identifier: string, extra: Partial<ProductDefini
 
 export function httpProduct (identifier: string, url: string, extra: Partial<ProductDefinition> = {}): ProductDefinition {
   return {
-    Subject: 'test', SubjectType: 'http', SubjectIdentifier: identifier, Name: identifier, Kind: 'http',
-    Attempts: 3, Backoff: { DelayMs: 50, Jitter: 0.5 }, TimeoutMs: 1000, Http: { Url: url }, ...extra
+    Subject: 'test',
+    SubjectType: 'http',
+    SubjectIdentifier: identifier,
+    Name: identifier,
+    Kind: 'http',
+    Attempts: 3,
+    Backoff: { DelayMs: 50, Jitter: 0.5 },
+    TimeoutMs: 1000,
+    Http: { Url: url },
+    ...extra
   }
 }
 
 export const keyOf = (p: ProductDefinition): string => `${p.Subject}/${p.SubjectType}/${p.SubjectIdentifier}`
 
-export function writeCatalog (products: ProductDefinition[]): string {
+function writeCatalog (products: ProductDefinition[]): string {
   const file = join(mkdtempSync(join(tmpdir(), 'rotest-catalog-')), 'products.json')
   writeFileSync(file, JSON.stringify({ Products: products }))
   return file
@@ -112,7 +120,7 @@ export async function startUpstream (t: Teardown, handler: UpstreamHandler): Pro
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()))
   t.teardown(async () => {
     server.closeAllConnections()
-    await new Promise((r) => server.close(r))
+    await new Promise((resolve) => server.close(resolve))
   })
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/verify`, calls }
 }

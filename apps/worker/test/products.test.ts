@@ -11,8 +11,15 @@ t.test('sandbox: the seed example, a checked NIK, and a rejection', async (t) =>
   await bench.submit(keyOf(sandbox), 'with-nik', { NIK: '3201015508900001' })
   await bench.submit(keyOf(sandbox), 'bad-nik', { NIK: '3201013208900001' })
   t.match(await bench.waitForRecord('plain'), {
-    TicketId: 'plain', Action: 'create', ResourceType: 'data', Resource: 'nik', ResourceId: /^\d{9}$/,
-    Data: { Image: 'ok', NIK: '12345678910', Status: 'ok', Source: 'sandbox' }, Status: 'success', Message: 'success', StatusCode: 200
+    TicketId: 'plain',
+    Action: 'create',
+    ResourceType: 'data',
+    Resource: 'nik',
+    ResourceId: /^\d{9}$/,
+    Data: { Image: 'ok', NIK: '12345678910', Status: 'ok', Source: 'sandbox' },
+    Status: 'success',
+    Message: 'success',
+    StatusCode: 200
   })
   t.match(await bench.waitForRecord('with-nik'), { Data: { NIK: '3201015508900001', Source: 'sandbox' }, StatusCode: 200 })
   t.match(await bench.waitForRecord('bad-nik'), { Status: 'failed', Code: 'PRODUCT_REJECTED', StatusCode: 422, Message: /birth day/ })
@@ -119,11 +126,12 @@ t.test("an upstream's message reaches the record and the logs only scrubbed: no 
   const upstream = await startUpstream(t, async (body, _req, res) => {
     switch (body.TicketId) {
       case 'echo': return json(res, 400, { Message: 'NIK 31710157-08450002 (also 3171 0157 0845 0002) refused for key sk-live-abcdef123456 and tok-98765xyz-secret' })
-      case 'raw': res.writeHead(403, { 'content-type': 'text/html' }); res.end('<html>internal 3171015708450002 stack at /srv/app.js</html>'); return
+      case 'raw': res.writeHead(403, { 'content-type': 'text/html' }); res.end('<html>internal 3171015708450002 stack at /srv/app.js</html>')
     }
   })
   const product = httpProduct('scrub', upstream.url, {
     Attempts: 1,
+    // eslint-disable-next-line no-template-curly-in-string -- the catalog's own ${NAME} placeholder
     Http: { Url: upstream.url, Headers: { 'x-api-key': 'sk-live-abcdef123456', authorization: 'Bearer ${TEST_UPSTREAM_TOKEN}' } }
   })
   const bench = await testBench(t, [product])

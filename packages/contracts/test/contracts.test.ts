@@ -71,7 +71,7 @@ t.test('parseEnv applies defaults, converts, and names a bad variable', async (t
   t.equal(env.RECORD_TTL_SECONDS, 604800)
   t.throws(() => parseEnv(IntakeEnv, { PORT: 'eighty' }), ConfigError)
   try {
-    parseEnv(IntakeEnv, { PORT: '99999', JWT_SECRET: '' , QUEUE_PREFIX: '{x}' })
+    parseEnv(IntakeEnv, { PORT: '99999', JWT_SECRET: '', QUEUE_PREFIX: '{x}' })
   } catch (err) {
     t.match((err as Error).message, /PORT/)
     t.match((err as Error).message, /QUEUE_PREFIX/)

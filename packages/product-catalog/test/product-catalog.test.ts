@@ -20,13 +20,21 @@ t.test('the default catalog holds the sandbox product with its settings', async 
   t.equal(DEFAULT_CATALOG.Products.length, 1)
 })
 
-t.test("the README's example catalog loads, with ${ENV} substitution", async (t) => {
+t.test("the README's example catalog loads, with environment substitution", async (t) => {
   const path = file(JSON.stringify({
     Products: [
       { Subject: 'digitalid', SubjectType: 'enrollment', SubjectIdentifier: 'ektp', Name: 'e-KTP', Kind: 'sandbox', Concurrency: 50, Attempts: 3, TimeoutMs: 10000, Sandbox: { LatencyMs: 0 } },
       {
-        Subject: 'digitalid', SubjectType: 'verification', SubjectIdentifier: 'nik', Name: 'NIK verification', Kind: 'http',
-        Concurrency: 20, Attempts: 5, TimeoutMs: 5000, RateLimit: { Max: 100, DurationMs: 1000 },
+        Subject: 'digitalid',
+        SubjectType: 'verification',
+        SubjectIdentifier: 'nik',
+        Name: 'NIK verification',
+        Kind: 'http',
+        Concurrency: 20,
+        Attempts: 5,
+        TimeoutMs: 5000,
+        RateLimit: { Max: 100, DurationMs: 1000 },
+        // eslint-disable-next-line no-template-curly-in-string -- the catalog's own ${NAME} placeholder
         Http: { Url: 'http://127.0.0.1:4000/verify', Headers: { 'x-api-key': '${NIK_API_KEY}' } }
       }
     ]

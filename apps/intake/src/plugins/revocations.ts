@@ -9,7 +9,7 @@ declare module 'fastify' {
 }
 
 /** What a token is checked against: its id, its user and when it was issued (seconds). */
-export interface TokenIdentity {
+interface TokenIdentity {
   jti?: string | undefined
   sub: string
   iat?: number | undefined

@@ -28,7 +28,7 @@ export interface TicketAnswer {
   metric?: { product: string, outcome: string }
 }
 
-export interface SubmitContext {
+interface SubmitContext {
   requestId: string
   /** Seconds of `Prefer: wait=N`; 0 answers at once. */
   waitSeconds: number
@@ -36,7 +36,7 @@ export interface SubmitContext {
 }
 
 /** Where a ticket is read back; encoded, though TicketIds hold only URL-safe characters today. */
-export const ticketLocation = (ticketId: string): string => `/v1/request-out/${encodeURIComponent(ticketId)}`
+const ticketLocation = (ticketId: string): string => `/v1/request-out/${encodeURIComponent(ticketId)}`
 
 /**
  * The intake's decisions about tickets, without HTTP: who may submit what, whether the product

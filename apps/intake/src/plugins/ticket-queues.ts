@@ -11,8 +11,8 @@ declare module 'fastify' {
   }
 }
 
-export const QUEUE_STATES = ['waiting', 'active', 'delayed', 'prioritized', 'failed', 'completed'] as const
-export type QueueState = (typeof QUEUE_STATES)[number]
+const QUEUE_STATES = ['waiting', 'active', 'delayed', 'prioritized', 'failed', 'completed'] as const
+type QueueState = (typeof QUEUE_STATES)[number]
 type Counts = Record<QueueState, number>
 
 // Depth is read at most once a second per product: the overload check must not cost a Redis

@@ -12,7 +12,7 @@ const RETRYABLE_4XX = new Set([408, 425, 429])
 // The upstream's Message goes into the client's record (after scrubbing): a sentence, not a document.
 const MAX_MESSAGE_LENGTH = 200
 
-export class UpstreamError extends Error {
+class UpstreamError extends Error {
   override name = 'UpstreamError'
 }
 

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino'
 import type { ProductResult, TicketJob } from '@request-out/contracts'
 
-export interface HandlerContext {
+interface HandlerContext {
   /** Aborted when the try runs out of time (the product's TimeoutMs) or the worker is stopping. */
   signal: AbortSignal
   /** 1 for the first try. */

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Principal } from '../../plugins/auth.js'
 
-export const SESSION_COOKIE = 'ro_admin_session'
+const SESSION_COOKIE = 'ro_admin_session'
 export const LOGIN_PATH = '/admin/login'
 
 /**

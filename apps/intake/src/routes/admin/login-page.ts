@@ -16,7 +16,7 @@ const loginPage: FastifyPluginAsync = async (app) => {
     const fields = withPassword
       ? `<label for="u">Username</label><input id="u" name="Username" autocomplete="username" required>
          <label for="p">Password</label><input id="p" name="Password" type="password" autocomplete="current-password" required>`
-      : `<label for="t">Admin access token</label><input id="t" name="AccessToken" type="password" required>`
+      : '<label for="t">Admin access token</label><input id="t" name="AccessToken" type="password" required>'
     return reply.code(status).type('text/html; charset=utf-8').send(page('Log in', `
       <form class="box" method="post" action="/admin/login">
         <h1>Request Out</h1><p>Operator dashboard: admins only.</p>

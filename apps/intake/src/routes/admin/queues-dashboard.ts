@@ -5,7 +5,7 @@ import { FastifyAdapter } from '@bull-board/fastify'
 import type { TicketJob } from '@request-out/contracts'
 import { dashboardGuard } from './dashboard-guard.js'
 
-export const QUEUES_PATH = '/admin/queues'
+const QUEUES_PATH = '/admin/queues'
 
 /** bull-board, one entry per product queue. It has no auth of its own: the admin context guards it. */
 const queuesDashboard: FastifyPluginAsync = async (app) => {

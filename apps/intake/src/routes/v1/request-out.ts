@@ -7,8 +7,14 @@ import type { TicketAnswer } from '../../plugins/ticket-intake.js'
 import { preferredWaitSeconds } from '../../prefer-wait.js'
 
 const errorResponses = {
-  400: ErrorEnvelope, 401: ErrorEnvelope, 403: ErrorEnvelope, 413: ErrorEnvelope, 415: ErrorEnvelope,
-  429: ErrorEnvelope, 500: ErrorEnvelope, 503: ErrorEnvelope
+  400: ErrorEnvelope,
+  401: ErrorEnvelope,
+  403: ErrorEnvelope,
+  413: ErrorEnvelope,
+  415: ErrorEnvelope,
+  429: ErrorEnvelope,
+  500: ErrorEnvelope,
+  503: ErrorEnvelope
 }
 const ticketResponses = {
   200: TicketEnvelope, 404: TicketEnvelope, 409: TicketEnvelope, 422: TicketEnvelope, 502: TicketEnvelope

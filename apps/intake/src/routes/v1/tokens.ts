@@ -25,7 +25,7 @@ const tokenRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/admin/revocations', {
     schema: {
       tags: ['admin'],
-      summary: "Revoke every token of a user (issued until now), or one token by its id (admin)",
+      summary: 'Revoke every token of a user (issued until now), or one token by its id (admin)',
       description: 'Works in both auth modes; in login mode, removing the user from AUTH_USERS_FILE also ends its access.',
       security: [{ bearerAuth: [] }],
       body: RevocationRequest,
