@@ -70,6 +70,7 @@ export class UserDirectory {
   #users: Map<string, UserRecord>
   #timer: NodeJS.Timeout | undefined
   #seen = ''
+  #reloadError: string | undefined
 
   private constructor (users: UserRecord[]) {
     this.#users = byName(users)
@@ -96,10 +97,17 @@ export class UserDirectory {
     try {
       const users = readUsersFile(path)
       this.#users = byName(users)
+      this.#reloadError = undefined
       log.info({ users: users.length }, 'AUTH_USERS_FILE changed: users reloaded')
     } catch (err) {
-      log.error({ err: { message: (err as Error).message } }, 'AUTH_USERS_FILE changed but cannot be read: keeping the last good users')
+      this.#reloadError = err instanceof Error ? err.message : String(err)
+      log.error({ err: { message: this.#reloadError } }, 'AUTH_USERS_FILE changed but cannot be read: keeping the last good users')
     }
+  }
+
+  /** Why the last change of the file was not applied, while the file stays unreadable. */
+  get reloadError (): string | undefined {
+    return this.#reloadError
   }
 
   get size (): number {

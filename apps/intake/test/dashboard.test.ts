@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { chromium, type Browser, type Page } from 'playwright-core'
-import { TEST_REDIS_URL, WORKSPACE_ROOT, deleteKeys, spawnApp, uniquePrefix, waitFor } from '@request-out/test-support'
+import { TEST_REDIS_URL, WORKSPACE_ROOT, deleteKeys, spawnWorker, uniquePrefix, waitFor } from '@request-out/test-support'
 import { buildApp } from '../src/app.js'
 import { loadIntakeConfig } from '../src/config.js'
 import { ticketKey } from '@request-out/record-store'
@@ -60,7 +60,7 @@ t.test('the operator dashboard in a real browser', { skip: existsSync(CHROMIUM) 
   const app = await buildApp(loadIntakeConfig({ ...env, LOG_LEVEL: 'silent' }), { logger: false })
   await app.listen({ port: 0, host: '127.0.0.1' })
   const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
-  const worker = spawnApp('worker', { ...env, LOG_LEVEL: 'info', WORKER_PRODUCTS: `${SANDBOX},${FLAKY}` })
+  const worker = await spawnWorker({ ...env, LOG_LEVEL: 'info', WORKER_PRODUCTS: `${SANDBOX},${FLAKY}` })
   let browser: Browser | undefined
   t.teardown(async () => {
     await browser?.close()
@@ -68,7 +68,6 @@ t.test('the operator dashboard in a real browser', { skip: existsSync(CHROMIUM) 
     await app.close()
     await deleteKeys(prefix)
   })
-  await worker.waitForLine((l) => l.msg === 'worker started')
 
   browser = await chromium.launch({
     executablePath: CHROMIUM,

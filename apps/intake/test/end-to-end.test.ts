@@ -1,5 +1,5 @@
 import t from 'tap'
-import { TEST_REDIS_URL, deleteKeys, freePort, spawnApp, uniquePrefix, waitFor } from '@request-out/test-support'
+import { TEST_REDIS_URL, deleteKeys, freePort, spawnApp, spawnWorker, uniquePrefix, waitFor } from '@request-out/test-support'
 import { SEED_TICKET } from './helpers.js'
 
 t.test('the README session against real processes: login, POST the seed example, poll, record', async (t) => {
@@ -7,14 +7,14 @@ t.test('the README session against real processes: login, POST the seed example,
   const port = await freePort()
   const env = { REDIS_URL: TEST_REDIS_URL, QUEUE_PREFIX: prefix, PORT: String(port), LOG_LEVEL: 'debug' }
   const intake = spawnApp('intake', env)
-  const worker = spawnApp('worker', env)
+  t.teardown(async () => { await intake.stop() })
+  const worker = await spawnWorker(env)
   t.teardown(async () => {
-    await Promise.all([intake.stop(), worker.stop()])
+    await worker.stop()
     await deleteKeys(prefix)
   })
   const base = `http://127.0.0.1:${port}`
   await waitFor('the intake to be ready', async () => (await fetch(`${base}/health/ready`)).ok, 20_000, 100)
-  await worker.waitForLine((l) => l.msg === 'worker started')
 
   const login = await fetch(`${base}/v1/auth/login`, {
     method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ Username: 'demo-client', Password: 'demo-client-secret' })

@@ -62,7 +62,7 @@ t.test('the user directory, not the token, decides: removed and demoted users lo
   t.pass("the products come from the directory, not from the token's claims")
 
   writeFileSync(file, '{ not json')
-  await new Promise((resolve) => setTimeout(resolve, 300))
+  await waitFor('the broken file to be seen', () => app.auth.users?.reloadError !== undefined, 5000, 20)
   t.equal(await products(app, tokenFor('client-b')), 200, 'a broken file keeps the last good users')
 })
 

@@ -1,11 +1,15 @@
 import t from 'tap'
+import { waitFor } from '@request-out/test-support'
 import { SEED_TICKET, postTicket, startIntake, tokenFor } from './helpers.js'
 
 t.test('health, metrics, OpenAPI and Swagger UI', async (t) => {
   const { app } = await startIntake(t)
   t.same((await app.inject({ method: 'GET', url: '/health/live' })).json(), { Status: 'ok', Checks: { process: true } })
-  await new Promise((resolve) => setTimeout(resolve, 200))
-  const ready = await app.inject({ method: 'GET', url: '/health/ready' })
+  // Ready once the record notifications are subscribed too.
+  const ready = await waitFor('the intake to be ready', async () => {
+    const res = await app.inject({ method: 'GET', url: '/health/ready' })
+    return res.statusCode === 200 ? res : undefined
+  }, 5000)
   t.equal(ready.statusCode, 200)
   t.same(ready.json(), { Status: 'ok', Checks: { redis: true, catalog: true, notifications: true } })
 

@@ -1,5 +1,6 @@
 import t from 'tap'
 import { readFileSync } from 'node:fs'
+import { waitFor } from '@request-out/test-support'
 import { completedEnvelope, failedEnvelope, productQueue, type TicketEnvelope } from '@request-out/contracts'
 import { ticketKey } from '@request-out/record-store'
 import { SANDBOX, SEED_TICKET, getTicket, login, postTicket, startIntake, tokenFor } from './helpers.js'
@@ -109,8 +110,11 @@ t.test('Prefer: wait answers as soon as the record is stored', async (t) => {
   const ticket = { ...SEED_TICKET, TicketId: 'wait-1' }
   const record = completedEnvelope(ticket, { ResourceType: 'data', Resource: 'nik', ResourceId: '7', Data: { Status: 'ok' } })
   const started = Date.now()
-  setTimeout(() => { void app.recordStore.writeRecord('waiter', 'wait-1', record) }, 300)
-  const res = await postTicket(app, token, ticket, { prefer: 'wait=10' })
+  const answer = postTicket(app, token, ticket, { prefer: 'wait=10' })
+  // The record comes while the POST is held.
+  await waitFor('the POST to be held', () => app.recordWaiter.waitingCount === 1, 5000, 10)
+  await app.recordStore.writeRecord('waiter', 'wait-1', record)
+  const res = await answer
   const took = Date.now() - started
   t.equal(res.statusCode, 200)
   t.equal(res.headers['preference-applied'], 'wait=10')
@@ -129,8 +133,10 @@ t.test('Prefer: wait answers as soon as the record is stored', async (t) => {
   t.equal(clamped.headers['preference-applied'], 'wait=30', 'N is capped at 30')
   t.match(clamped.json(), { Code: 'NOT_FOUND' }, 'an unknown ticket answers at once')
 
-  setTimeout(() => { void app.recordStore.writeRecord('waiter', 'wait-2', completedEnvelope(pending, { ResourceType: 'a', Resource: 'b', ResourceId: 'c', Data: null })) }, 200)
-  const woken = await getTicket(app, token, 'wait-2', { prefer: 'wait=10' })
+  const held = getTicket(app, token, 'wait-2', { prefer: 'wait=10' })
+  await waitFor('the GET to be held', () => app.recordWaiter.waitingCount === 1, 5000, 10)
+  await app.recordStore.writeRecord('waiter', 'wait-2', completedEnvelope(pending, { ResourceType: 'a', Resource: 'b', ResourceId: 'c', Data: null }))
+  const woken = await held
   t.equal(woken.statusCode, 200, 'a GET long poll is woken by the record too')
 })
 
@@ -181,7 +187,8 @@ t.test('an availability switch on one intake is seen by another within 1 s', asy
   await one.app.inject({
     method: 'PUT', url: `/v1/products/${SANDBOX}/availability`, headers: { authorization: `Bearer ${admin}` }, payload: { Available: false }
   })
-  await new Promise((resolve) => setTimeout(resolve, 1000))
+  // Intakes re-read the switches every 400 ms; the deadline leaves room for a busy machine.
+  await waitFor('the other intake to see the switch', () => !two.app.availability.isAvailable(SANDBOX), 1500, 10)
   t.match((await postTicket(two.app, client, SEED_TICKET)).json(), { Code: 'PRODUCT_NOT_AVAILABLE' })
 })
 

@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { Redis } from 'ioredis'
 import { productKey, productQueue } from '@request-out/contracts'
 import {
-  TEST_REDIS_URL, deleteKeys, hasRedisCluster, spawnApp, startPrivateCluster, uniquePrefix, waitFor
+  TEST_REDIS_URL, deleteKeys, hasRedisCluster, spawnWorker, startPrivateCluster, uniquePrefix, waitFor
 } from '@request-out/test-support'
 import { buildApp } from '../src/app.js'
 import { loadIntakeConfig } from '../src/config.js'
@@ -40,9 +40,8 @@ t.test('on a real 3-master Redis Cluster: the contract end to end, product queue
   t.teardown(async () => app.close())
   await app.ready()
   await waitFor('the intake on the cluster', () => app.redis.isReady() && app.revocations.loaded, 20_000)
-  const worker = spawnApp('worker', { ...env, LOG_LEVEL: 'info' })
+  const worker = await spawnWorker({ ...env, LOG_LEVEL: 'info' })
   t.teardown(async () => worker.stop())
-  await worker.waitForLine((l) => l.msg === 'worker started', 30_000)
 
   const token = tokenFor('demo-client')
   for (const [product, id] of [[first, 'on-cluster-1'], [second, 'on-cluster-2']] as const) {
@@ -77,15 +76,15 @@ t.test('on a real 3-master Redis Cluster: the contract end to end, product queue
 t.test('two intakes behind a load balancer: POST on one, poll on the other, long poll woken across', async (t) => {
   const a = await startIntake(t)
   const b = await startIntake(t, {}, a.prefix)
-  const worker = spawnApp('worker', { REDIS_URL: TEST_REDIS_URL, QUEUE_PREFIX: a.prefix, LOG_LEVEL: 'info' })
-  t.teardown(async () => { await worker.stop(); await deleteKeys(a.prefix) })
+  t.teardown(async () => deleteKeys(a.prefix))
   const token = tokenFor('lb-client')
 
   // Worker not started yet: the ticket waits, and B's long poll is pending when the record comes.
   t.equal((await postTicket(a.app, token, { ...SEED_TICKET, TicketId: 'across' })).statusCode, 202, 'accepted by intake A')
   t.match((await getTicket(b.app, token, 'across')).json(), { Code: 'IN_PROCESS' }, 'intake B sees it in process')
   const poll = getTicket(b.app, token, 'across', { prefer: 'wait=20' })
-  await worker.waitForLine((l) => l.msg === 'worker started', 30_000)
+  const worker = await spawnWorker({ REDIS_URL: TEST_REDIS_URL, QUEUE_PREFIX: a.prefix, LOG_LEVEL: 'info' })
+  t.teardown(async () => worker.stop())
   const res = await poll
   t.equal(res.statusCode, 200, "B's long poll is woken by the record the worker stored")
   t.equal(res.headers['preference-applied'], 'wait=20')

@@ -1,12 +1,10 @@
 import t from 'tap'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { hasRedisServer, spawnApp, startPrivateRedis, waitFor, type AppProcess } from '@request-out/test-support'
+import { freePort, hasRedisServer, spawnApp, spawnWorker, startPrivateRedis, waitFor, type AppProcess } from '@request-out/test-support'
 import { keyOf, sandboxProduct, testBench } from './helpers.js'
 
 // Short locks so a killed worker's jobs are taken over within seconds, not the default 30 s.
 const FAST_RECOVERY = { WORKER_LOCK_DURATION_MS: '3000', WORKER_STALLED_INTERVAL_MS: '1000', LOG_LEVEL: 'info' }
-
-const startedLine = (l: Record<string, unknown>): boolean => l.msg === 'worker started'
 
 async function countRecords (bench: Awaited<ReturnType<typeof testBench>>, ids: string[]): Promise<{ ok: number, other: number, missing: number }> {
   const result = { ok: 0, other: 0, missing: 0 }
@@ -24,8 +22,7 @@ t.test('three worker processes share 1,000 tickets while one is killed with SIGK
   const bench = await testBench(t, [product])
   const workers: AppProcess[] = []
   t.teardown(async () => { await Promise.all(workers.map(async (w) => w.stop('SIGKILL'))) })
-  for (let i = 0; i < 3; i++) workers.push(spawnApp('worker', { ...bench.env, ...FAST_RECOVERY }))
-  await Promise.all(workers.map(async (w) => w.waitForLine(startedLine)))
+  workers.push(...await Promise.all([1, 2, 3].map(async () => spawnWorker({ ...bench.env, ...FAST_RECOVERY }))))
 
   const ids = Array.from({ length: 1000 }, (_, i) => `shared-${i}`)
   for (const id of ids) await bench.submit(keyOf(product), id)
@@ -47,9 +44,8 @@ t.test('three worker processes share 1,000 tickets while one is killed with SIGK
 t.test('SIGTERM drains: running jobs finish, the rest wait for another worker, exit 0', async (t) => {
   const product = sandboxProduct('drain', { Concurrency: 4, Sandbox: { LatencyMs: 1500 } })
   const bench = await testBench(t, [product])
-  const first = spawnApp('worker', { ...bench.env, ...FAST_RECOVERY, SHUTDOWN_TIMEOUT_MS: '10000' })
+  const first = await spawnWorker({ ...bench.env, ...FAST_RECOVERY, SHUTDOWN_TIMEOUT_MS: '10000' })
   t.teardown(async () => first.stop('SIGKILL'))
-  await first.waitForLine(startedLine)
   const ids = Array.from({ length: 10 }, (_, i) => `drain-${i}`)
   for (const id of ids) await bench.submit(keyOf(product), id)
   const queue = bench.queues.get(keyOf(product))
@@ -68,9 +64,8 @@ t.test('SIGTERM drains: running jobs finish, the rest wait for another worker, e
 t.test('SIGTERM past SHUTDOWN_TIMEOUT_MS hands running jobs back to the queue', async (t) => {
   const product = sandboxProduct('handback', { Concurrency: 2, Sandbox: { LatencyMs: 4000 } })
   const bench = await testBench(t, [product])
-  const first = spawnApp('worker', { ...bench.env, ...FAST_RECOVERY, SHUTDOWN_TIMEOUT_MS: '300' })
+  const first = await spawnWorker({ ...bench.env, ...FAST_RECOVERY, SHUTDOWN_TIMEOUT_MS: '300' })
   t.teardown(async () => first.stop('SIGKILL'))
-  await first.waitForLine(startedLine)
   for (const id of ['hb-1', 'hb-2']) await bench.submit(keyOf(product), id)
   const queue = bench.queues.get(keyOf(product))
   await waitFor('jobs to be running', async () => (await queue?.getJobCounts('active'))?.active === 2, 10_000)
@@ -87,14 +82,15 @@ t.test('Redis restarted under a running worker: it resumes by itself', { skip: h
   t.teardown(async () => redis.destroy())
   const product = sandboxProduct('restart', { Concurrency: 5 })
   const bench = await testBench(t, [product], redis.url)
-  const worker = spawnApp('worker', { ...bench.env, ...FAST_RECOVERY })
+  const worker = await spawnWorker({ ...bench.env, ...FAST_RECOVERY })
   t.teardown(async () => worker.stop('SIGKILL'))
-  await worker.waitForLine(startedLine)
+  const { healthPort } = worker
   await bench.submit(keyOf(product), 'before')
   await bench.waitForRecord('before')
 
   await redis.stop()
-  await sleep(1500)
+  const ready = async (): Promise<number> => (await fetch(`http://127.0.0.1:${String(healthPort)}/health/ready`)).status
+  await waitFor('the worker to report Redis gone', async () => (await ready()) === 503, 15_000, 50)
   await redis.restart()
   await bench.submit(keyOf(product), 'after')
   t.match(await bench.waitForRecord('after', 30_000), { StatusCode: 200 }, 'a ticket sent after the restart is processed')
@@ -103,12 +99,10 @@ t.test('Redis restarted under a running worker: it resumes by itself', { skip: h
 })
 
 t.test('a worker that cannot reach Redis still stops on SIGTERM and SIGINT, within SHUTDOWN_TIMEOUT_MS and a margin', async (t) => {
-  const { freePort } = await import('@request-out/test-support')
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     // Nothing listens on this port: the worker starts, retries Redis for ever, and is told to stop.
-    const worker = spawnApp('worker', { REDIS_URL: `redis://127.0.0.1:${await freePort()}`, SHUTDOWN_TIMEOUT_MS: '1000', LOG_LEVEL: 'info' })
+    const worker = await spawnWorker({ REDIS_URL: `redis://127.0.0.1:${await freePort()}`, SHUTDOWN_TIMEOUT_MS: '1000', LOG_LEVEL: 'info' }, 'live')
     t.teardown(async () => worker.stop('SIGKILL'))
-    await worker.waitForLine(startedLine)
     const exited = worker.stop(signal)
     const code = await Promise.race([exited, sleep(20_000).then(() => 'still running after 20 s')])
     t.not(code, 'still running after 20 s', `${signal}: the process ended`)

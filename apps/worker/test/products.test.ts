@@ -1,6 +1,7 @@
 import t from 'tap'
 import pino from 'pino'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { waitFor } from '@request-out/test-support'
 import { httpProduct, json, keyOf, okResult, sandboxProduct, startUpstream, testBench } from './helpers.js'
 
 t.test('sandbox: the seed example, a checked NIK, and a rejection', async (t) => {
@@ -89,7 +90,8 @@ t.test('WORKER_PRODUCTS: a worker serves only its subset', async (t) => {
   await bench.submit(keyOf(a), 'for-a')
   await bench.submit(keyOf(b), 'for-b')
   await bench.waitForRecord('for-a')
-  await sleep(300)
+  t.equal(await bench.queues.get(keyOf(b))?.getWorkersCount(), 0, 'no worker listens on b')
+  t.equal(await bench.queues.get(keyOf(b))?.getWaitingCount(), 1, 'so its ticket waits')
   t.equal(await bench.record('for-b'), undefined, 'b is not served')
   await bench.startWorker({ WORKER_PRODUCTS: keyOf(b) })
   t.match(await bench.waitForRecord('for-b'), { StatusCode: 200 }, 'until a worker for b starts')
@@ -114,7 +116,7 @@ t.test('exactly one record when a job is delivered twice', async (t) => {
   const queue = bench.queues.get(keyOf(product))
   const job = await queue?.getJob('Y2xpZW50LWE.twice')
   await queue?.add('ticket', job!.data, { jobId: 'redelivered-twice' })
-  await sleep(500)
+  await waitFor('the redelivered job to finish', async () => (await (await queue?.getJob('redelivered-twice'))?.getState()) === 'completed', 10_000, 20)
   t.equal(upstream.calls.filter((c) => c.TicketId === 'twice').length, 1, 'the product is not called again')
   t.equal((await bench.record('twice'))?.ResourceId, 'call-twice', 'the first record stays')
   t.equal(await (await queue?.getJob('redelivered-twice'))?.getState(), 'completed')

@@ -1,5 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
+import { freePort } from './redis.js'
+import { waitFor } from './wait.js'
 
 /** Root of the workspace, from this package's dist folder. */
 export const WORKSPACE_ROOT = fileURLToPath(new URL('../../../', import.meta.url))
@@ -71,4 +73,23 @@ export function spawnApp (app: 'intake' | 'worker', env: Record<string, string>)
     },
     exited
   }
+}
+
+/**
+ * A worker process with its health listener on a known port, resolved once its probe says so:
+ * `ready` (Redis connected, every product worker running) or just `live` (the process answers).
+ */
+export async function spawnWorker (env: Record<string, string>, until: 'ready' | 'live' = 'ready', timeoutMs = 30_000): Promise<AppProcess & { healthPort: number }> {
+  const healthPort = await freePort()
+  const worker = spawnApp('worker', { ...env, WORKER_METRICS_HOST: '127.0.0.1', WORKER_METRICS_PORT: String(healthPort) })
+  try {
+    await waitFor(`worker (pid ${worker.pid}) ${until}`, async () => {
+      if (worker.child.exitCode !== null) throw new Error(`the worker exited: ${worker.output().slice(-2000)}`)
+      return (await fetch(`http://127.0.0.1:${healthPort}/health/${until}`)).status === 200
+    }, timeoutMs, 50)
+  } catch (err) {
+    await worker.stop('SIGKILL')
+    throw err
+  }
+  return Object.assign(worker, { healthPort })
 }
