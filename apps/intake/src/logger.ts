@@ -1,6 +1,4 @@
 import type { FastifyRequest } from 'fastify'
-import type { LoggerOptions } from 'pino'
-import { LogRedactPaths } from '@request-out/contracts'
 
 /**
  * The request as a log line shows it. The query string's values are replaced: a client may put a
@@ -21,15 +19,4 @@ function urlWithoutQueryValues (url: string): string {
   if (q < 0) return url
   const names = url.slice(q + 1).split('&').filter((p) => p !== '').map((p) => `${p.split('=')[0] ?? ''}=[redacted]`)
   return `${url.slice(0, q)}?${names.join('&')}`
-}
-
-/** pino options shared by the intake's processes: JSON, redacted, pretty only on a TTY that asks. */
-export function loggerOptions (level: string, service: string): LoggerOptions {
-  const pretty = process.stdout.isTTY && process.env.LOG_PRETTY !== '0'
-  return {
-    level,
-    base: { service },
-    redact: { paths: [...LogRedactPaths], censor: '[redacted]' },
-    ...(pretty ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } } : {})
-  }
 }

@@ -1,5 +1,5 @@
-import closeWithGrace from 'close-with-grace'
 import { ConfigError } from '@request-out/contracts'
+import { stopGracefully } from '@request-out/runtime'
 import { buildApp } from './app.js'
 import { loadIntakeConfig } from './config.js'
 
@@ -14,13 +14,9 @@ try {
 
 const app = await buildApp(config)
 
-closeWithGrace({ delay: config.env.SHUTDOWN_TIMEOUT_MS }, async ({ signal, err }) => {
-  if (err !== undefined) app.log.error({ err }, 'intake stopping after an error')
-  else app.log.info({ signal }, 'intake stopping: finishing in-flight requests')
-  // Fastify stops accepting, answers in-flight requests (long polls are released with their
-  // current state), then closes queues and Redis through the onClose hooks.
-  await app.close()
-})
+// Fastify stops accepting, answers in-flight requests (long polls are released with their current
+// state), then closes queues and Redis through the onClose hooks.
+stopGracefully('intake', config.env.SHUTDOWN_TIMEOUT_MS, app.log, async () => app.close())
 
 try {
   await app.listen({ port: config.env.PORT, host: config.env.HOST })

@@ -1,7 +1,8 @@
 import t from 'tap'
 import { readFileSync } from 'node:fs'
 import { waitFor } from '@request-out/test-support'
-import { completedEnvelope, failedEnvelope, productQueue, type TicketEnvelope } from '@request-out/contracts'
+import { completedEnvelope, failedEnvelope, type TicketEnvelope } from '@request-out/contracts'
+import { productQueue } from '@request-out/runtime'
 import { ticketKey } from '@request-out/record-store'
 import { SANDBOX, SEED_TICKET, getTicket, login, postTicket, startIntake, tokenFor } from './helpers.js'
 

@@ -3,7 +3,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Redis } from 'ioredis'
-import { productKey, productQueue } from '@request-out/contracts'
+import { productKey } from '@request-out/contracts'
+import { productQueue } from '@request-out/runtime'
 import {
   TEST_REDIS_URL, deleteKeys, hasRedisCluster, spawnWorker, startPrivateCluster, uniquePrefix, waitFor
 } from '@request-out/test-support'

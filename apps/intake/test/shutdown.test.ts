@@ -1,7 +1,7 @@
 import t from 'tap'
 import { Queue } from 'bullmq'
 import { Redis } from 'ioredis'
-import { productQueue } from '@request-out/contracts'
+import { productQueue } from '@request-out/runtime'
 import { ticketKey } from '@request-out/record-store'
 import { TEST_REDIS_URL, deleteKeys, freePort, spawnApp, uniquePrefix, waitFor } from '@request-out/test-support'
 import { SANDBOX, SEED_TICKET, tokenFor } from './helpers.js'

@@ -1,6 +1,6 @@
-import closeWithGrace from 'close-with-grace'
 import pino from 'pino'
-import { ConfigError, LogRedactPaths } from '@request-out/contracts'
+import { ConfigError } from '@request-out/contracts'
+import { loggerOptions, stopGracefully } from '@request-out/runtime'
 import { loadWorkerConfig } from './config.js'
 import { WorkerService } from './worker-service.js'
 
@@ -12,13 +12,7 @@ try {
   process.exit(1)
 }
 
-const pretty = process.stdout.isTTY && process.env.LOG_PRETTY !== '0'
-const log = pino({
-  level: config.env.LOG_LEVEL,
-  base: { service: 'worker', pid: process.pid },
-  redact: { paths: [...LogRedactPaths], censor: '[redacted]' },
-  ...(pretty ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'hostname' } } } : {})
-})
+const log = pino(loggerOptions(config.env.LOG_LEVEL, 'worker'))
 
 const service = new WorkerService(config, log)
 
@@ -27,15 +21,7 @@ const service = new WorkerService(config, log)
 // after SIGTERM (a stuck pod, a Ctrl-C that hangs). Jobs not finished go back to the queue when
 // their locks lapse. A second signal exits at once.
 const STOP_MARGIN_MS = 5000
-closeWithGrace({
-  delay: config.env.SHUTDOWN_TIMEOUT_MS + STOP_MARGIN_MS,
-  onTimeout: (ms) => log.error({ timeoutMs: ms }, 'worker did not stop in time; exiting anyway (unfinished jobs return to the queue)')
-}, async ({ signal, err }) => {
-  if (err !== undefined) log.error({ err }, 'worker stopping after an error')
-  else log.info({ signal }, 'worker stopping: no new jobs, finishing running ones')
-  await service.stop()
-  log.info('worker stopped')
-})
+stopGracefully('worker', config.env.SHUTDOWN_TIMEOUT_MS + STOP_MARGIN_MS, log, async () => service.stop())
 
 try {
   await service.start()

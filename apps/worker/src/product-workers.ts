@@ -1,7 +1,8 @@
 import { setMaxListeners } from 'node:events'
 import { MetricsTime, Queue, Worker, type Job } from 'bullmq'
 import type { Logger } from 'pino'
-import { Message, failedEnvelope, productQueue, type TicketJob } from '@request-out/contracts'
+import { Message, failedEnvelope, type TicketJob } from '@request-out/contracts'
+import { QUEUE_STATES, productQueue } from '@request-out/runtime'
 import type { Product } from '@request-out/product-catalog'
 import type { RecordStore } from '@request-out/record-store'
 import { isRedisUnavailable, type RedisClient } from '@request-out/redis-connection'
@@ -103,7 +104,7 @@ export class ProductWorkers {
   async jobCounts (): Promise<Array<{ product: string, counts: Record<string, number> }>> {
     return Promise.all(this.#workers.map(async ({ product, queue }) => ({
       product: product.key,
-      counts: await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'failed', 'completed')
+      counts: await queue.getJobCounts(...QUEUE_STATES)
     })))
   }
 

@@ -19,14 +19,5 @@ export function parseProductKey (key: string): ProductRef | undefined {
   return { Subject, SubjectType, SubjectIdentifier }
 }
 
-/**
- * Where a product's BullMQ queue lives. The hash tag `{key}` in the prefix keeps every key of
- * one queue in one Redis Cluster slot (BullMQ's scripts need that) while different products
- * hash to different slots, so products spread over a cluster's nodes.
- */
-export function productQueue (queuePrefix: string, key: string): { name: string, prefix: string } {
-  return { name: key, prefix: `${queuePrefix}:{${key}}` }
-}
-
 /** The one job name used on every product queue. */
 export const TICKET_JOB_NAME = 'ticket'

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs'
 import { Value } from '@sinclair/typebox/value'
 import {
   CatalogFile, ConfigError, IntakeEnv, TicketEnvelope, TicketRequest, completedEnvelope, notReadyEnvelope,
-  parseEnv, parseProductKey, productKey, productQueue
+  parseEnv, parseProductKey, productKey
 } from '../src/index.js'
 
 const fixture = (name: string): unknown =>
@@ -50,7 +50,6 @@ t.test('product key round trip and queue placement', async (t) => {
   t.same(parseProductKey('digitalid/enrollment/ektp'), ref)
   t.equal(parseProductKey('a/b'), undefined)
   t.equal(parseProductKey('a//c'), undefined)
-  t.same(productQueue('ro', 'a/b/c'), { name: 'a/b/c', prefix: 'ro:{a/b/c}' })
 })
 
 t.test('catalog file schema', async (t) => {

@@ -1,7 +1,8 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import { Queue } from 'bullmq'
-import { TICKET_JOB_NAME, productQueue, type TicketJob } from '@request-out/contracts'
+import { TICKET_JOB_NAME, type TicketJob } from '@request-out/contracts'
+import { QUEUE_STATES, productQueue, type QueueCounts } from '@request-out/runtime'
 import { productJobOptions, type Product } from '@request-out/product-catalog'
 import { ticketKey } from '@request-out/record-store'
 
@@ -11,9 +12,7 @@ declare module 'fastify' {
   }
 }
 
-const QUEUE_STATES = ['waiting', 'active', 'delayed', 'prioritized', 'failed', 'completed'] as const
-type QueueState = (typeof QUEUE_STATES)[number]
-type Counts = Record<QueueState, number>
+type Counts = QueueCounts
 
 // Depth is read at most once a second per product: the overload check must not cost a Redis
 // round trip per POST. Between reads, this intake adds its own enqueues to the last count, so a

@@ -1,6 +1,7 @@
 /**
  * pino `redact` paths used by every process: credentials and personal data never reach a log line.
- * Product input fields marked `"x-personal": true` are redacted too (see product-catalog).
+ * A ticket's whole `Data` is redacted (whatever a product's input holds), and so are `NIK` and
+ * `Image` wherever a log object carries them.
  */
 export const LogRedactPaths = [
   'req.headers.authorization',

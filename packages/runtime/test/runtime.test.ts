@@ -1,0 +1,21 @@
+import t from 'tap'
+import { LogRedactPaths, QUEUE_STATES, loggerOptions, productQueue, scrubText } from '../src/index.js'
+
+t.test('a product queue lives in its own cluster slot', async (t) => {
+  t.same(productQueue('ro', 'a/b/c'), { name: 'a/b/c', prefix: 'ro:{a/b/c}' })
+  t.ok(QUEUE_STATES.includes('waiting') && QUEUE_STATES.includes('prioritized'))
+})
+
+t.test('scrubText removes NIK-length digit runs however formatted, and every given secret', async (t) => {
+  t.equal(scrubText('NIK 3171015708450002 / 31710157-08450002 / 3171 0157 0845 0002'), 'NIK [redacted] / [redacted] / [redacted]')
+  t.equal(scrubText('order 12345 of 2026'), 'order 12345 of 2026', 'short numbers stay')
+  t.equal(scrubText('key sk-live-1 and sk-live-1 again', ['sk-live-1']), 'key [redacted] and [redacted] again')
+  t.equal(scrubText('abc', ['ab']), 'abc', 'secrets under 4 characters are not treated as secrets')
+})
+
+t.test('every process logs with the same redaction', async (t) => {
+  const options = loggerOptions('info', 'worker')
+  t.match(options, { level: 'info', base: { service: 'worker', pid: process.pid } })
+  t.same((options.redact as { paths: string[] }).paths, [...LogRedactPaths])
+  t.ok(LogRedactPaths.includes('req.headers.authorization'))
+})
