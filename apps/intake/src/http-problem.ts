@@ -8,7 +8,9 @@ export class HttpProblem extends Error {
     readonly code: ErrorCode,
     message: string = (Message as Record<string, string>)[code] ?? code,
     readonly headers: Record<string, string> = {},
-    readonly errors?: FieldError[]
+    readonly errors?: FieldError[],
+    /** Why, for the log line only: never sent to the client (e.g. why a token was refused). */
+    readonly detail?: string
   ) {
     super(message)
     this.statusCode = ErrorStatus[code]

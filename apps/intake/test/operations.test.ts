@@ -51,3 +51,21 @@ t.test('with METRICS_PORT, /metrics leaves the API port for a listener of its ow
   t.match(await res.text(), /http_request_duration_seconds/)
   t.equal((await fetch(`http://127.0.0.1:${port}/v1/products`)).status, 404, 'and nothing but metrics there')
 })
+
+t.test('a corrupt availability switch in Redis does not stop the refresh of the others', async (t) => {
+  const lines: Array<Record<string, unknown>> = []
+  const { app, prefix } = await startIntake(t, {}, undefined, { logLines: lines })
+  const { Redis } = await import('ioredis')
+  const redis = new Redis(app.config.env.REDIS_URL)
+  t.teardown(() => redis.disconnect())
+  await redis.hset(`${prefix}:availability`, 'digitalid/enrollment/ektp', '{not json', 'other/product/key', JSON.stringify({ Available: false, UpdatedAt: new Date().toISOString(), UpdatedBy: 'ops' }))
+  await app.availability.refresh()
+  await app.availability.refresh()
+  t.equal(app.availability.isAvailable('digitalid/enrollment/ektp'), true, 'the corrupt entry keeps its last good value')
+  t.match(app.availability.get('other/product/key'), { Available: false, UpdatedBy: 'ops' }, 'the good entry is read')
+  t.equal(lines.filter((l) => /not valid/.test(String(l.msg))).length, 1, `reported once, at warn: ${JSON.stringify(lines.map((l) => l.msg))}`)
+  const off = await app.inject({ method: 'PUT', url: '/v1/products/digitalid/enrollment/ektp/availability', headers: { authorization: `Bearer ${tokenFor('ops', 'admin')}` }, payload: { Available: false } })
+  t.equal(off.statusCode, 200)
+  await app.availability.refresh()
+  t.equal(app.availability.isAvailable('digitalid/enrollment/ektp'), false, 'a new switch replaces the corrupt one')
+})

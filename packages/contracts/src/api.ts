@@ -1,4 +1,4 @@
-import { Type, type Static, type TSchema } from '@sinclair/typebox'
+import { FormatRegistry, Type, type Static, type TSchema } from '@sinclair/typebox'
 import { ErrorStatus, Status, type ErrorCode } from './codes.js'
 import { NamePattern, Subject, SubjectIdentifier, SubjectType } from './ticket.js'
 
@@ -85,6 +85,9 @@ export const AvailabilityRequest = Type.Object(
   { additionalProperties: false, title: 'AvailabilityRequest' }
 )
 export type AvailabilityRequest = Static<typeof AvailabilityRequest>
+
+// TypeBox's Value.Check knows no formats until they are registered; Ajv (the routes) has its own.
+if (!FormatRegistry.Has('date-time')) FormatRegistry.Set('date-time', (value) => /^\d{4}-\d{2}-\d{2}T/.test(value) && !Number.isNaN(Date.parse(value)))
 
 export const Availability = Type.Object({
   Available: Type.Boolean(),

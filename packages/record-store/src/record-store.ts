@@ -1,4 +1,5 @@
-import type { TicketEnvelope } from '@request-out/contracts'
+import { Value } from '@sinclair/typebox/value'
+import { TicketEnvelope } from '@request-out/contracts'
 import type { Cluster, Redis } from 'ioredis'
 import { ticketKey } from './ticket-key.js'
 import { legacyTicketRedisKey, ticketEventStream, ticketEventStreams, ticketGroup, ticketRedisKey } from './ticket-layout.js'
@@ -196,7 +197,15 @@ function compareIds (a: string, b: string): number {
   return am === bm ? as - bs : am - bm
 }
 
+/** A stored record, checked: a corrupt one fails loudly (500, logged) rather than reaching a client. */
 function parseRecord (raw: string | null | undefined): TicketEnvelope | undefined {
   if (raw === null || raw === undefined || raw === '') return undefined
-  return JSON.parse(raw) as TicketEnvelope
+  let record: unknown
+  try {
+    record = JSON.parse(raw)
+  } catch {
+    record = undefined
+  }
+  if (!Value.Check(TicketEnvelope, record)) throw new Error('a stored ticket record is not a valid envelope')
+  return record
 }

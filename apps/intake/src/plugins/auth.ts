@@ -3,7 +3,7 @@ import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { createSigner, createVerifier } from 'fast-jwt'
 import { Value } from '@sinclair/typebox/value'
-import { Role, TokenClaims, type UserRecord } from '@request-out/contracts'
+import { Message, Role, TokenClaims, type UserRecord } from '@request-out/contracts'
 import { HttpProblem, unavailable } from '../http-problem.js'
 import { UserDirectory } from '../user-directory.js'
 
@@ -69,23 +69,25 @@ async function createAuth (app: FastifyInstance) {
      */
     verifiedToken (authorization: string | undefined): VerifiedToken {
       const m = authorization === undefined ? null : /^Bearer ([A-Za-z0-9._~+/=-]+)$/i.exec(authorization.trim())
-      if (m === null || m[1] === undefined || m[1].length > MAX_TOKEN_LENGTH) throw new HttpProblem('UNAUTHORIZED')
+      const refused = (why: string): HttpProblem => new HttpProblem('UNAUTHORIZED', Message.UNAUTHORIZED, {}, undefined, why)
+      if (m === null || m[1] === undefined) throw refused('no Bearer token')
+      if (m[1].length > MAX_TOKEN_LENGTH) throw refused('token too long')
       let claims: unknown
       try {
         claims = verify(m[1])
-      } catch {
-        throw new HttpProblem('UNAUTHORIZED')
+      } catch (err) {
+        throw refused(err instanceof Error ? err.message : 'token not verified')
       }
-      if (!Value.Check(TokenClaims, claims)) throw new HttpProblem('UNAUTHORIZED')
+      if (!Value.Check(TokenClaims, claims)) throw refused('claims missing or of the wrong type')
       // Until the revocation list has been read, a revoked token cannot be told from a good one.
       if (!revocations.loaded) throw unavailable()
       const tokenId = tokenIdOf(claims, m[1])
-      if (revocations.isRevoked({ jti: tokenId, sub: claims.sub, iat: claims.iat })) throw new HttpProblem('UNAUTHORIZED', 'This token was revoked')
+      if (revocations.isRevoked({ jti: tokenId, sub: claims.sub, iat: claims.iat })) throw new HttpProblem('UNAUTHORIZED', 'This token was revoked', {}, undefined, 'revoked')
       if (users === undefined) {
         return { claims, tokenId, principal: { clientId: claims.sub, role: claims.role, products: claims.products === undefined ? undefined : new Set(claims.products) } }
       }
       const user = users.get(claims.sub)
-      if (user === undefined) throw new HttpProblem('UNAUTHORIZED')
+      if (user === undefined) throw refused('no such user in AUTH_USERS_FILE')
       return { claims, tokenId, principal: { clientId: user.Username, role: user.Role, products: user.Products === undefined ? undefined : new Set(user.Products) } }
     },
 

@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
-import type { Availability } from '@request-out/contracts'
+import { Value } from '@sinclair/typebox/value'
+import { Availability } from '@request-out/contracts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -17,13 +18,34 @@ function createAvailabilityStore (app: FastifyInstance) {
   const key = `${app.config.env.QUEUE_PREFIX}:availability`
   const redis = app.redis.producer
   let switches = new Map<string, Availability>()
+  const reported = new Set<string>()
+
+  /** One switch as stored; a corrupt one is reported once and keeps its last good value. */
+  function parsed (product: string, value: string): Availability | undefined {
+    let candidate: unknown
+    try { candidate = JSON.parse(value) } catch { candidate = undefined }
+    if (Value.Check(Availability, candidate)) {
+      reported.delete(product)
+      return candidate
+    }
+    if (!reported.has(product)) app.log.warn({ product, key }, 'an availability switch in Redis is not valid; keeping its last good value')
+    reported.add(product)
+    return switches.get(product)
+  }
 
   async function refresh (): Promise<void> {
     if (!app.redis.isReady()) return
     try {
       const raw = await redis.hgetall(key)
-      switches = new Map(Object.entries(raw).map(([k, v]) => [k, JSON.parse(v) as Availability]))
-    } catch { /* keep the last known switches while Redis is away */ }
+      const next = new Map<string, Availability>()
+      for (const [product, value] of Object.entries(raw)) {
+        const availability = parsed(product, value)
+        if (availability !== undefined) next.set(product, availability)
+      }
+      switches = next
+    } catch {
+      // Redis away or hung: the connection monitor tells that; keep the last known switches.
+    }
   }
   const timer = setInterval(() => { void refresh() }, REFRESH_MS)
   timer.unref()

@@ -122,7 +122,7 @@ async function errorHandling (app: FastifyInstance): Promise<void> {
       // Logged with its stack; the answer carries only the code and a generic message.
       request.log.error({ err: error, code: problem.code }, 'request failed')
     } else {
-      request.log.info({ code: problem.code, reason: error.message }, 'request refused')
+      request.log.info({ code: problem.code, reason: problem.detail ?? error.message }, 'request refused')
     }
     if (problem.code === 'UNAUTHORIZED') reply.header('www-authenticate', 'Bearer realm="request-out"')
     if (problem.code === 'RATE_LIMITED' && reply.getHeader('retry-after') === undefined) reply.header('retry-after', '1')

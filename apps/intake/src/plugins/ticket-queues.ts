@@ -22,12 +22,17 @@ const DEPTH_REFRESH_MS = 1000
 /** This intake's enqueues of one product: started, finished, and how many had finished when the counts were last read. */
 interface Adds { started: number, finished: number, finishedAtRead: number }
 
+// Counts older than this are not trusted: the overload guard refuses (fails closed) until a read succeeds.
+const STALE_AFTER_MS = 10 * DEPTH_REFRESH_MS
+
 function createTicketQueues (app: FastifyInstance) {
   const { env, catalog } = app.config
   const queues = new Map<string, Queue<TicketJob>>()
   const counts = new Map<string, Counts>()
   const workers = new Map<string, number>()
   const adds = new Map<string, Adds>()
+  const readAt = new Map<string, number>()
+  let staleReported = false
   let tick = 0
   for (const product of catalog.list()) {
     const { name, prefix } = productQueue(env.QUEUE_PREFIX, product.key)
@@ -58,6 +63,7 @@ function createTicketQueues (app: FastifyInstance) {
       const finishedBeforeRead = a?.finished ?? 0
       try {
         counts.set(key, (await queue.getJobCounts(...QUEUE_STATES)) as Counts)
+        readAt.set(key, Date.now())
         if (a !== undefined) a.finishedAtRead = finishedBeforeRead
         if (withWorkers) workers.set(key, await queue.getWorkersCount())
       } catch { /* Redis went away mid-refresh (or CLIENT LIST is not allowed); the next tick tries again. */ }
@@ -81,6 +87,13 @@ function createTicketQueues (app: FastifyInstance) {
     reserve (key: string, limit: number): boolean {
       const a = adds.get(key)
       if (a === undefined || backlog(key) >= limit) return false
+      const lastRead = readAt.get(key)
+      if (lastRead !== undefined && Date.now() - lastRead > STALE_AFTER_MS) {
+        if (!staleReported) app.log.warn({ product: key, countsAgeMs: Date.now() - lastRead }, 'queue counts are stale: refusing new tickets until they can be read')
+        staleReported = true
+        return false
+      }
+      staleReported = false
       a.started++
       return true
     },
