@@ -3,7 +3,7 @@ import { MetricsTime, Queue, Worker, type Job } from 'bullmq'
 import type { Logger } from 'pino'
 import { Message, failedEnvelope, type TicketJob } from '@request-out/contracts'
 import { QUEUE_STATES, productQueue } from '@request-out/runtime'
-import type { Product } from '@request-out/product-catalog'
+import { retryPolicy, type Product } from '@request-out/product-catalog'
 import type { RecordStore } from '@request-out/record-store'
 import { isRedisUnavailable, type RedisClient } from '@request-out/redis-connection'
 import { createHandler } from './handlers/index.js'
@@ -82,7 +82,7 @@ export class ProductWorkers {
     if (job === undefined) return
     try {
       if (!(await job.isFailed())) return
-      const written = await store.writeRecord(job.data.ClientId, job.data.TicketId, failedEnvelope(job.data, 'PRODUCT_FAILED', Message.PRODUCT_FAILED),
+      const written = await store.writeRecord(job.data.ClientId, job.data.TicketId, failedEnvelope(job.data, retryPolicy.exhaustedCode, Message.PRODUCT_FAILED),
         { startedAt: job.processedOn ?? Date.now(), tries: job.attemptsMade })
       if (written) log.warn({ ...ticketLogFields(job, product.key), reason: err.message }, 'ticket failed outside its processor; failure record stored')
     } catch (e) {

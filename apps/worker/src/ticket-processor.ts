@@ -3,7 +3,7 @@ import { UnrecoverableError } from 'bullmq'
 import type { Logger } from 'pino'
 import { Message, completedEnvelope, failedEnvelope, type TicketJob } from '@request-out/contracts'
 import { scrubText } from '@request-out/runtime'
-import type { Product } from '@request-out/product-catalog'
+import { retryPolicy, type Product } from '@request-out/product-catalog'
 import { ticketKey, type RecordStore } from '@request-out/record-store'
 import { ProductRejection, type ProductHandler } from './handlers/index.js'
 import type { WorkerMetrics } from './worker-metrics.js'
@@ -108,9 +108,8 @@ export function ticketProcessor (deps: ProcessorDeps) {
         // UnrecoverableError: BullMQ fails the job now, without using up the retries.
         throw new UnrecoverableError(reason)
       }
-      const finalAttempt = attempt >= (job.opts.attempts ?? 1)
-      if (finalAttempt) {
-        await recordStore.writeRecord(ticket.ClientId, ticket.TicketId, failedEnvelope(ticket, 'PRODUCT_FAILED', Message.PRODUCT_FAILED), timing)
+      if (retryPolicy.isLastAttempt(attempt, job.opts.attempts)) {
+        await recordStore.writeRecord(ticket.ClientId, ticket.TicketId, failedEnvelope(ticket, retryPolicy.exhaustedCode, Message.PRODUCT_FAILED), timing)
         log.warn({ reason }, 'ticket failed: no retries left')
         finish('failed')
       } else {

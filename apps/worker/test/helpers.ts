@@ -8,7 +8,7 @@ import { Redis } from 'ioredis'
 import pino, { type Logger } from 'pino'
 import { productQueue } from '@request-out/runtime'
 import { TICKET_JOB_NAME, type ProductDefinition, type TicketEnvelope, type TicketJob } from '@request-out/contracts'
-import { parseCatalog, productJobOptions } from '@request-out/product-catalog'
+import { parseCatalog, retryPolicy } from '@request-out/product-catalog'
 import { RecordStore, ticketFingerprint, ticketKey } from '@request-out/record-store'
 import { TEST_REDIS_URL, deleteKeys, uniquePrefix, waitFor } from '@request-out/test-support'
 import { loadWorkerConfig } from '../src/config.js'
@@ -85,7 +85,7 @@ export async function testBench (t: Teardown, products: ProductDefinition[], red
       const ticket = { TicketId: ticketId, Subject: d.Subject, SubjectType: d.SubjectType, SubjectIdentifier: d.SubjectIdentifier, ...(data === undefined ? {} : { Data: data }) }
       await store.claim(clientId, ticketId, ticketFingerprint(ticket), product.key)
       await queues.get(product.key)?.add(TICKET_JOB_NAME, { ...ticket, ClientId: clientId, RequestId: `req-${ticketId}`, AcceptedAt: Date.now() },
-        { jobId: ticketKey(clientId, ticketId), ...productJobOptions(product) })
+        { jobId: ticketKey(clientId, ticketId), ...retryPolicy.jobOptions(product) })
     },
     async record (ticketId: string, clientId = 'client-a'): Promise<TicketEnvelope | undefined> {
       const state = await store.read(clientId, ticketId)

@@ -5,15 +5,17 @@ export const ProductKind = { SANDBOX: 'sandbox', HTTP: 'http' } as const
 export type ProductKind = (typeof ProductKind)[keyof typeof ProductKind]
 
 const name = Type.String({ minLength: 1, maxLength: 64, pattern: NamePattern })
-const positiveInt = (description: string, maximum?: number) =>
-  Type.Integer({ minimum: 1, ...(maximum === undefined ? {} : { maximum }), description })
+const positiveInt = (description: string, maximum?: number, defaultValue?: number) =>
+  Type.Integer({ minimum: 1, ...(maximum === undefined ? {} : { maximum }), ...(defaultValue === undefined ? {} : { default: defaultValue }), description })
 
 export const BackoffSettings = Type.Object(
   {
-    DelayMs: positiveInt('First retry delay; each next retry doubles it (with jitter)'),
-    Jitter: Type.Optional(Type.Number({ minimum: 0, maximum: 1, description: 'Share of the delay that is randomised' }))
+    /** @defaultValue 1000 */
+    DelayMs: positiveInt('First retry delay; each next retry doubles it (with jitter)', undefined, 1000),
+    /** @defaultValue 0.5 */
+    Jitter: Type.Optional(Type.Number({ minimum: 0, maximum: 1, default: 0.5, description: 'Share of the delay that is randomised' }))
   },
-  { additionalProperties: false }
+  { additionalProperties: false, default: { DelayMs: 1000, Jitter: 0.5 } }
 )
 
 export const RateLimitSettings = Type.Object(
@@ -46,11 +48,16 @@ export const ProductDefinition = Type.Object(
     InputSchema: Type.Optional(Type.Record(Type.String(), Type.Unknown(), {
       description: 'JSON Schema for the ticket\'s Data; properties with "x-personal": true are redacted from logs'
     })),
-    Available: Type.Optional(Type.Boolean({ description: 'Initial availability, before any admin switch (default true)' })),
-    Concurrency: Type.Optional(positiveInt('Jobs run at once per worker process', 10_000)),
-    Attempts: Type.Optional(positiveInt('Tries before the ticket fails with PRODUCT_FAILED', 100)),
+    /** @defaultValue true */
+    Available: Type.Optional(Type.Boolean({ default: true, description: 'Initial availability, before any admin switch' })),
+    /** @defaultValue 10 */
+    Concurrency: Type.Optional(positiveInt('Jobs run at once per worker process', 10_000, 10)),
+    /** @defaultValue 3 */
+    Attempts: Type.Optional(positiveInt('Tries before the ticket fails with PRODUCT_FAILED', 100, 3)),
+    /** @defaultValue `{ DelayMs: 1000, Jitter: 0.5 }` */
     Backoff: Type.Optional(BackoffSettings),
-    TimeoutMs: Type.Optional(positiveInt('Time allowed for one try', 3_600_000)),
+    /** @defaultValue 30000 */
+    TimeoutMs: Type.Optional(positiveInt('Time allowed for one try', 3_600_000, 30_000)),
     RateLimit: Type.Optional(RateLimitSettings),
     Sandbox: Type.Optional(SandboxSettings),
     Http: Type.Optional(HttpSettings)

@@ -1,2 +1,3 @@
 export * from './product-catalog.js'
 export * from './default-catalog.js'
+export * from './retry-policy.js'

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { Value } from '@sinclair/typebox/value'
 import {
-  CatalogFile, productKey, type ProductDefinition
+  CatalogFile, ProductDefinition, productKey
 } from '@request-out/contracts'
 import { DEFAULT_CATALOG } from './default-catalog.js'
 
@@ -27,14 +27,6 @@ export interface Product {
    */
   secrets: string[]
 }
-
-export const ProductDefaults = {
-  Concurrency: 10,
-  Attempts: 3,
-  BackoffDelayMs: 1000,
-  BackoffJitter: 0.5,
-  TimeoutMs: 30_000
-} as const
 
 export class CatalogError extends Error {
   override name = 'CatalogError'
@@ -65,7 +57,13 @@ export class ProductCatalog {
   }
 }
 
-function resolveProduct (d: ProductDefinition, fromEnv: string[]): Product {
+/** A catalog entry with the schema's defaults filled in (TypeBox `default`, stated once in contracts). */
+type ResolvedDefinition = ProductDefinition & Required<Pick<ProductDefinition, 'Available' | 'Concurrency' | 'Attempts' | 'TimeoutMs'>> & {
+  Backoff: { DelayMs: number, Jitter: number }
+}
+
+function resolveProduct (definition: ProductDefinition, fromEnv: string[]): Product {
+  const d = Value.Default(ProductDefinition, structuredClone(definition)) as ResolvedDefinition
   const inputSchema = d.InputSchema
   const properties = (inputSchema?.properties ?? {}) as Record<string, Record<string, unknown>>
   return {
@@ -73,15 +71,12 @@ function resolveProduct (d: ProductDefinition, fromEnv: string[]): Product {
     definition: d,
     name: d.Name,
     kind: d.Kind,
-    concurrency: d.Concurrency ?? ProductDefaults.Concurrency,
-    attempts: d.Attempts ?? ProductDefaults.Attempts,
-    backoff: {
-      delayMs: d.Backoff?.DelayMs ?? ProductDefaults.BackoffDelayMs,
-      jitter: d.Backoff?.Jitter ?? ProductDefaults.BackoffJitter
-    },
-    timeoutMs: d.TimeoutMs ?? ProductDefaults.TimeoutMs,
+    concurrency: d.Concurrency,
+    attempts: d.Attempts,
+    backoff: { delayMs: d.Backoff.DelayMs, jitter: d.Backoff.Jitter },
+    timeoutMs: d.TimeoutMs,
     rateLimit: d.RateLimit === undefined ? undefined : { max: d.RateLimit.Max, durationMs: d.RateLimit.DurationMs },
-    initiallyAvailable: d.Available ?? true,
+    initiallyAvailable: d.Available,
     inputSchema,
     personalFields: Object.entries(properties).filter(([, s]) => s?.['x-personal'] === true).map(([k]) => k),
     // Short values would redact ordinary words out of messages; they are no secrets anyway.
@@ -148,15 +143,4 @@ export function loadCatalog (path: string | undefined, env: NodeJS.ProcessEnv = 
     throw new CatalogError(`PRODUCTS_FILE ${path} cannot be read as JSON: ${(err as Error).message}`)
   }
   return parseCatalog(raw, env, `PRODUCTS_FILE ${path}`)
-}
-
-/**
- * The BullMQ job options of a product's tickets, as plain data so this package stays free of
- * BullMQ: retries with exponential backoff and jitter.
- */
-export function productJobOptions (product: Product): { attempts: number, backoff: { type: 'exponential', delay: number, jitter: number } } {
-  return {
-    attempts: product.attempts,
-    backoff: { type: 'exponential', delay: product.backoff.delayMs, jitter: product.backoff.jitter }
-  }
 }

@@ -2,7 +2,7 @@ import t from 'tap'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { CatalogError, DEFAULT_CATALOG, loadCatalog, parseCatalog, productJobOptions } from '../src/index.js'
+import { CatalogError, DEFAULT_CATALOG, loadCatalog, parseCatalog, retryPolicy } from '../src/index.js'
 
 const file = (content: string): string => {
   const path = join(mkdtempSync(join(tmpdir(), 'rotest-cat-')), 'products.json')
@@ -16,7 +16,7 @@ t.test('the default catalog holds the sandbox product with its settings', async 
   t.ok(p)
   t.match(p, { kind: 'sandbox', concurrency: 50, attempts: 3, timeoutMs: 10_000, initiallyAvailable: true })
   t.same(p?.personalFields.sort(), ['Image', 'NIK'])
-  t.same(productJobOptions(p!), { attempts: 3, backoff: { type: 'exponential', delay: 1000, jitter: 0.5 } })
+  t.same(retryPolicy.jobOptions(p!), { attempts: 3, backoff: { type: 'exponential', delay: 1000, jitter: 0.5 } })
   t.equal(DEFAULT_CATALOG.Products.length, 1)
 })
 
@@ -61,4 +61,16 @@ t.test('a bad catalog stops with a message naming the entry', async (t) => {
 t.test('config/products.example.json is a valid catalog', async (t) => {
   const catalog = loadCatalog(new URL('../../../config/products.example.json', import.meta.url).pathname, { NIK_API_KEY: 'x' })
   t.same(catalog.keys(), ['digitalid/enrollment/ektp', 'digitalid/verification/nik'])
+})
+
+t.test('the retry policy: defaults from the catalog schema, what retries, what is final', async (t) => {
+  const [p] = parseCatalog({ Products: [{ Subject: 'a', SubjectType: 'b', SubjectIdentifier: 'c', Name: 'n', Kind: 'sandbox', Backoff: { DelayMs: 200 } }] }).list()
+  t.match(p, { attempts: 3, concurrency: 10, timeoutMs: 30_000, initiallyAvailable: true, backoff: { delayMs: 200, jitter: 0.5 } }, 'defaults filled in once, from the schema')
+  t.same(retryPolicy.jobOptions(p!), { attempts: 3, backoff: { type: 'exponential', delay: 200, jitter: 0.5 } })
+  t.same([200, 204, 400, 404, 408, 422, 425, 429, 500, 503].map((s) => retryPolicy.upstreamOutcome(s)),
+    ['result', 'result', 'rejected', 'rejected', 'retry', 'rejected', 'retry', 'retry', 'retry', 'retry'])
+  t.equal(retryPolicy.isLastAttempt(2, 3), false)
+  t.equal(retryPolicy.isLastAttempt(3, 3), true)
+  t.equal(retryPolicy.isLastAttempt(1, undefined), true, 'a job without attempts has one try')
+  t.same(['SUCCESS', 'PRODUCT_REJECTED', 'PRODUCT_FAILED', null].map((c) => retryPolicy.isFinalRecord(c)), [true, true, false, false])
 })

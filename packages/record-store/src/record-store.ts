@@ -1,5 +1,6 @@
 import { Value } from '@sinclair/typebox/value'
 import { TicketEnvelope } from '@request-out/contracts'
+import { retryPolicy } from '@request-out/product-catalog'
 import type { Cluster, Redis } from 'ioredis'
 import { ticketKey } from './ticket-key.js'
 import { legacyTicketRedisKey, ticketEventStream, ticketEventStreams, ticketGroup, ticketRedisKey } from './ticket-layout.js'
@@ -36,11 +37,11 @@ redis.call('XADD', KEYS[2], '*', 'type', 'accepted', 'clientId', ARGV[5], 'ticke
   'product', ARGV[2], 'fp', ARGV[1], 'requestId', ARGV[7])
 return {1, '', ''}
 `
-// A record is final, except one that says the product never answered (PRODUCT_FAILED): a later
+// A record is final, except one whose code is ARGV[11] (the retry policy's exhausted code): a later
 // outcome of the same ticket (an operator's retry, or a late duplicate delivery) replaces it.
 const WRITE_RECORD = `
 local current = redis.call('HGET', KEYS[1], 'code')
-if current and (current ~= 'PRODUCT_FAILED' or ARGV[5] == 'PRODUCT_FAILED') then return 0 end
+if current and (current ~= ARGV[11] or ARGV[5] == ARGV[11]) then return 0 end
 redis.call('HSET', KEYS[1], 'rec', ARGV[1], 'code', ARGV[5])
 redis.call('EXPIRE', KEYS[1], ARGV[2])
 redis.call('XADD', KEYS[2], '*', 'type', 'record', 'clientId', ARGV[6], 'ticketId', ARGV[7], 'at', ARGV[8],
@@ -53,7 +54,7 @@ interface ScriptCommands {
   roClaimTicket: (key: string, stream: string, fp: string, product: string, at: string, ttl: string,
     clientId: string, ticketId: string, requestId: string) => Promise<[number, string, string]>
   roWriteRecord: (key: string, stream: string, record: string, ttl: string, channel: string, member: string, code: string,
-    clientId: string, ticketId: string, at: string, startedAt: string, tries: string) => Promise<number>
+    clientId: string, ticketId: string, at: string, startedAt: string, tries: string, replaceable: string) => Promise<number>
 }
 
 export function recordChannel (prefix: string): string {
@@ -113,22 +114,22 @@ export class RecordStore {
     return { exists: true, product: product ?? '', record: parseRecord(rec) }
   }
 
-  /** True when the ticket has a record no later outcome may replace (anything but PRODUCT_FAILED). */
+  /** True when the ticket has a record no later outcome may replace (the retry policy says which). */
   async hasFinalRecord (clientId: string, ticketId: string): Promise<boolean> {
-    const code = await this.#redis.hget(this.#keys(clientId, ticketId)[0], 'code')
-    return code !== null && code !== 'PRODUCT_FAILED'
+    return retryPolicy.isFinalRecord(await this.#redis.hget(this.#keys(clientId, ticketId)[0], 'code'))
   }
 
   /**
    * Stores the ticket's record unless a final one is there already (a job delivered twice must not
-   * overwrite the first outcome; only a PRODUCT_FAILED record gives way to a later outcome), appends
+   * overwrite the first outcome; only a record the retry policy does not call final gives way), appends
    * the `record` event, then announces it to long polls. Resolves true when written.
    */
   async writeRecord (clientId: string, ticketId: string, record: TicketEnvelope, timing: RecordTiming = { startedAt: Date.now(), tries: 1 }): Promise<boolean> {
     const [key, stream] = this.#keys(clientId, ticketId)
     const code = record.Code ?? 'SUCCESS'
     const written = await this.#redis.roWriteRecord(key, stream, JSON.stringify(record), this.#ttl, this.#channel,
-      ticketKey(clientId, ticketId), code, clientId, ticketId, String(Date.now()), String(timing.startedAt), String(timing.tries))
+      ticketKey(clientId, ticketId), code, clientId, ticketId, String(Date.now()), String(timing.startedAt), String(timing.tries),
+      retryPolicy.exhaustedCode)
     return written === 1
   }
 

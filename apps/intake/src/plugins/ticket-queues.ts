@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify'
 import { Queue } from 'bullmq'
 import { TICKET_JOB_NAME, type TicketJob } from '@request-out/contracts'
 import { QUEUE_STATES, productQueue, type QueueCounts } from '@request-out/runtime'
-import { productJobOptions, type Product } from '@request-out/product-catalog'
+import { retryPolicy, type Product } from '@request-out/product-catalog'
 import { ticketKey } from '@request-out/record-store'
 
 declare module 'fastify' {
@@ -112,7 +112,7 @@ function createTicketQueues (app: FastifyInstance) {
       const a = adds.get(product.key)
       if (queue === undefined || a === undefined) throw new Error(`no queue for product ${product.key}`)
       try {
-        await queue.add(TICKET_JOB_NAME, job, { jobId: ticketKey(job.ClientId, job.TicketId), ...productJobOptions(product) })
+        await queue.add(TICKET_JOB_NAME, job, { jobId: ticketKey(job.ClientId, job.TicketId), ...retryPolicy.jobOptions(product) })
         a.finished++
       } catch (err) {
         a.started--

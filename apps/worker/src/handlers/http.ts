@@ -1,14 +1,12 @@
 import { Pool } from 'undici'
 import { Value } from '@sinclair/typebox/value'
 import { ProductResult } from '@request-out/contracts'
-import type { Product } from '@request-out/product-catalog'
+import { retryPolicy, type Product } from '@request-out/product-catalog'
 import { ProductRejection, type ProductHandler } from './product-handler.js'
 
 /** Called after every upstream call, for the upstream latency metric. */
 export type UpstreamObserver = (product: string, status: string, seconds: number) => void
 
-// Upstream 4xx that mean "try again later", not "your data is wrong".
-const RETRYABLE_4XX = new Set([408, 425, 429])
 // The upstream's Message goes into the client's record (after scrubbing): a sentence, not a document.
 const MAX_MESSAGE_LENGTH = 200
 
@@ -66,7 +64,8 @@ export function httpHandler (product: Product, observe: UpstreamObserver = () =>
       })
       status = String(response.statusCode)
       const body = await response.body.text()
-      if (response.statusCode >= 200 && response.statusCode < 300) {
+      const outcome = retryPolicy.upstreamOutcome(response.statusCode)
+      if (outcome === 'result') {
         let result: unknown
         try {
           result = JSON.parse(body)
@@ -78,7 +77,7 @@ export function httpHandler (product: Product, observe: UpstreamObserver = () =>
         }
         return { ResourceType: result.ResourceType, Resource: result.Resource, ResourceId: result.ResourceId, Data: result.Data }
       }
-      if (response.statusCode >= 400 && response.statusCode < 500 && !RETRYABLE_4XX.has(response.statusCode)) {
+      if (outcome === 'rejected') {
         throw new ProductRejection(messageOf(body, response.statusCode))
       }
       throw new UpstreamError(`upstream answered ${response.statusCode}`)

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { BeforeHookResult, HookContext } from '@bull-board/api/dist/types.js'
 import type { TicketJob } from '@request-out/contracts'
+import { retryPolicy } from '@request-out/product-catalog'
 
 /**
  * bull-board actions that would break the ticket contract, refused whatever the job. The queue is
@@ -61,7 +62,7 @@ export function dashboardGuard (app: FastifyInstance) {
       if (ticket !== undefined && await recordStore.hasFinalRecord(ticket.data.ClientId, ticket.data.TicketId)) {
         const state = await recordStore.read(ticket.data.ClientId, ticket.data.TicketId)
         const code = (state.exists ? state.record?.Code : undefined) ?? 'SUCCESS'
-        return refuse(409, `This ticket's record is final (${code}): a retry would change nothing. Only tickets that failed for lack of an answer (PRODUCT_FAILED) are retried`)
+        return refuse(409, `This ticket's record is final (${code}): a retry would change nothing. Only tickets that failed for lack of an answer (${retryPolicy.exhaustedCode}) are retried`)
       }
     }
     return undefined
