@@ -4,13 +4,14 @@ import Fastify from 'fastify'
 import { createVerifier } from 'fast-jwt'
 import { Queue } from 'bullmq'
 import { Redis } from 'ioredis'
+import { DEVELOPMENT_JWT_SECRET } from '@request-out/runtime'
 
 const port = Number(process.env.PORT)
 const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', { enableOfflineQueue: false, maxRetriesPerRequest: 1 })
 await new Promise((resolve) => redis.once('ready', resolve))
 const queue = new Queue('baseline', { connection: redis, prefix: 'bench-baseline' })
 const verify = createVerifier({
-  key: 'request-out-development-secret-not-for-production',
+  key: DEVELOPMENT_JWT_SECRET,
   algorithms: ['HS256'],
   allowedIss: 'request-out',
   allowedAud: 'request-out',

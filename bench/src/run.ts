@@ -10,7 +10,7 @@ import { Queue } from 'bullmq'
 import { Redis } from 'ioredis'
 import { createSigner } from 'fast-jwt'
 import { TICKET_JOB_NAME } from '@request-out/contracts'
-import { productQueue } from '@request-out/runtime'
+import { DEVELOPMENT_JWT_SECRET, productQueue } from '@request-out/runtime'
 import { recordChannel, ticketKey, ticketRedisKey } from '@request-out/record-store'
 import { freePort, spawnApp, startPrivateRedis, waitFor } from '@request-out/test-support'
 import { percentile, printTable } from './report.js'
@@ -55,7 +55,7 @@ const round = (n: number, digits = 2): number => Math.round(n * 10 ** digits) / 
 async function main (): Promise<void> {
   const redis = await startPrivateRedis()
   const admin = new Redis(redis.url)
-  const token = createSigner({ key: 'request-out-development-secret-not-for-production', iss: 'request-out', aud: 'request-out', expiresIn: 3_600_000 })({ sub: CLIENT, role: 'client', jti: randomUUID() })
+  const token = createSigner({ key: DEVELOPMENT_JWT_SECRET, iss: 'request-out', aud: 'request-out', expiresIn: 3_600_000 })({ sub: CLIENT, role: 'client', jti: randomUUID() })
   const auth = { authorization: `Bearer ${token}`, 'content-type': 'application/json' }
   const env = { REDIS_URL: redis.url, QUEUE_PREFIX: PREFIX, LOG_LEVEL: 'warn', RATE_LIMIT_MAX: '10000000', MAX_QUEUE_DEPTH: '100000000' }
   const results: Record<string, unknown> = {

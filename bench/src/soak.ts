@@ -14,6 +14,7 @@ import { createSigner } from 'fast-jwt'
 import { recordChannel, ticketKey, ticketRedisKey } from '@request-out/record-store'
 import { freePort, spawnApp, startPrivateRedis, waitFor, type AppProcess } from '@request-out/test-support'
 import { percentile, printTable } from './report.js'
+import { DEVELOPMENT_JWT_SECRET } from '@request-out/runtime'
 
 const TICKETS = Number(process.env.SOAK_TICKETS ?? 20_000)
 const RATE = Number(process.env.SOAK_RATE ?? 100) // tickets per second
@@ -100,7 +101,7 @@ async function main (): Promise<number> {
   })
   await subscriber.subscribe(recordChannel(PREFIX))
 
-  const token = createSigner({ key: 'request-out-development-secret-not-for-production', iss: 'request-out', aud: 'request-out', expiresIn: 3_600_000 })({ sub: CLIENT, role: 'client', jti: randomUUID() })
+  const token = createSigner({ key: DEVELOPMENT_JWT_SECRET, iss: 'request-out', aud: 'request-out', expiresIn: 3_600_000 })({ sub: CLIENT, role: 'client', jti: randomUUID() })
   const accepted = new Set<string>()
   const gaveUp: string[] = []
   let posts = 0

@@ -1,7 +1,8 @@
 import { ConfigError } from '@request-out/contracts'
+import { DEVELOPMENT_JWT_SECRET } from '@request-out/runtime'
 
-/** Used only outside production when JWT_SECRET is unset, so several dev intakes share tokens. */
-export const DEVELOPMENT_JWT_SECRET = 'request-out-development-secret-not-for-production'
+export { DEVELOPMENT_JWT_SECRET }
+
 const MIN_SECRET_LENGTH = 32
 /** A secret of fewer distinct characters than this is a pattern, not a secret ("aaaa…", "abab…"). */
 const MIN_DISTINCT_CHARACTERS = 10

@@ -1,12 +1,9 @@
 import t from 'tap'
 import { existsSync, mkdirSync } from 'node:fs'
-import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
-import { mkdtempSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { chromium, type Browser, type Page } from 'playwright-core'
-import { TEST_REDIS_URL, WORKSPACE_ROOT, deleteKeys, spawnWorker, uniquePrefix, waitFor } from '@request-out/test-support'
+import { TEST_REDIS_URL, WORKSPACE_ROOT, deleteKeys, json, spawnWorker, startUpstream, uniquePrefix, waitFor, writeCatalog } from '@request-out/test-support'
 import { buildApp } from '../src/app.js'
 import { loadIntakeConfig } from '../src/config.js'
 import { ticketKey } from '@request-out/record-store'
@@ -27,33 +24,23 @@ t.test('the operator dashboard in a real browser', { skip: existsSync(CHROMIUM) 
   mkdirSync(SHOTS, { recursive: true })
   // A product whose upstream fails until we say so: its ticket fails, then an operator retries it.
   let upstreamHealthy = false
-  const upstream = createServer((req, res) => {
-    req.resume()
-    req.on('end', () => {
-      if (!upstreamHealthy) return res.writeHead(503).end('{"Message":"down"}')
-      res.writeHead(200, { 'content-type': 'application/json' })
-        .end(JSON.stringify({ ResourceType: 'data', Resource: 'nik', ResourceId: 'retried-1', Data: { Status: 'ok' } }))
-    })
-  })
-  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve))
-  t.teardown(() => { upstream.closeAllConnections(); upstream.close() })
-  const catalogFile = join(mkdtempSync(join(tmpdir(), 'rotest-dash-')), 'products.json')
-  writeFileSync(catalogFile, JSON.stringify({
-    Products: [
-      { Subject: 'digitalid', SubjectType: 'enrollment', SubjectIdentifier: 'ektp', Name: 'e-KTP sandbox', Kind: 'sandbox' },
-      {
-        Subject: 'digitalid',
-        SubjectType: 'verification',
-        SubjectIdentifier: 'flaky',
-        Name: 'Flaky verification',
-        Kind: 'http',
-        Attempts: 1,
-        TimeoutMs: 2000,
-        Http: { Url: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}/verify` }
-      },
-      { Subject: 'digitalid', SubjectType: 'verification', SubjectIdentifier: 'idle', Name: 'Nobody serves this', Kind: 'sandbox' }
-    ]
-  }))
+  const upstream = await startUpstream(t, (_body, _req, res) => upstreamHealthy
+    ? json(res, 200, { ResourceType: 'data', Resource: 'nik', ResourceId: 'retried-1', Data: { Status: 'ok' } })
+    : json(res, 503, { Message: 'down' }))
+  const catalogFile = writeCatalog([
+    { Subject: 'digitalid', SubjectType: 'enrollment', SubjectIdentifier: 'ektp', Name: 'e-KTP sandbox', Kind: 'sandbox' },
+    {
+      Subject: 'digitalid',
+      SubjectType: 'verification',
+      SubjectIdentifier: 'flaky',
+      Name: 'Flaky verification',
+      Kind: 'http',
+      Attempts: 1,
+      TimeoutMs: 2000,
+      Http: { Url: upstream.url }
+    },
+    { Subject: 'digitalid', SubjectType: 'verification', SubjectIdentifier: 'idle', Name: 'Nobody serves this', Kind: 'sandbox' }
+  ])
 
   const prefix = uniquePrefix('dash')
   const env = { REDIS_URL: TEST_REDIS_URL, QUEUE_PREFIX: prefix, PRODUCTS_FILE: catalogFile, LOG_LEVEL: 'warn' }

@@ -1,8 +1,3 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
-import { mkdtempSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { Queue } from 'bullmq'
 import { Redis } from 'ioredis'
 import pino, { type Logger } from 'pino'
@@ -10,7 +5,7 @@ import { productQueue } from '@request-out/runtime'
 import { TICKET_JOB_NAME, type ProductDefinition, type TicketEnvelope, type TicketJob } from '@request-out/contracts'
 import { parseCatalog, retryPolicy } from '@request-out/product-catalog'
 import { RecordStore, ticketFingerprint, ticketKey } from '@request-out/record-store'
-import { TEST_REDIS_URL, deleteKeys, uniquePrefix, waitFor } from '@request-out/test-support'
+import { TEST_REDIS_URL, deleteKeys, uniquePrefix, waitFor, writeCatalog } from '@request-out/test-support'
 import { loadWorkerConfig } from '../src/config.js'
 import { WorkerService } from '../src/worker-service.js'
 
@@ -38,12 +33,6 @@ export function httpProduct (identifier: string, url: string, extra: Partial<Pro
 }
 
 export const keyOf = (p: ProductDefinition): string => `${p.Subject}/${p.SubjectType}/${p.SubjectIdentifier}`
-
-function writeCatalog (products: ProductDefinition[]): string {
-  const file = join(mkdtempSync(join(tmpdir(), 'rotest-catalog-')), 'products.json')
-  writeFileSync(file, JSON.stringify({ Products: products }))
-  return file
-}
 
 /**
  * A test's own Redis namespace: the product queues of `products`, a record store, and a producer
@@ -104,30 +93,4 @@ export async function testBench (t: Teardown, products: ProductDefinition[], red
   }
 }
 
-export type UpstreamHandler = (body: Record<string, unknown>, req: IncomingMessage, res: ServerResponse) => void | Promise<void>
-
-/** A real local upstream for `http` products. */
-export async function startUpstream (t: Teardown, handler: UpstreamHandler): Promise<{ url: string, calls: Array<Record<string, unknown>> }> {
-  const calls: Array<Record<string, unknown>> = []
-  const server = createServer((req, res) => {
-    let raw = ''
-    req.on('data', (c: Buffer) => { raw += c.toString() })
-    req.on('end', () => {
-      const body = JSON.parse(raw || '{}') as Record<string, unknown>
-      calls.push(body)
-      void Promise.resolve(handler(body, req, res)).catch(() => res.writeHead(500).end())
-    })
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()))
-  t.teardown(async () => {
-    server.closeAllConnections()
-    await new Promise((resolve) => server.close(resolve))
-  })
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/verify`, calls }
-}
-
-export const json = (res: ServerResponse, status: number, body: unknown): void => {
-  res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body))
-}
-
-export const okResult = { ResourceType: 'data', Resource: 'nik', ResourceId: 'r-1', Data: { Status: 'ok' } }
+export { json, okResult, startUpstream } from '@request-out/test-support'
