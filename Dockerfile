@@ -7,6 +7,8 @@ COPY package.json pnpm-workspace.yaml pnpm-lock.yaml tsconfig.base.json tsconfig
 COPY scripts ./scripts
 COPY packages ./packages
 COPY apps ./apps
+# tsconfig.json and the workspace list name the bench too: it is built, never run, in the image.
+COPY bench ./bench
 RUN npx -y pnpm@12.4.2 install --frozen-lockfile \
  && npx -y pnpm@12.4.2 exec tsc -b \
  && rm -rf node_modules apps/*/node_modules packages/*/node_modules \
