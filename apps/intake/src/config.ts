@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { createPublicKey } from 'node:crypto'
-import { ConfigError, IntakeEnv, parseEnv, type UserRecord } from '@request-out/contracts'
+import { ConfigError, IntakeEnv, parseEnv, type UserRecord, errorMessage } from '@request-out/contracts'
 import { readUsersFile } from './user-directory.js'
 import { DEVELOPMENT_JWT_SECRET, assertProductionSecret } from './public-secrets.js'
 import { loadCatalog, type ProductCatalog } from '@request-out/product-catalog'
@@ -57,14 +57,14 @@ export function loadIntakeConfig (source: NodeJS.ProcessEnv = process.env): Inta
     try {
       pem = readPem(env.JWT_PUBLIC_KEY)
     } catch (err) {
-      throw new ConfigError(`JWT_PUBLIC_KEY: cannot read the key: ${(err as Error).message}`)
+      throw new ConfigError(`JWT_PUBLIC_KEY: cannot read the key: ${errorMessage(err)}`)
     }
     let algorithms: Algorithm[]
     try {
       algorithms = algorithmsFor(pem)
     } catch (err) {
       if (err instanceof ConfigError) throw err
-      throw new ConfigError(`JWT_PUBLIC_KEY: not a PEM public key: ${(err as Error).message}`)
+      throw new ConfigError(`JWT_PUBLIC_KEY: not a PEM public key: ${errorMessage(err)}`)
     }
     auth = { mode: 'external', publicKey: pem, algorithms, ...common }
   } else {
@@ -91,7 +91,7 @@ export function loadIntakeConfig (source: NodeJS.ProcessEnv = process.env): Inta
   try {
     catalog = loadCatalog(env.PRODUCTS_FILE, source)
   } catch (err) {
-    throw new ConfigError(`PRODUCTS_FILE: ${(err as Error).message}`)
+    throw new ConfigError(`PRODUCTS_FILE: ${errorMessage(err)}`)
   }
   return {
     env,

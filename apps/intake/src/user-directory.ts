@@ -1,7 +1,7 @@
 import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto'
 import { readFileSync, statSync } from 'node:fs'
 import { Value } from '@sinclair/typebox/value'
-import { ConfigError, UsersFile, type UserRecord } from '@request-out/contracts'
+import { ConfigError, UsersFile, type UserRecord, errorMessage } from '@request-out/contracts'
 
 const SCRYPT = { N: 16384, r: 8, p: 1, keyLength: 32 } as const
 
@@ -47,7 +47,7 @@ export function readUsersFile (path: string): UserRecord[] {
   try {
     raw = JSON.parse(readFileSync(path, 'utf8'))
   } catch (err) {
-    throw new ConfigError(`AUTH_USERS_FILE ${path} cannot be read as JSON: ${(err as Error).message}`)
+    throw new ConfigError(`AUTH_USERS_FILE ${path} cannot be read as JSON: ${errorMessage(err)}`)
   }
   const error = Value.Errors(UsersFile, raw).First()
   if (error !== undefined) throw new ConfigError(`AUTH_USERS_FILE ${path}: ${error.path || '/'}: ${error.message}`)

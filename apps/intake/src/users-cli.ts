@@ -7,7 +7,7 @@
 // (it would land in shell history and the process list).
 import { existsSync, renameSync, writeFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
-import { Role, type UserRecord } from '@request-out/contracts'
+import { Role, type UserRecord, errorMessage } from '@request-out/contracts'
 import { loadCatalog } from '@request-out/product-catalog'
 import { hashPassword, readUsersFile } from './user-directory.js'
 
@@ -45,7 +45,7 @@ try {
     }
   })
 } catch (err) {
-  fail(`${(err as Error).message}\n${USAGE}`)
+  fail(`${errorMessage(err)}\n${USAGE}`)
 }
 const { values, positionals } = parsed
 if (values.help) {
@@ -60,7 +60,7 @@ let users: UserRecord[] = []
 try {
   users = existsSync(file) ? readUsersFile(file) : []
 } catch (err) {
-  fail((err as Error).message)
+  fail(errorMessage(err))
 }
 
 function save (list: UserRecord[]): void {
@@ -87,7 +87,7 @@ switch (command) {
       try {
         known = loadCatalog(process.env.PRODUCTS_FILE).keys()
       } catch (err) {
-        fail(`cannot check --products against the catalog: ${(err as Error).message}`)
+        fail(`cannot check --products against the catalog: ${errorMessage(err)}`)
       }
       const unknown = products.filter((p) => !known.includes(p))
       if (unknown.length > 0) fail(`unknown product ${unknown.join(', ')}; the catalog has ${known.join(', ')}`)

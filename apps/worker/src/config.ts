@@ -1,4 +1,4 @@
-import { ConfigError, WorkerEnv, parseEnv } from '@request-out/contracts'
+import { ConfigError, WorkerEnv, parseEnv, errorMessage } from '@request-out/contracts'
 import { loadCatalog, type Product, type ProductCatalog } from '@request-out/product-catalog'
 import type { RedisTarget } from '@request-out/redis-connection'
 
@@ -16,7 +16,7 @@ export function loadWorkerConfig (source: NodeJS.ProcessEnv = process.env): Work
   try {
     catalog = loadCatalog(env.PRODUCTS_FILE, source)
   } catch (err) {
-    throw new ConfigError(`PRODUCTS_FILE: ${(err as Error).message}`)
+    throw new ConfigError(`PRODUCTS_FILE: ${errorMessage(err)}`)
   }
   let products = catalog.list()
   if (env.WORKER_PRODUCTS !== undefined) {

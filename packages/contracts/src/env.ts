@@ -81,6 +81,11 @@ export class ConfigError extends Error {
   override name = 'ConfigError'
 }
 
+/** The message of anything thrown: an Error's message, else its text. */
+export function errorMessage (err: unknown): string {
+  return err instanceof Error ? err.message : String(err)
+}
+
 /**
  * Reads the variables a schema names from `env`, applies defaults and converts strings to numbers
  * and booleans, then fails on the first bad one with its name and the rule it breaks.

@@ -1,8 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { Value } from '@sinclair/typebox/value'
-import {
-  CatalogFile, ProductDefinition, productKey
-} from '@request-out/contracts'
+import { CatalogFile, ProductDefinition, errorMessage, productKey } from '@request-out/contracts'
 import { DEFAULT_CATALOG } from './default-catalog.js'
 
 /** A catalog entry with every default applied once, so nothing downstream guesses. */
@@ -140,7 +138,7 @@ export function loadCatalog (path: string | undefined, env: NodeJS.ProcessEnv = 
   try {
     raw = JSON.parse(readFileSync(path, 'utf8'))
   } catch (err) {
-    throw new CatalogError(`PRODUCTS_FILE ${path} cannot be read as JSON: ${(err as Error).message}`)
+    throw new CatalogError(`PRODUCTS_FILE ${path} cannot be read as JSON: ${errorMessage(err)}`)
   }
   return parseCatalog(raw, env, `PRODUCTS_FILE ${path}`)
 }
