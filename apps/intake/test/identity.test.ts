@@ -146,10 +146,12 @@ t.test('the dashboard session ends for good at /admin/logout', async (t) => {
   const page = await app.inject({ method: 'GET', url: '/admin/products', headers: { cookie, accept: 'text/html' } })
   t.equal(page.statusCode, 200)
   const csrf = /name="csrf" value="([^"]+)"/.exec(page.body)?.[1] ?? ''
+  // The form token's secret travels in its own cookie, as the browser would send it.
+  const csrfSecret = String(page.headers['set-cookie']).split(';')[0] ?? ''
   const out = await app.inject({
     method: 'POST',
     url: '/admin/logout',
-    headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
+    headers: { cookie: `${cookie}; ${csrfSecret}`, 'content-type': 'application/x-www-form-urlencoded' },
     payload: new URLSearchParams({ csrf }).toString()
   })
   t.equal(out.statusCode, 303)

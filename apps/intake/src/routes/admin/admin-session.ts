@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Principal } from '../../plugins/auth.js'
 
@@ -38,20 +37,6 @@ export function sessionPrincipal (request: FastifyRequest): Principal | undefine
   } catch {
     return undefined
   }
-}
-
-/**
- * The form token of a session: derived from the session token, which other sites never see, so
- * they cannot forge it either; no server-side state needed.
- */
-export function csrfTokenFor (sessionTokenValue: string): string {
-  return createHash('sha256').update(`request-out-csrf\u0000${sessionTokenValue}`).digest('base64url')
-}
-
-/** True when a posted form carries the session's form token. */
-export function hasFormToken (request: FastifyRequest): boolean {
-  const body = request.body as { csrf?: unknown } | undefined
-  return body?.csrf === csrfTokenFor(sessionToken(request) ?? '')
 }
 
 /**

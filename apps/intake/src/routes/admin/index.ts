@@ -1,16 +1,23 @@
+import { fileURLToPath } from 'node:url'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import cookie from '@fastify/cookie'
+import csrfProtection from '@fastify/csrf-protection'
 import formbody from '@fastify/formbody'
 import helmet from '@fastify/helmet'
+import fastifyStatic from '@fastify/static'
+import view from '@fastify/view'
+import { Eta } from 'eta'
 import { Role } from '@request-out/contracts'
 import { HttpProblem } from '../../http-problem.js'
 import { LOGIN_PATH, isSameOrigin, sessionPrincipal } from './admin-session.js'
-import { page } from './html.js'
 import loginPage from './login-page.js'
 import productsPage from './products-page.js'
 import queuesDashboard from './queues-dashboard.js'
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])
+// Beside src and dist alike, so one path serves either.
+const VIEWS = fileURLToPath(new URL('../../../views', import.meta.url))
+const templates = new Eta({ views: VIEWS })
 
 /** Session check of every protected admin route: anonymous → login page, client role → 403, cross-site write → 403. */
 async function requireAdminSession (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
@@ -22,7 +29,8 @@ async function requireAdminSession (request: FastifyRequest, reply: FastifyReply
   }
   if (principal.role !== Role.ADMIN) {
     if (wantsHtml) {
-      return reply.code(403).type('text/html; charset=utf-8').send(page('Forbidden', '<main><h1>Forbidden</h1><p>The dashboard is for admins only.</p></main>'))
+      // Rendered with our own engine: inside bull-board's context `reply.view` is bull-board's.
+      return reply.code(403).type('text/html; charset=utf-8').send(templates.render('./forbidden.eta', {}))
     }
     throw new HttpProblem('FORBIDDEN', 'The dashboard is for admins only')
   }
@@ -39,6 +47,16 @@ async function requireAdminSession (request: FastifyRequest, reply: FastifyReply
 const adminRoutes: FastifyPluginAsync = async (app) => {
   await app.register(cookie)
   await app.register(formbody)
+  // Pages are eta templates (escaped by default) in apps/intake/views; their assets are files in
+  // apps/intake/public. Both folders sit beside src and dist, so one path serves either.
+  await app.register(view, { engine: { eta: templates }, root: VIEWS })
+  await app.register(fastifyStatic, { root: fileURLToPath(new URL('../../../public', import.meta.url)), prefix: '/admin/assets/', decorateReply: false })
+  // Form tokens: an HMAC under a per-browser secret kept in an HttpOnly cookie, so they work on
+  // every intake behind a load balancer. Forms name the field `csrf`.
+  await app.register(csrfProtection, {
+    cookieOpts: { path: '/admin', sameSite: 'strict', httpOnly: true },
+    getToken: (request) => (request.body as { csrf?: string } | undefined)?.csrf
+  })
   await app.register(helmet, {
     // Browsers then send our Origin on same-site form posts (no-referrer would make it "null").
     referrerPolicy: { policy: 'same-origin' },

@@ -1,34 +1,21 @@
-import type { FastifyPluginAsync, FastifyReply } from 'fastify'
-import { Role } from '@request-out/contracts'
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyReply } from 'fastify'
+import { AdminLoginForm, AdminLogoutForm, Role } from '@request-out/contracts'
 import { HttpProblem } from '../../http-problem.js'
 import { revokeToken } from '../../plugins/auth.js'
-import { clearSessionCookie, csrfTokenFor, hasFormToken, isSameOrigin, sessionToken, setSessionCookie } from './admin-session.js'
-import { escapeHtml, page } from './html.js'
-
-interface LoginForm { Username?: string, Password?: string, AccessToken?: string }
+import { clearSessionCookie, isSameOrigin, sessionToken, setSessionCookie } from './admin-session.js'
 
 /** The dashboard's public pages: log in (same users as /v1/auth/login, admin role) and log out. */
-const loginPage: FastifyPluginAsync = async (app) => {
+const loginPage: FastifyPluginAsyncTypebox = async (app) => {
   const { auth } = app
   const withPassword = auth.mode === 'login'
 
-  const form = (reply: FastifyReply, status: number, error?: string): FastifyReply => {
-    const fields = withPassword
-      ? `<label for="u">Username</label><input id="u" name="Username" autocomplete="username" required>
-         <label for="p">Password</label><input id="p" name="Password" type="password" autocomplete="current-password" required>`
-      : '<label for="t">Admin access token</label><input id="t" name="AccessToken" type="password" required>'
-    return reply.code(status).type('text/html; charset=utf-8').send(page('Log in', `
-      <form class="box" method="post" action="/admin/login">
-        <h1>Request Out</h1><p>Operator dashboard: admins only.</p>
-        ${error === undefined ? '' : `<p class="error" role="alert">${escapeHtml(error)}</p>`}
-        ${fields}
-        <p><button type="submit">Log in</button></p>
-      </form>`))
-  }
+  const form = async (reply: FastifyReply, status: number, error?: string): Promise<FastifyReply> =>
+    reply.code(status).view('login.eta', { withPassword, error })
 
   app.get('/admin/login', { schema: { hide: true } }, async (_request, reply) => form(reply, 200))
 
-  app.post<{ Body: LoginForm }>('/admin/login', { schema: { hide: true } }, async (request, reply) => {
+  app.post('/admin/login', { schema: { hide: true, body: AdminLoginForm } }, async (request, reply) => {
     if (!isSameOrigin(request)) throw new HttpProblem('FORBIDDEN', 'Cross-site request refused')
     const body = request.body ?? {}
     let token: string | undefined
@@ -64,18 +51,21 @@ const loginPage: FastifyPluginAsync = async (app) => {
   app.get('/admin/logout', { schema: { hide: true } }, async (request, reply) => {
     const token = sessionToken(request)
     if (token === undefined) return reply.redirect('/admin/login', 302)
-    return reply.type('text/html; charset=utf-8').send(page('Log out', `
-      <form class="box" method="post" action="/admin/logout">
-        <h1>Log out?</h1><p>This ends the dashboard session on every intake.</p>
-        <input type="hidden" name="csrf" value="${escapeHtml(csrfTokenFor(token))}">
-        <p><button type="submit">Log out</button> <a href="/admin/queues">Back to the queues</a></p>
-      </form>`))
+    return reply.view('logout.eta', { csrf: reply.generateCsrf() })
   })
 
-  app.post('/admin/logout', { schema: { hide: true } }, async (request, reply) => {
-    if (!isSameOrigin(request) || (sessionToken(request) !== undefined && !hasFormToken(request))) {
-      throw new HttpProblem('FORBIDDEN', 'Cross-site request refused')
+  app.post('/admin/logout', {
+    schema: { hide: true, body: AdminLogoutForm },
+    // A session's logout needs the form token; without a session there is nothing to protect.
+    preHandler: async (request, reply) => {
+      if (!isSameOrigin(request)) throw new HttpProblem('FORBIDDEN', 'Cross-site request refused')
+      if (sessionToken(request) !== undefined) {
+        await new Promise<void>((resolve, reject) => {
+          app.csrfProtection(request, reply, (err?: Error) => { if (err === undefined) resolve(); else reject(err) })
+        })
+      }
     }
+  }, async (request, reply) => {
     // The cookie holds an access token: clearing it in this browser is not enough, the token itself
     // must stop working (a copy of the cookie would otherwise still open the dashboard).
     const token = sessionToken(request)
