@@ -1,4 +1,4 @@
-import Fastify, { LogController, type FastifyInstance } from 'fastify'
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type RawReplyDefaultExpression, type RawRequestDefaultExpression, type RawServerDefault } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { DestinationStream, LoggerOptions } from 'pino'
 import type { IntakeConfig } from './config.js'
@@ -33,7 +33,10 @@ export interface BuildOptions {
 }
 
 /** The whole intake as a plugin tree, without listening: tests `inject` into exactly this. */
-export async function buildApp (config: IntakeConfig, options: BuildOptions = {}): Promise<FastifyInstance> {
+/** The intake as built: a Fastify instance whose routes are typed from their TypeBox schemas. */
+export type IntakeApp = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, TypeBoxTypeProvider>
+
+export async function buildApp (config: IntakeConfig, options: BuildOptions = {}): Promise<IntakeApp> {
   const logger = options.logger ?? loggerOptions(config.env.LOG_LEVEL, 'intake')
   const app = Fastify({
     logger: logger === false
@@ -98,5 +101,5 @@ export async function buildApp (config: IntakeConfig, options: BuildOptions = {}
   await app.register(adminRoutes)
 
   for (const warning of config.warnings) app.log.warn(warning)
-  return app as unknown as FastifyInstance
+  return app
 }
