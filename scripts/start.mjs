@@ -44,18 +44,24 @@ function redisAddress (url) {
 }
 
 let stopping = false
-async function stop (code = 0) {
+/**
+ * Stops the children. Ctrl-C reaches the whole process group, so after SIGINT the children are
+ * stopping already: a second signal would make them skip their graceful stop. They get SIGTERM
+ * only if they are still running after `graceMs` (a SIGINT sent to this process alone).
+ */
+async function stop (code = 0, graceMs = 0) {
   if (stopping) return
   stopping = true
   await Promise.all(children.map((c) => new Promise((resolve) => {
     if (c.exitCode !== null || c.signalCode !== null) return resolve()
     c.once('exit', resolve)
-    c.kill('SIGTERM')
+    setTimeout(() => { if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM') }, graceMs).unref()
   })))
   await redis.stop()
   process.exit(code)
 }
-process.on('SIGINT', () => { void stop(0) })
+// Longer than the worker's own deadline under npm start (5 s for jobs + 5 s to close).
+process.on('SIGINT', () => { void stop(0, 12_000) })
 process.on('SIGTERM', () => { void stop(0) })
 
 run('intake', 'apps/intake/dist/main.js')
@@ -83,7 +89,7 @@ for (;;) {
       '  Start that Redis, or point REDIS_URL at one that runs (unset it to let npm start find or start one).\n' +
       '  Waiting for it; the apps log one line when it answers. Ctrl-C stops everything.\n')
   }
-  await new Promise((resolve) => setTimeout(resolve, 200))
+  await new Promise((resolve) => setTimeout(resolve, 500))
 }
 console.log(`
 Request Out is running (Redis: ${redis.url}, ${redis.source}).

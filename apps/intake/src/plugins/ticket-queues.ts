@@ -2,6 +2,7 @@ import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import { Queue } from 'bullmq'
 import { TICKET_JOB_NAME, type TicketJob } from '@request-out/contracts'
+import { isRedisUnavailable } from '@request-out/redis-connection'
 import { QUEUE_STATES, productQueue, type QueueCounts } from '@request-out/runtime'
 import { retryPolicy, type Product } from '@request-out/product-catalog'
 import { ticketKey } from '@request-out/record-store'
@@ -38,7 +39,11 @@ function createTicketQueues (app: FastifyInstance) {
     const { name, prefix } = productQueue(env.QUEUE_PREFIX, product.key)
     // One shared fail-fast connection for every product queue of this process.
     const queue = new Queue<TicketJob>(name, { connection: app.redis.producer, prefix })
-    queue.on('error', (err) => app.log.warn({ err, product: product.key }, 'queue error'))
+    // Connection errors repeat per reconnect attempt; the connection monitor tells the outage once.
+    queue.on('error', (err) => {
+      if (isRedisUnavailable(err)) app.log.debug({ err, product: product.key }, 'queue error while Redis is unreachable')
+      else app.log.warn({ err, product: product.key }, 'queue error')
+    })
     queues.set(product.key, queue)
     adds.set(product.key, { started: 0, finished: 0, finishedAtRead: 0 })
   }

@@ -3,11 +3,15 @@ import { HealthResponse } from '@request-out/contracts'
 
 /** Kubernetes-style probes: live = the process answers; ready = Redis answers and queues are usable. */
 const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  // Probes come every few seconds from load balancers and orchestrators: their request lines would
+  // drown the log, so only warnings and errors of these routes are logged.
   app.get('/health/live', {
+    logLevel: 'warn',
     schema: { tags: ['operations'], summary: 'The process is up', response: { 200: HealthResponse } }
   }, async () => ({ Status: 'ok' as const, Checks: { process: true } }))
 
   app.get('/health/ready', {
+    logLevel: 'warn',
     schema: { tags: ['operations'], summary: 'Redis reachable, catalog loaded, queues usable', response: { 200: HealthResponse, 503: HealthResponse } }
   }, async (_request, reply) => {
     let redis = false

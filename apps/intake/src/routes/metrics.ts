@@ -23,7 +23,8 @@ async function renderMetrics (app: FastifyInstance): Promise<string> {
 const metricsRoutes: FastifyPluginAsync = async (app) => {
   const { METRICS_PORT, METRICS_HOST } = app.config.env
   if (METRICS_PORT === undefined) {
-    app.get('/metrics', { schema: { tags: ['operations'], summary: 'Prometheus metrics', hide: false } }, async (_request, reply) => {
+    // Scraped every few seconds: request lines only at warn and above, as for the probes.
+    app.get('/metrics', { logLevel: 'warn', schema: { tags: ['operations'], summary: 'Prometheus metrics', hide: false } }, async (_request, reply) => {
       void reply.type(app.metrics.registry.contentType)
       return renderMetrics(app)
     })
