@@ -114,9 +114,15 @@ export class RecordStore {
     return { exists: true, product: product ?? '', record: parseRecord(rec) }
   }
 
-  /** True when the ticket has a record no later outcome may replace (the retry policy says which). */
+  /** The code of the ticket's record when no later outcome may replace it (the retry policy says which), else undefined. */
+  async finalCode (clientId: string, ticketId: string): Promise<string | undefined> {
+    const code = await this.#redis.hget(this.#keys(clientId, ticketId)[0], 'code')
+    return retryPolicy.isFinalRecord(code) ? code ?? undefined : undefined
+  }
+
+  /** True when the ticket has a record no later outcome may replace. */
   async hasFinalRecord (clientId: string, ticketId: string): Promise<boolean> {
-    return retryPolicy.isFinalRecord(await this.#redis.hget(this.#keys(clientId, ticketId)[0], 'code'))
+    return (await this.finalCode(clientId, ticketId)) !== undefined
   }
 
   /**

@@ -6,6 +6,17 @@ import {
   RecordStore, RecordWaiter, TICKET_GROUPS, legacyTicketRedisKey, parseTicketKey, ticketEventStream, ticketFingerprint, ticketGroup, ticketKey, ticketRedisKey
 } from '../src/index.js'
 
+/** A record store under a prefix of its own on the test Redis, cleaned up after the test. */
+function storeFor (t: { teardown: (fn: () => unknown) => void }, label: string): { prefix: string, redis: Redis, store: RecordStore } {
+  const prefix = uniquePrefix(label)
+  const redis = new Redis(TEST_REDIS_URL)
+  t.teardown(async () => {
+    redis.disconnect()
+    await deleteKeys(prefix)
+  })
+  return { prefix, redis, store: new RecordStore(redis, { prefix, ttlSeconds: 120 }) }
+}
+
 const ticket = { TicketId: 't-1', Subject: 's', SubjectType: 't', SubjectIdentifier: 'i' }
 const record = completedEnvelope(ticket, { ResourceType: 'data', Resource: 'nik', ResourceId: '1', Data: null })
 
@@ -62,13 +73,7 @@ t.test('claim, read, write once, expiry, and the wake-up', async (t) => {
 })
 
 t.test('a PRODUCT_FAILED record gives way to a later outcome; other records are final', async (t) => {
-  const prefix = uniquePrefix('records')
-  const redis = new Redis(TEST_REDIS_URL)
-  t.teardown(async () => {
-    redis.disconnect()
-    await deleteKeys(prefix)
-  })
-  const store = new RecordStore(redis, { prefix, ttlSeconds: 120 })
+  const { store } = storeFor(t, 'records')
   const failed = { ...record, Status: 'failed' as const, Code: 'PRODUCT_FAILED', StatusCode: 502 }
   t.equal(await store.writeRecord('c', 'x', failed), true)
   t.equal(await store.hasFinalRecord('c', 'x'), false, 'a failed record is not final')
@@ -80,13 +85,7 @@ t.test('a PRODUCT_FAILED record gives way to a later outcome; other records are 
 })
 
 t.test('every change of a ticket is appended to its group\'s event stream by the script that makes it', async (t) => {
-  const prefix = uniquePrefix('events')
-  const redis = new Redis(TEST_REDIS_URL)
-  t.teardown(async () => {
-    redis.disconnect()
-    await deleteKeys(prefix)
-  })
-  const store = new RecordStore(redis, { prefix, ttlSeconds: 120 })
+  const { prefix, store } = storeFor(t, 'events')
   await store.claim('c', 'ev-1', 'fp1', 's/t/i', 'req-1')
   await store.claim('c', 'ev-1', 'fp1', 's/t/i', 'req-2')
   await store.recordFailedTry('c', 'ev-1', 1, 'upstream answered 503')
@@ -101,7 +100,13 @@ t.test('every change of a ticket is appended to its group\'s event stream by the
   t.match(events[1], { fields: { attempt: '1', error: 'upstream answered 503' } })
   t.match(events[2], { fields: { code: 'SUCCESS', startedAt: String(startedAt), tries: '2' } })
   t.same(JSON.parse(events[2]?.fields.record ?? '{}'), record, 'the record event carries the envelope GET answers')
-  t.ok(events.every((e, i) => i === 0 || (events[i - 1]?.id ?? '') < e.id || e.id.length > (events[i - 1]?.id ?? '').length), 'ordered')
+  const position = (id: string): [number, number] => id.split('-').map(Number) as [number, number]
+  t.ok(events.every((e, i) => {
+    if (i === 0) return true
+    const [ms, seq] = position(e.id)
+    const [prevMs, prevSeq] = position(events[i - 1]?.id ?? '0-0')
+    return ms > prevMs || (ms === prevMs && seq > prevSeq)
+  }), 'in stream order')
 
   const group = ticketGroup('c', 'ev-1')
   t.ok(group >= 0 && group < TICKET_GROUPS)
@@ -113,13 +118,7 @@ t.test('every change of a ticket is appended to its group\'s event stream by the
 })
 
 t.test('event streams are trimmed to what their consumers still need', async (t) => {
-  const prefix = uniquePrefix('events')
-  const redis = new Redis(TEST_REDIS_URL)
-  t.teardown(async () => {
-    redis.disconnect()
-    await deleteKeys(prefix)
-  })
-  const store = new RecordStore(redis, { prefix, ttlSeconds: 120 })
+  const { prefix, redis, store } = storeFor(t, 'events')
   for (let i = 0; i < 5; i++) await store.claim('c', 'trim-me', `fp${i}`, 's/t/i').then(async () => redis.del(ticketRedisKey(prefix, 'c', 'trim-me')))
   const stream = ticketEventStream(prefix, ticketGroup('c', 'trim-me'))
   t.equal(await redis.xlen(stream), 5)
@@ -140,13 +139,7 @@ t.test('event streams are trimmed to what their consumers still need', async (t)
 })
 
 t.test('tickets stored before groups existed stay readable', async (t) => {
-  const prefix = uniquePrefix('legacy')
-  const redis = new Redis(TEST_REDIS_URL)
-  t.teardown(async () => {
-    redis.disconnect()
-    await deleteKeys(prefix)
-  })
-  const store = new RecordStore(redis, { prefix, ttlSeconds: 120 })
+  const { prefix, redis, store } = storeFor(t, 'legacy')
   await redis.hset(legacyTicketRedisKey(prefix, 'c', 'old-1'), 'fp', 'x', 'product', 's/t/i', 'rec', JSON.stringify(record), 'code', 'SUCCESS')
   t.same(await store.read('c', 'old-1'), { exists: true, product: 's/t/i', record })
 })

@@ -55,11 +55,12 @@ function createTicketIntake (app: FastifyInstance) {
     if (product.inputSchema !== undefined) inputValidators.set(product.key, ajv.compile(product.inputSchema))
   }
 
-  const answer = (envelope: TicketEnvelope, product: string, outcome: string, headers: Record<string, string> = {}): TicketAnswer => ({
+  const reading = (envelope: TicketEnvelope, headers: Record<string, string> = {}): TicketAnswer => ({
     envelope,
-    headers: envelope.Code === 'IN_PROCESS' ? { 'retry-after': RETRY_AFTER_SECONDS, ...headers } : headers,
-    metric: { product, outcome }
+    headers: envelope.Code === 'IN_PROCESS' ? { 'retry-after': RETRY_AFTER_SECONDS, ...headers } : headers
   })
+  const answer = (envelope: TicketEnvelope, product: string, outcome: string, headers: Record<string, string> = {}): TicketAnswer =>
+    ({ ...reading(envelope, headers), metric: { product, outcome } })
   const refusal = (problem: HttpProblem, product: string): TicketAnswer => ({ problem, headers: {}, metric: { product, outcome: problem.code } })
 
   /** The record if stored, else the seed's in-process answer after waiting up to the long poll. */
@@ -155,9 +156,7 @@ function createTicketIntake (app: FastifyInstance) {
       if (!app.redis.isReady()) throw unavailable()
       const wait = waitSeconds > 0 ? recordWaiter.waitFor(ticketKey(owner, ticketId), waitSeconds * 1000) : undefined
       try {
-        const current = await currentAnswer(owner, ticketId, wait)
-        const { metric: _notCounted, ...read } = answer(current, '', '', wait === undefined ? {} : { 'preference-applied': `wait=${waitSeconds}` })
-        return read
+        return reading(await currentAnswer(owner, ticketId, wait), wait === undefined ? {} : { 'preference-applied': `wait=${waitSeconds}` })
       } finally {
         wait?.cancel()
       }

@@ -59,9 +59,8 @@ export function dashboardGuard (app: FastifyInstance) {
     }
     if (action === 'PUT /api/queues/:queueName/:jobId/retry') {
       const ticket = await ticketOf(queueName, jobId)
-      if (ticket !== undefined && await recordStore.hasFinalRecord(ticket.data.ClientId, ticket.data.TicketId)) {
-        const state = await recordStore.read(ticket.data.ClientId, ticket.data.TicketId)
-        const code = (state.exists ? state.record?.Code : undefined) ?? 'SUCCESS'
+      const code = ticket === undefined ? undefined : await recordStore.finalCode(ticket.data.ClientId, ticket.data.TicketId)
+      if (code !== undefined) {
         return refuse(409, `This ticket's record is final (${code}): a retry would change nothing. Only tickets that failed for lack of an answer (${retryPolicy.exhaustedCode}) are retried`)
       }
     }
