@@ -2,16 +2,17 @@
 // users and the sandbox product, print where everything is. Ctrl-C stops all it started.
 import { spawn } from 'node:child_process'
 import { resolve } from 'node:path'
-import { locateRedis, pingRedis } from './lib/redis-locator.mjs'
 import { installAndBuild } from './lib/workspace.mjs'
 
 const root = resolve(import.meta.dirname, '..')
 process.chdir(root)
 installAndBuild()
+// Imported once built: a fresh clone has no dist/ before installAndBuild().
+const { locateRedis, pingRedis } = await import('../packages/local-services/dist/index.js')
 
 let redis
 try {
-  redis = await locateRedis({ log: (m) => console.log(`    ${m}`) })
+  redis = await locateRedis((m) => console.log(`    ${m}`))
 } catch (err) {
   console.error(`\n${err.message}`)
   process.exit(1)

@@ -3,7 +3,6 @@
 import { spawn } from 'node:child_process'
 import { resolve } from 'node:path'
 import { PNPM, pnpm } from './pnpm.mjs'
-import { locateRedis } from './lib/redis-locator.mjs'
 import { installAndBuild, step } from './lib/workspace.mjs'
 
 const root = resolve(import.meta.dirname, '..')
@@ -14,9 +13,11 @@ step('type-check tests (tsc -p tsconfig.test.json)', () => pnpm(['exec', 'tsc', 
 step('lint (eslint: neostandard with typescript-eslint)', () => pnpm(['exec', 'eslint', '.']))
 step('dead code (knip: unused files, exports and dependencies)', () => pnpm(['exec', 'knip']))
 
+// Imported once built: a fresh clone has no dist/ before installAndBuild().
+const { locateRedis } = await import('../packages/local-services/dist/index.js')
 let redis
 try {
-  redis = await locateRedis({ log: (m) => console.log(`    ${m}`) })
+  redis = await locateRedis((m) => console.log(`    ${m}`))
 } catch (err) {
   console.error(err.message)
   console.log('0 passed, 1 failed')
