@@ -1,3 +1,4 @@
 export * from './ports.js'
 export * from './debian.js'
 export * from './redis.js'
+export * from './postgres.js'

@@ -44,21 +44,48 @@ local current = redis.call('HGET', KEYS[1], 'code')
 if current and (current ~= ARGV[11] or ARGV[5] == ARGV[11]) then return 0 end
 redis.call('HSET', KEYS[1], 'rec', ARGV[1], 'code', ARGV[5])
 redis.call('EXPIRE', KEYS[1], ARGV[2])
+local acceptedAt = redis.call('HGET', KEYS[1], 'at') or ''
 redis.call('XADD', KEYS[2], '*', 'type', 'record', 'clientId', ARGV[6], 'ticketId', ARGV[7], 'at', ARGV[8],
-  'code', ARGV[5], 'record', ARGV[1], 'startedAt', ARGV[9], 'tries', ARGV[10])
+  'code', ARGV[5], 'record', ARGV[1], 'startedAt', ARGV[9], 'tries', ARGV[10], 'acceptedAt', acceptedAt)
 redis.call('PUBLISH', ARGV[3], ARGV[4])
+return 1
+`
+
+// The acceptance time names which acceptance of a TicketId an event belongs to (a TicketId may be
+// accepted again once its ticket has expired): history keys tickets by client, TicketId and it.
+const FAILED_TRY = `
+local acceptedAt = redis.call('HGET', KEYS[1], 'at') or ''
+redis.call('XADD', KEYS[2], '*', 'type', 'try-failed', 'clientId', ARGV[1], 'ticketId', ARGV[2], 'at', ARGV[3],
+  'attempt', ARGV[4], 'error', ARGV[5], 'acceptedAt', acceptedAt)
 return 1
 `
 
 interface ScriptCommands {
   roClaimTicket: (key: string, stream: string, fp: string, product: string, at: string, ttl: string,
     clientId: string, ticketId: string, requestId: string) => Promise<[number, string, string]>
+  roFailedTry: (key: string, stream: string, clientId: string, ticketId: string, at: string, attempt: string, error: string) => Promise<number>
   roWriteRecord: (key: string, stream: string, record: string, ttl: string, channel: string, member: string, code: string,
     clientId: string, ticketId: string, at: string, startedAt: string, tries: string, replaceable: string) => Promise<number>
 }
 
 export function recordChannel (prefix: string): string {
   return `${prefix}:records`
+}
+
+/** An operator's action, as the audit trail keeps it. */
+export interface AuditEntry {
+  /** Who: the operator's username. */
+  actor: string
+  /** From which address. */
+  address: string
+  /** What, e.g. `availability.set`, `job.retry`, `revocation.add`. */
+  action: string
+  /** What it was done to, e.g. a product key, a job id or a username. */
+  target: string
+  clientId?: string
+  ticketId?: string
+  before?: unknown
+  after?: unknown
 }
 
 /** When the try that produced a record started, and how many tries it took (for the event). */
@@ -82,6 +109,7 @@ export class RecordStore {
     if (!('roClaimTicket' in redis)) {
       redis.defineCommand('roClaimTicket', { numberOfKeys: 2, lua: CLAIM })
       redis.defineCommand('roWriteRecord', { numberOfKeys: 2, lua: WRITE_RECORD })
+      redis.defineCommand('roFailedTry', { numberOfKeys: 2, lua: FAILED_TRY })
     }
     this.#redis = redis as RedisClient & ScriptCommands
     this.#prefix = options.prefix
@@ -141,9 +169,34 @@ export class RecordStore {
 
   /** Appends `try-failed` for a try that will be retried; `error` must be scrubbed already. */
   async recordFailedTry (clientId: string, ticketId: string, attempt: number, error: string): Promise<void> {
-    const [, stream] = this.#keys(clientId, ticketId)
-    await this.#redis.xadd(stream, '*', 'type', TicketEventType.TRY_FAILED, 'clientId', clientId, 'ticketId', ticketId,
-      'at', String(Date.now()), 'attempt', String(attempt), 'error', error)
+    const [key, stream] = this.#keys(clientId, ticketId)
+    await this.#redis.roFailedTry(key, stream, clientId, ticketId, String(Date.now()), String(attempt), error)
+  }
+
+  /**
+   * Appends an operator's action to the event streams (the history writer stores it in the audit
+   * trail). Called before the action is done: an action whose entry cannot be written is refused.
+   */
+  async appendAudit (entry: AuditEntry): Promise<void> {
+    const group = ticketGroup(entry.clientId ?? '', entry.ticketId ?? entry.target)
+    await this.#redis.xadd(ticketEventStream(this.#prefix, group), '*', 'type', TicketEventType.AUDIT,
+      'clientId', entry.clientId ?? '', 'ticketId', entry.ticketId ?? '', 'at', String(Date.now()),
+      'actor', entry.actor, 'address', entry.address, 'action', entry.action, 'target', entry.target,
+      'before', JSON.stringify(entry.before ?? null), 'after', JSON.stringify(entry.after ?? null))
+  }
+
+  /**
+   * Replaces personal fields in the ticket's stored record (right to erasure); true when Redis held
+   * a record. `erase` maps the record to its erased form.
+   */
+  async eraseRecord (clientId: string, ticketId: string, erase: (record: TicketEnvelope) => TicketEnvelope): Promise<boolean> {
+    const [key] = this.#keys(clientId, ticketId)
+    const record = parseRecord(await this.#redis.hget(key, 'rec'))
+    if (record === undefined) return false
+    // HSET XX semantics: only while the ticket is still there, so an expired ticket is not revived.
+    await this.#redis.eval("if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'rec', ARGV[1]) end return 1",
+      1, key, JSON.stringify(erase(record)))
+    return true
   }
 
   /** Every event of one ticket still in its group's stream, oldest first (a consumer's view, for tests and tools). */

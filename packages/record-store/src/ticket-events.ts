@@ -2,10 +2,12 @@
 export const TicketEventType = {
   /** The intake claimed a new ticket. Fields: product, fp, requestId. */
   ACCEPTED: 'accepted',
-  /** A try failed and will be retried. Fields: attempt, error (scrubbed). */
+  /** A try failed and will be retried. Fields: attempt, error (scrubbed), acceptedAt. */
   TRY_FAILED: 'try-failed',
-  /** The ticket got its record. Fields: code, record (the envelope GET answers), startedAt, tries. */
-  RECORD: 'record'
+  /** The ticket got its record. Fields: code, record (the envelope GET answers), startedAt, tries, acceptedAt. */
+  RECORD: 'record',
+  /** An operator's action. Fields: actor, address, action, target, before, after (JSON). */
+  AUDIT: 'audit'
 } as const
 export type TicketEventType = (typeof TicketEventType)[keyof typeof TicketEventType]
 

@@ -1,0 +1,96 @@
+import { Type, type Static } from '@sinclair/typebox'
+import { ApiEnvelope } from './api.js'
+import { TicketEnvelope, TicketIdPattern } from './ticket.js'
+
+const ClientIdField = Type.String({ minLength: 1, maxLength: 128, description: 'The client (its username)' })
+const Time = Type.String({ format: 'date-time' })
+const Limit = Type.Integer({ minimum: 1, maximum: 500, default: 50, description: 'Rows per page (at most 500)' })
+const Cursor = Type.String({ minLength: 1, maxLength: 200, pattern: '^[A-Za-z0-9_-]+$', description: 'NextCursor of the previous page' })
+
+/** GET /v1/admin/tickets: every filter optional; newest first. */
+export const TicketSearchQuery = Type.Object({
+  TicketId: Type.Optional(Type.String({
+    minLength: 1,
+    maxLength: 129,
+    pattern: '^[A-Za-z0-9._-]+\\*?$',
+    description: 'Exact TicketId, or a prefix ending in * (abc*)'
+  })),
+  ClientId: Type.Optional(ClientIdField),
+  Product: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9._-]{1,64}/[A-Za-z0-9._-]{1,64}/[A-Za-z0-9._-]{1,64}$', description: 'Subject/SubjectType/SubjectIdentifier' })),
+  Code: Type.Optional(Type.String({ pattern: '^[A-Z_]{1,64}$', description: 'SUCCESS, a failure code, or IN_PROCESS (no record yet)' })),
+  From: Type.Optional(Type.String({ format: 'date-time', description: 'AcceptedAt at or after' })),
+  To: Type.Optional(Type.String({ format: 'date-time', description: 'AcceptedAt before' })),
+  Limit: Type.Optional(Limit),
+  Cursor: Type.Optional(Cursor)
+}, { additionalProperties: false })
+export type TicketSearchQuery = Static<typeof TicketSearchQuery>
+
+export const TicketSummary = Type.Object({
+  ClientId: Type.String(),
+  TicketId: Type.String(),
+  Product: Type.String(),
+  Code: Type.String(),
+  AcceptedAt: Time,
+  FinishedAt: Type.Union([Time, Type.Null()]),
+  Attempts: Type.Integer()
+}, { additionalProperties: false })
+export type TicketSummary = Static<typeof TicketSummary>
+
+export const TicketSearchResponse = ApiEnvelope(Type.Object({
+  Tickets: Type.Array(TicketSummary),
+  NextCursor: Type.Union([Type.String(), Type.Null()])
+}), 'TicketSearchResponse')
+export type TicketSearchResponse = Static<typeof TicketSearchResponse>
+
+export const TimelineEntry = Type.Object({
+  At: Time,
+  Type: Type.String({ description: 'accepted, try-failed, record, or an operator action (audit)' }),
+  Details: Type.Record(Type.String(), Type.Unknown())
+}, { additionalProperties: false })
+export type TimelineEntry = Static<typeof TimelineEntry>
+
+export const TicketHistoryParams = Type.Object({
+  ClientId: ClientIdField,
+  TicketId: Type.String({ pattern: TicketIdPattern })
+}, { additionalProperties: false })
+export type TicketHistoryParams = Static<typeof TicketHistoryParams>
+
+export const TicketDetail = Type.Object({
+  ...TicketSummary.properties,
+  RequestId: Type.Union([Type.String(), Type.Null()]),
+  PersonalDataErasedAt: Type.Union([Time, Type.Null()]),
+  Timeline: Type.Array(TimelineEntry),
+  Record: Type.Union([TicketEnvelope, Type.Null()], { description: 'With personal fields redacted' })
+}, { additionalProperties: false })
+export type TicketDetail = Static<typeof TicketDetail>
+
+export const TicketDetailResponse = ApiEnvelope(TicketDetail, 'TicketDetailResponse')
+
+/** GET /v1/admin/audit. */
+export const AuditQuery = Type.Object({
+  Actor: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+  Action: Type.Optional(Type.String({ pattern: '^[a-z][a-z.-]{0,63}$' })),
+  From: Type.Optional(Type.String({ format: 'date-time' })),
+  To: Type.Optional(Type.String({ format: 'date-time' })),
+  Limit: Type.Optional(Limit),
+  Cursor: Type.Optional(Cursor)
+}, { additionalProperties: false })
+export type AuditQuery = Static<typeof AuditQuery>
+
+export const AuditRow = Type.Object({
+  At: Time,
+  Actor: Type.String(),
+  Address: Type.String(),
+  Action: Type.String(),
+  Target: Type.String(),
+  ClientId: Type.Union([Type.String(), Type.Null()]),
+  TicketId: Type.Union([Type.String(), Type.Null()]),
+  Before: Type.Unknown(),
+  After: Type.Unknown()
+}, { additionalProperties: false })
+export type AuditRow = Static<typeof AuditRow>
+
+export const AuditResponse = ApiEnvelope(Type.Object({
+  Entries: Type.Array(AuditRow),
+  NextCursor: Type.Union([Type.String(), Type.Null()])
+}), 'AuditResponse')

@@ -1,0 +1,6 @@
+export * from './backlog.js'
+export * from './history-store.js'
+export * from './history-writer.js'
+export * from './migrate.js'
+export * from './personal-data.js'
+export * from './pool.js'

@@ -1,0 +1,193 @@
+import t, { type Test } from 'tap'
+import { Redis } from 'ioredis'
+import pg from 'pg'
+import { completedEnvelope, failedEnvelope } from '@request-out/contracts'
+import { RecordStore, ticketEventStream, ticketGroup } from '@request-out/record-store'
+import { TEST_REDIS_URL, createTestDatabase, deleteKeys, uniquePrefix, waitFor } from '@request-out/test-support'
+import { ERASED, HistoryStore, HistoryWriter, BadCursorError, historyBacklog, migrateHistory, type StreamEvent } from '../src/index.js'
+
+interface Setup {
+  prefix: string
+  redis: Redis
+  records: RecordStore
+  pool: pg.Pool
+  history: HistoryStore
+}
+
+async function setup (t: Test, label: string): Promise<Setup> {
+  const db = await createTestDatabase()
+  await migrateHistory(db.url)
+  const pool = new pg.Pool({ connectionString: db.url })
+  const prefix = uniquePrefix(label)
+  const redis = new Redis(TEST_REDIS_URL)
+  t.teardown(async () => {
+    redis.disconnect()
+    await pool.end()
+    await db.drop()
+    await deleteKeys(prefix)
+  })
+  return { prefix, redis, records: new RecordStore(redis, { prefix, ttlSeconds: 600 }), pool, history: new HistoryStore(pool) }
+}
+
+function writer (s: Setup, t: Test, batchSize = 100): HistoryWriter {
+  const w = new HistoryWriter(s.redis, s.history, {
+    prefix: s.prefix, batchSize, pollMs: 20, claimIdleMs: 500, log: { info: () => {}, warn: () => {} }
+  })
+  w.start()
+  t.teardown(async () => w.stop())
+  return w
+}
+
+const ticket = (id: string) => ({ TicketId: id, Subject: 'digitalid', SubjectType: 'enrollment', SubjectIdentifier: 'ektp' })
+const PRODUCT = 'digitalid/enrollment/ektp'
+const personal = new Set(['NIK', 'Image'])
+
+t.test('migrations apply once; a second run applies nothing', async (t) => {
+  const db = await createTestDatabase()
+  t.teardown(db.drop)
+  t.same(await migrateHistory(db.url), ['1764374400000_ticket-history'])
+  t.same(await migrateHistory(db.url), [])
+})
+
+t.test('a ticket across a failed try and its record, read back from the streams by a writer', async (t) => {
+  const s = await setup(t, 'hist-life')
+  await s.records.claim('acme', 'T-1', 'fp1', PRODUCT, 'req-1')
+  await s.records.recordFailedTry('acme', 'T-1', 1, 'upstream answered 503')
+  const record = completedEnvelope(ticket('T-1'), { ResourceType: 'data', Resource: 'nik', ResourceId: '1', Data: { NIK: '3171015708450002', Name: 'Ann' } })
+  await s.records.writeRecord('acme', 'T-1', record, { startedAt: Date.now(), tries: 2 })
+  await s.records.appendAudit({ actor: 'ops', address: '127.0.0.1', action: 'job.retry', target: 'job-1', clientId: 'acme', ticketId: 'T-1', before: { state: 'failed' }, after: { state: 'waiting' } })
+  writer(s, t)
+  await waitFor('the record in history', async () => (await s.history.latest('acme', 'T-1'))?.code === 'SUCCESS', 10_000)
+  t.same((await s.history.latest('acme', 'T-1'))?.record, record, 'GET\'s envelope, stored whole')
+  const detail = await s.history.detail('acme', 'T-1', (r) => r)
+  t.match(detail, { ClientId: 'acme', TicketId: 'T-1', Product: PRODUCT, Code: 'SUCCESS', Attempts: 2, RequestId: 'req-1' })
+  await waitFor('the audit entry', async () => ((await s.history.detail('acme', 'T-1', (r) => r))?.Timeline.length ?? 0) === 4, 10_000)
+  const timeline = (await s.history.detail('acme', 'T-1', (r) => r))?.Timeline ?? []
+  t.same(timeline.map((e) => e.Type), ['accepted', 'try-failed', 'record', 'job.retry'])
+  t.match(timeline[1]?.Details, { attempt: '1', error: 'upstream answered 503' })
+  t.equal(await historyBacklog(s.redis, s.prefix), 0, 'everything acknowledged')
+})
+
+/** Events as the writer would hand them over, built from what the record store appended. */
+async function streamEvents (s: Setup, clientId: string, ticketId: string): Promise<StreamEvent[]> {
+  const group = ticketGroup(clientId, ticketId)
+  return (await s.records.eventsOf(clientId, ticketId)).map((e) => ({ ...e, group }))
+}
+
+t.test('a batch stored twice, or in another order, leaves the same history', async (t) => {
+  const s = await setup(t, 'hist-idem')
+  await s.records.claim('acme', 'T-2', 'fp', PRODUCT)
+  await s.records.recordFailedTry('acme', 'T-2', 1, 'timeout')
+  await s.records.writeRecord('acme', 'T-2', failedEnvelope(ticket('T-2'), 'PRODUCT_FAILED', 'gave up'), { startedAt: Date.now(), tries: 3 })
+  const events = await streamEvents(s, 'acme', 'T-2')
+  t.equal(events.length, 3)
+  await s.history.writeEvents([...events].reverse())
+  await s.history.writeEvents(events)
+  await s.history.writeEvents([events[0] as StreamEvent])
+  const counts = await s.pool.query('SELECT (SELECT count(*) FROM tickets)::int AS tickets, (SELECT count(*) FROM ticket_events)::int AS events')
+  t.same(counts.rows[0], { tickets: 1, events: 3 })
+  t.match(await s.history.search({ ClientId: 'acme' }), { rows: [{ TicketId: 'T-2', Code: 'PRODUCT_FAILED', Attempts: 3, Product: PRODUCT }] })
+  // The operator's retry replaces PRODUCT_FAILED; the replacement wins whichever order the writers see them in.
+  await s.records.writeRecord('acme', 'T-2', completedEnvelope(ticket('T-2'), { ResourceType: 'r', Resource: 'r', ResourceId: '1', Data: null }))
+  const all = await streamEvents(s, 'acme', 'T-2')
+  await s.history.writeEvents([all[3] as StreamEvent])
+  await s.history.writeEvents(all)
+  t.equal((await s.history.latest('acme', 'T-2'))?.code, 'SUCCESS')
+})
+
+t.test('a TicketId accepted again after expiry is a second row; GET reads the newest', async (t) => {
+  const s = await setup(t, 'hist-again')
+  await s.records.claim('acme', 'T-3', 'fp', PRODUCT)
+  await s.records.writeRecord('acme', 'T-3', failedEnvelope(ticket('T-3'), 'PRODUCT_REJECTED', 'no'))
+  const first = await streamEvents(s, 'acme', 'T-3')
+  await s.redis.del((await s.redis.keys(`${s.prefix}:*ticket*`))[0] as string)
+  await new Promise((resolve) => setTimeout(resolve, 5))
+  await s.records.claim('acme', 'T-3', 'fp', PRODUCT)
+  const second = (await streamEvents(s, 'acme', 'T-3')).slice(first.length)
+  await s.history.writeEvents([...second, ...first])
+  t.equal((await s.history.search({ TicketId: 'T-3' })).rows.length, 2)
+  t.same(await s.history.latest('acme', 'T-3'), { product: PRODUCT, code: 'IN_PROCESS', record: undefined })
+})
+
+t.test('search: each filter, prefixes, time bounds, pages', async (t) => {
+  const s = await setup(t, 'hist-search')
+  const base = Date.parse('2026-01-01T00:00:00Z')
+  const events: StreamEvent[] = []
+  for (let i = 0; i < 25; i++) {
+    const clientId = i % 2 === 0 ? 'acme' : 'globex'
+    const ticketId = `${i < 10 ? 'ab' : 'cd'}_${String(i).padStart(3, '0')}`
+    const at = base + i * 60_000
+    events.push({ id: `${at}-0`, group: 0, type: 'accepted', clientId, ticketId, at, fields: { product: i % 3 === 0 ? 'a/b/c' : PRODUCT, fp: 'x', requestId: '' } })
+    if (i % 5 === 0) {
+      events.push({ id: `${at + 1}-0`, group: 0, type: 'record', clientId, ticketId, at: at + 1, fields: { acceptedAt: String(at), code: 'SUCCESS', tries: '1', record: JSON.stringify(completedEnvelope(ticket(ticketId), { ResourceType: 'r', Resource: 'r', ResourceId: '1', Data: null })) } })
+    }
+  }
+  await s.history.writeEvents(events)
+  const ids = async (q: Parameters<HistoryStore['search']>[0]): Promise<string[]> => (await s.history.search(q)).rows.map((r) => r.TicketId)
+  t.same(await ids({ TicketId: 'cd_024' }), ['cd_024'])
+  t.same(await ids({ TicketId: 'ab*', ClientId: 'globex' }), ['ab_009', 'ab_007', 'ab_005', 'ab_003', 'ab_001'], 'prefix with client, newest first')
+  t.same(await ids({ TicketId: 'a_*' }), [], 'LIKE characters in a prefix are literal')
+  t.same(await ids({ Code: 'SUCCESS' }), ['cd_020', 'cd_015', 'cd_010', 'ab_005', 'ab_000'])
+  t.same(await ids({ Code: 'IN_PROCESS', Product: 'a/b/c', ClientId: 'acme' }), ['cd_024', 'cd_018', 'cd_012', 'ab_006'])
+  t.same(await ids({ From: new Date(base + 20 * 60_000).toISOString(), To: new Date(base + 23 * 60_000).toISOString() }), ['cd_022', 'cd_021', 'cd_020'])
+  const seen: string[] = []
+  let cursor: string | undefined
+  do {
+    const page = await s.history.search({ Limit: 7, ...(cursor === undefined ? {} : { Cursor: cursor }) })
+    t.ok(page.rows.length <= 7)
+    seen.push(...page.rows.map((r) => r.TicketId))
+    cursor = page.nextCursor ?? undefined
+  } while (cursor !== undefined)
+  t.equal(seen.length, 25, 'pages cover every ticket once')
+  t.equal(new Set(seen).size, 25)
+  await t.rejects(s.history.search({ Cursor: 'bm90LWEtY3Vyc29y' }), BadCursorError)
+})
+
+t.test('erasure: at once by ticket, and by age; the audit trail is append-only but for retention', async (t) => {
+  const s = await setup(t, 'hist-erase')
+  const record = completedEnvelope(ticket('T-5'), { ResourceType: 'r', Resource: 'r', ResourceId: '1', Data: { NIK: '3171015708450002', Name: 'Ann', Nested: { Image: 'data:...' } } })
+  await s.records.claim('acme', 'T-5', 'fp', PRODUCT)
+  await s.records.writeRecord('acme', 'T-5', record)
+  await s.records.claim('acme', 'T-6', 'fp', PRODUCT)
+  await s.records.writeRecord('acme', 'T-6', { ...record, TicketId: 'T-6' })
+  await s.records.appendAudit({ actor: 'ops', address: '10.0.0.1', action: 'availability.set', target: PRODUCT, before: true, after: false })
+  writer(s, t)
+  await waitFor('both records', async () => (await s.history.latest('acme', 'T-6'))?.code === 'SUCCESS' && (await s.history.latest('acme', 'T-5'))?.code === 'SUCCESS', 10_000)
+
+  t.equal(await s.history.erase('acme', 'T-5', () => personal), 1)
+  t.same((await s.history.latest('acme', 'T-5'))?.record?.Data, { NIK: ERASED, Name: 'Ann', Nested: { Image: ERASED } })
+  t.equal(await s.history.eraseOlderThan(30, () => personal), 0, 'T-6 finished just now: kept')
+  await s.pool.query("UPDATE tickets SET finished_at = now() - interval '31 days' WHERE ticket_id = 'T-6'")
+  t.equal(await s.history.eraseOlderThan(30, () => personal), 1)
+  t.match((await s.history.detail('acme', 'T-6', (r) => r))?.PersonalDataErasedAt, /^\d{4}-/)
+
+  await waitFor('the audit row', async () => (await s.history.audit({})).rows.length === 1, 10_000)
+  t.match((await s.history.audit({ Action: 'availability.set' })).rows, [{ Actor: 'ops', Address: '10.0.0.1', Target: PRODUCT, Before: true, After: false }])
+  await t.rejects(s.pool.query("UPDATE audit_log SET actor = 'someone-else'"), /append-only/)
+  await t.rejects(s.pool.query('DELETE FROM audit_log'), /append-only/)
+  t.equal(await s.history.deleteExpired(400, 730), 0, 'nothing old enough')
+  await s.pool.query("UPDATE tickets SET accepted_at = now() - interval '401 days' WHERE ticket_id = 'T-6'")
+  t.ok(await s.history.deleteExpired(400, 730) >= 1)
+  t.equal((await s.history.search({})).rows.length, 1, 'T-6 is gone, T-5 stays')
+})
+
+t.test('the backlog counts what no writer has stored; a writer killed mid-batch leaves nothing missing or doubled', async (t) => {
+  const s = await setup(t, 'hist-backlog')
+  for (let i = 0; i < 40; i++) await s.records.claim('acme', `B-${i}`, 'fp', PRODUCT)
+  // A group exists once a writer has run: until then nothing waits for history.
+  t.equal(await historyBacklog(s.redis, s.prefix), 0)
+  const first = writer(s, t, 16)
+  await waitFor('some stored', async () => (await s.history.search({ Limit: 500 })).rows.length > 0, 10_000)
+  await first.stop()
+  for (let i = 0; i < 10; i++) await s.records.claim('acme', `D-${i}`, 'fp', PRODUCT)
+  const stream = ticketEventStream(s.prefix, ticketGroup('acme', 'D-0'))
+  const streamBacklog = Number(await s.redis.xlen(stream))
+  t.ok(await historyBacklog(s.redis, s.prefix) >= 10, 'the new tickets wait for a writer')
+  // A batch read and never acknowledged: what a writer killed between its read and its commit leaves.
+  const read = await s.redis.xreadgroup('GROUP', 'history', 'dead-writer', 'COUNT', 100, 'STREAMS', stream, '>') as unknown[] | null
+  t.ok(read !== null && streamBacklog > 0, 'the dead writer holds entries')
+  writer(s, t, 16)
+  await waitFor('all 50 stored', async () => (await s.history.search({ Limit: 500 })).rows.length === 50 && await historyBacklog(s.redis, s.prefix) === 0, 15_000)
+  const counts = await s.pool.query('SELECT count(*)::int AS n, count(DISTINCT event_id)::int AS d FROM ticket_events')
+  t.same(counts.rows[0], { n: 50, d: 50 })
+})

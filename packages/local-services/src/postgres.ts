@@ -1,0 +1,98 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import net from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { freePort } from './ports.js'
+
+/** True when something accepts TCP connections on host:port within `timeoutMs`. */
+export function portAnswers (host: string, port: number, timeoutMs = 1000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host, port })
+    const done = (ok: boolean): void => { socket.destroy(); resolve(ok) }
+    socket.setTimeout(timeoutMs, () => done(false))
+    socket.once('error', () => done(false))
+    socket.once('connect', () => done(true))
+  })
+}
+
+/** The folder of a PostgreSQL installation's initdb and postgres: Debian's newest, else undefined. */
+export function systemPostgresBin (): string | undefined {
+  const base = '/usr/lib/postgresql'
+  if (!existsSync(base)) return undefined
+  const versions = readdirSync(base).filter((v) => existsSync(join(base, v, 'bin', 'initdb'))).sort((a, b) => Number(b) - Number(a))
+  return versions[0] === undefined ? undefined : join(base, versions[0], 'bin')
+}
+
+/**
+ * PostgreSQL refuses to run as root: as root, the server runs as the `postgres` user (Debian's
+ * package creates it), else as `nobody`. Undefined when not root.
+ */
+function serverUser (): { uid: number, gid: number } | undefined {
+  if (typeof process.getuid !== 'function' || process.getuid() !== 0) return undefined
+  for (const name of ['postgres', 'nobody']) {
+    const uid = spawnSync('id', ['-u', name], { encoding: 'utf8' })
+    const gid = spawnSync('id', ['-g', name], { encoding: 'utf8' })
+    if (uid.status === 0 && gid.status === 0) return { uid: Number(uid.stdout.trim()), gid: Number(gid.stdout.trim()) }
+  }
+  throw new Error('running as root, and neither a postgres nor a nobody user exists to run PostgreSQL as')
+}
+
+export interface PrivatePostgres {
+  /** postgres://postgres@127.0.0.1:<port>/postgres (trust authentication, loopback only). */
+  url: string
+  port: number
+  /** Stops the server (fast shutdown, or SIGKILL with `hard`), keeping its data for a restart. */
+  stop: (hard?: boolean) => Promise<void>
+  /** Starts it again on the same port and data. */
+  restart: () => Promise<void>
+  /** Stops it and removes its data. */
+  destroy: () => Promise<void>
+}
+
+/**
+ * A PostgreSQL server of its own on a free loopback port, in a throwaway folder, tuned for tests
+ * (no fsync). `bin` is the folder holding initdb and postgres.
+ */
+export async function startPrivatePostgres (bin: string): Promise<PrivatePostgres> {
+  const dir = mkdtempSync(join(tmpdir(), 'request-out-pg-'))
+  const data = join(dir, 'data')
+  const user = serverUser()
+  if (user !== undefined) chownSync(dir, user.uid, user.gid)
+  const asUser = user === undefined ? {} : { uid: user.uid, gid: user.gid }
+  const init = spawnSync(join(bin, 'initdb'), ['-D', data, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--no-sync'],
+    { ...asUser, encoding: 'utf8', cwd: dir })
+  if (init.status !== 0) throw new Error(`initdb failed: ${init.stderr || init.stdout}`)
+  const port = await freePort()
+  let child: ChildProcess | undefined
+  const start = async (): Promise<void> => {
+    const c = spawn(join(bin, 'postgres'), ['-D', data, '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1',
+      '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'], { ...asUser, cwd: dir, stdio: 'ignore' })
+    child = c
+    const deadline = Date.now() + 20_000
+    // Accepting connections is not yet accepting queries; the caller's pool retries those.
+    while (!await portAnswers('127.0.0.1', port, 200)) {
+      if (c.exitCode !== null) throw new Error(`postgres exited with code ${c.exitCode}`)
+      if (Date.now() > deadline) throw new Error(`postgres on ${port} did not listen within 20 s`)
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+  }
+  const stop = async (hard = false): Promise<void> => {
+    const c = child
+    if (c === undefined || c.exitCode !== null || c.signalCode !== null) return
+    const exited = new Promise((resolve) => c.once('exit', resolve))
+    c.kill(hard ? 'SIGKILL' : 'SIGINT') // SIGINT: PostgreSQL's fast shutdown
+    await exited
+  }
+  await start()
+  return {
+    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    port,
+    stop,
+    restart: start,
+    destroy: async () => {
+      await stop(true)
+      rmSync(dir, { recursive: true, force: true })
+    }
+  }
+}
