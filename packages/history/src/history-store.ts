@@ -51,12 +51,19 @@ export class HistoryStore {
   async writeEvents (events: StreamEvent[]): Promise<void> {
     const ticketEvents = events.filter((e) => e.type !== TicketEventType.AUDIT)
     const auditEvents = events.filter((e) => e.type === TicketEventType.AUDIT)
+    await this.#transaction(async (client) => {
+      if (ticketEvents.length > 0) await this.#writeTicketEvents(client, ticketEvents)
+      if (auditEvents.length > 0) await this.#writeAuditEvents(client, auditEvents)
+    })
+  }
+
+  async #transaction<T> (work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     const client = await this.#pool.connect()
     try {
       await client.query('BEGIN')
-      if (ticketEvents.length > 0) await this.#writeTicketEvents(client, ticketEvents)
-      if (auditEvents.length > 0) await this.#writeAuditEvents(client, auditEvents)
+      const result = await work(client)
       await client.query('COMMIT')
+      return result
     } catch (err) {
       await client.query('ROLLBACK').catch(() => {})
       throw err
@@ -261,23 +268,14 @@ export class HistoryStore {
   async eraseOlderThan (days: number, fieldsOf: (product: string) => ReadonlySet<string>, batch = 500): Promise<number> {
     let total = 0
     for (;;) {
-      const client = await this.#pool.connect()
-      let n = 0
-      try {
-        await client.query('BEGIN')
+      const n = await this.#transaction(async (client) => {
         const { rows } = await client.query<{ id: string, product: string, record: TicketEnvelope }>(
           `SELECT id, product, record FROM tickets
            WHERE personal_data_erased_at IS NULL AND record IS NOT NULL AND finished_at < $1
            LIMIT $2 FOR UPDATE SKIP LOCKED`, [new Date(Date.now() - days * DAY_MS), batch])
         for (const row of rows) await this.#storeErased(row, fieldsOf, client)
-        await client.query('COMMIT')
-        n = rows.length
-      } catch (err) {
-        await client.query('ROLLBACK').catch(() => {})
-        throw err
-      } finally {
-        client.release()
-      }
+        return rows.length
+      })
       total += n
       if (n < batch) return total
     }
@@ -298,19 +296,10 @@ export class HistoryStore {
     const auditBefore = new Date(Date.now() - auditDays * DAY_MS)
     const sweep = async (sql: string, before: Date, prepare?: string): Promise<void> => {
       for (;;) {
-        const client = await this.#pool.connect()
-        let n = 0
-        try {
-          await client.query('BEGIN')
+        const n = await this.#transaction(async (client) => {
           if (prepare !== undefined) await client.query(prepare)
-          n = (await client.query(sql, [before, batch])).rowCount ?? 0
-          await client.query('COMMIT')
-        } catch (err) {
-          await client.query('ROLLBACK').catch(() => {})
-          throw err
-        } finally {
-          client.release()
-        }
+          return (await client.query(sql, [before, batch])).rowCount ?? 0
+        })
         total += n
         if (n < batch) return
       }
