@@ -8,7 +8,7 @@ const root = resolve(import.meta.dirname, '..')
 process.chdir(root)
 installAndBuild()
 // Imported once built: a fresh clone has no dist/ before installAndBuild().
-const { locateRedis, pingRedis } = await import('../packages/local-services/dist/index.js')
+const { ensureDatabase, locatePostgres, locateRedis, pingRedis } = await import('../packages/local-services/dist/index.js')
 
 let redis
 try {
@@ -18,9 +18,20 @@ try {
   process.exit(1)
 }
 
+// The ticket history: DATABASE_URL, else 127.0.0.1:5432, else an embedded PostgreSQL kept in .data/.
+// Without one the system still runs, with history off.
+let postgres = { url: undefined, source: 'none', stop: async () => {} }
+let databaseUrl
+try {
+  postgres = await locatePostgres((m) => console.log(`    ${m}`), resolve(root, '.data', 'postgres'))
+  databaseUrl = postgres.source === 'DATABASE_URL' ? postgres.url : await ensureDatabase(postgres.url, 'request_out')
+} catch (err) {
+  console.error(`\nNo PostgreSQL for the ticket history (${err.message}); running with history off.`)
+}
+
 const port = process.env.PORT ?? '3000'
 const host = process.env.HOST ?? '127.0.0.1'
-const env = { ...process.env, REDIS_URL: redis.url, PORT: port, HOST: host }
+const env = { ...process.env, REDIS_URL: redis.url, PORT: port, HOST: host, ...(databaseUrl === undefined ? {} : { DATABASE_URL: databaseUrl }) }
 const children = []
 function run (name, script, extraEnv = {}) {
   const child = spawn(process.execPath, [script], { env: { ...env, ...extraEnv }, stdio: 'inherit' })
@@ -59,6 +70,7 @@ async function stop (code = 0, graceMs = 0) {
     setTimeout(() => { if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM') }, graceMs).unref()
   })))
   await redis.stop()
+  await postgres.stop()
   process.exit(code)
 }
 // Longer than the worker's own deadline under npm start (5 s for jobs + 5 s to close).
@@ -68,6 +80,7 @@ process.on('SIGTERM', () => { void stop(0) })
 run('intake', 'apps/intake/dist/main.js')
 // A development Ctrl-C should not wait 30 s for running jobs.
 run('worker', 'apps/worker/dist/main.js', { SHUTDOWN_TIMEOUT_MS: process.env.SHUTDOWN_TIMEOUT_MS ?? '5000' })
+if (databaseUrl !== undefined) run('history writer', 'apps/worker/dist/main.js', { WORKER_ROLE: 'history', SHUTDOWN_TIMEOUT_MS: '5000' })
 
 // Wait until the intake is ready, then say where everything is; while it is not, say why, once.
 const base = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`
@@ -93,10 +106,11 @@ for (;;) {
   await new Promise((resolve) => setTimeout(resolve, 500))
 }
 console.log(`
-Request Out is running (Redis: ${redis.url}, ${redis.source}).
+Request Out is running (Redis: ${redis.url}, ${redis.source}; history: ${databaseUrl === undefined ? 'off' : `PostgreSQL, ${postgres.source}`}).
   API        ${base}/v1/request-out
   Docs       ${base}/docs
   Dashboard  ${base}/admin/queues   (products: ${base}/admin/products)
+  Tickets    ${base}/admin/tickets   (history search; audit: ${base}/admin/audit)
   Metrics    ${base}/metrics
   Demo users demo-client / demo-client-secret   (role client)
              demo-admin  / demo-admin-secret    (role admin)

@@ -15,6 +15,8 @@ import revocationsPlugin from './plugins/revocations.js'
 import authPlugin from './plugins/auth.js'
 import loginGuardPlugin from './plugins/login-guard.js'
 import recordsPlugin from './plugins/records.js'
+import historyPlugin from './plugins/history.js'
+import auditPlugin from './plugins/audit.js'
 import ticketQueuesPlugin from './plugins/ticket-queues.js'
 import availabilityPlugin from './plugins/availability.js'
 import rateLimitPlugin from './plugins/rate-limit.js'
@@ -89,6 +91,8 @@ export async function buildApp (config: IntakeConfig, options: BuildOptions = {}
   await app.register(authPlugin)
   await app.register(loginGuardPlugin)
   await app.register(recordsPlugin)
+  await app.register(historyPlugin)
+  await app.register(auditPlugin)
   await app.register(ticketQueuesPlugin)
   await app.register(availabilityPlugin)
   await app.register(rateLimitPlugin)

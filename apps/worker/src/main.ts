@@ -2,6 +2,7 @@ import pino from 'pino'
 import { ConfigError } from '@request-out/contracts'
 import { loggerOptions, stopGracefully } from '@request-out/runtime'
 import { loadWorkerConfig } from './config.js'
+import { HistoryService } from './history-service.js'
 import { WorkerService } from './worker-service.js'
 
 let config
@@ -14,7 +15,13 @@ try {
 
 const log = pino(loggerOptions(config.env.LOG_LEVEL, 'worker'))
 
-const service = new WorkerService(config, log)
+let service: WorkerService | HistoryService
+try {
+  service = config.env.WORKER_ROLE === 'history' ? new HistoryService(config, log) : new WorkerService(config, log)
+} catch (err) {
+  console.error(`worker: ${err instanceof ConfigError ? err.message : String(err)}`)
+  process.exit(1)
+}
 
 // Running jobs get SHUTDOWN_TIMEOUT_MS to finish; closing the connections gets a little more. Past
 // that the process exits whatever Redis does: an unreachable Redis must not keep a worker alive

@@ -3,7 +3,7 @@ import { UnrecoverableError } from 'bullmq'
 import type { Logger } from 'pino'
 import { Message, completedEnvelope, failedEnvelope, type TicketJob } from '@request-out/contracts'
 import { scrubText } from '@request-out/runtime'
-import { retryPolicy, type Product } from '@request-out/product-catalog'
+import { personalFields, retryPolicy, type Product } from '@request-out/product-catalog'
 import { ticketKey, type RecordStore } from '@request-out/record-store'
 import { ProductRejection, type ProductHandler } from './handlers/index.js'
 import type { WorkerMetrics } from './worker-metrics.js'
@@ -29,7 +29,7 @@ export interface ProcessorDeps {
  */
 function scrubbedReason (message: string, ticket: TicketJob, product: Pick<Product, 'personalFields' | 'secrets'>): string {
   const personal: string[] = []
-  for (const field of new Set([...product.personalFields, 'NIK', 'Image'])) {
+  for (const field of personalFields(product)) {
     const value = ticket.Data?.[field]
     if (typeof value === 'string') personal.push(value)
   }

@@ -3,12 +3,10 @@ import type { Logger } from 'pino'
 import { RecordStore } from '@request-out/record-store'
 import { closeRedis, createRedis, describeTarget, isRedisReady, monitorConnection } from '@request-out/redis-connection'
 import type { WorkerConfig } from './config.js'
+import { startEventTrimmer } from './event-trimmer.js'
 import { startHealthServer } from './health-server.js'
 import { ProductWorkers } from './product-workers.js'
 import { createWorkerMetrics } from './worker-metrics.js'
-
-// Any worker trims; the work is idempotent, so several doing it at once is harmless.
-const EVENT_TRIM_INTERVAL_MS = 60_000
 
 /** A worker process's parts, started and stopped together. */
 export class WorkerService {
@@ -18,8 +16,7 @@ export class WorkerService {
   readonly #redis
   readonly #workers: ProductWorkers
   readonly #recordStore: RecordStore
-  #trimmer: NodeJS.Timeout | undefined
-  #trimFailing = false
+  #stopTrimmer: (() => void) | undefined
   #health: { server: Server, port: number } | undefined
   #stopping: Promise<void> | undefined
 
@@ -58,30 +55,14 @@ export class WorkerService {
       registry: this.metrics.registry,
       readiness: async () => ({ redis: isRedisReady(this.#redis), workers: this.#workers.isReady() })
     })
-    this.#trimmer = setInterval(() => { void this.#trimEvents() }, EVENT_TRIM_INTERVAL_MS)
-    this.#trimmer.unref()
+    this.#stopTrimmer = startEventTrimmer(this.#recordStore, this.#config.env.RECORD_TTL_SECONDS * 1000, () => isRedisReady(this.#redis), this.#log)
     this.#log.info({ products: this.#workers.products, healthPort: this.#health.port }, 'worker started')
-  }
-
-  /**
-   * Keeps the ticket event streams as short as their consumers allow (RECORD_TTL_SECONDS of events
-   * while nobody consumes them). A failure is logged once, and the next round tries again.
-   */
-  async #trimEvents (): Promise<void> {
-    if (!isRedisReady(this.#redis)) return
-    try {
-      await this.#recordStore.trimEventStreams(this.#config.env.RECORD_TTL_SECONDS * 1000)
-      this.#trimFailing = false
-    } catch (err) {
-      if (!this.#trimFailing) this.#log.warn({ err }, 'could not trim the ticket event streams; trying again every minute')
-      this.#trimFailing = true
-    }
   }
 
   /** Graceful stop: no new jobs, running ones finish (or go back to the queue), connections close. */
   async stop (): Promise<void> {
     this.#stopping ??= (async () => {
-      clearInterval(this.#trimmer)
+      this.#stopTrimmer?.()
       await this.#workers.close(this.#config.env.SHUTDOWN_TIMEOUT_MS)
       await closeRedis(this.#redis)
       const server = this.#health?.server

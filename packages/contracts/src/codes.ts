@@ -60,6 +60,7 @@ export const SeedMessage = {
 export const Message = {
   ACCEPTED: 'Request accepted; poll the Location for the record',
   VALIDATION_ERROR: 'The request body is not valid',
+  INVALID_QUERY: 'The query string is not valid',
   INVALID_JSON: 'The request body is not valid JSON',
   PAYLOAD_TOO_LARGE: 'The request body is too large',
   UNSUPPORTED_MEDIA_TYPE: 'Content-Type must be application/json',

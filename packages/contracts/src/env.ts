@@ -26,7 +26,11 @@ const Common = {
   PRODUCTS_FILE: Type.Optional(Type.String({ minLength: 1 })),
   RECORD_TTL_SECONDS: int(604_800, 60, 31_536_000, 'How long tickets and records are kept'),
   REDIS_COMMAND_TIMEOUT_MS: int(1000, 50, 60_000, 'A request-path Redis command not answered within this answers 503 (a hung Redis looks like a dead one)'),
-  SHUTDOWN_TIMEOUT_MS: int(10_000, 100, 600_000, 'Time allowed for a graceful stop')
+  SHUTDOWN_TIMEOUT_MS: int(10_000, 100, 600_000, 'Time allowed for a graceful stop'),
+  DATABASE_URL: Type.Optional(Type.String({
+    pattern: '^postgres(ql)?://',
+    description: 'PostgreSQL of the ticket history, search and audit trail (unset: history off)'
+  }))
 }
 
 export const IntakeEnv = Type.Object({
@@ -54,7 +58,9 @@ export const IntakeEnv = Type.Object({
   METRICS_HOST: Type.String({ default: '127.0.0.1', minLength: 1, description: 'Address of the METRICS_PORT listener' }),
   HTTP_REQUEST_TIMEOUT_MS: int(45_000, 1000, 600_000, 'A request must arrive whole and be answered within this (above the 30 s long poll)'),
   HTTP_HEADERS_TIMEOUT_MS: int(10_000, 1000, 600_000, 'Request headers must arrive within this'),
-  HTTP_KEEP_ALIVE_TIMEOUT_MS: int(72_000, 1000, 600_000, 'Idle keep-alive connections are closed after this (keep it above a load balancer\'s idle timeout)')
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: int(72_000, 1000, 600_000, 'Idle keep-alive connections are closed after this (keep it above a load balancer\'s idle timeout)'),
+  HISTORY_QUERY_TIMEOUT_MS: int(1000, 100, 60_000, 'A history read (GET of a ticket Redis no longer holds, search) not answered within this answers 503'),
+  HISTORY_BACKLOG_MAX: int(1_000_000, 1000, 1_000_000_000, 'Ticket events not yet stored in history above which POST answers 503 (history is never lost silently)')
 })
 export type IntakeEnv = Static<typeof IntakeEnv>
 
@@ -73,7 +79,17 @@ export const WorkerEnv = Type.Object({
   JOBS_KEEP_COMPLETED_SECONDS: int(3600, 0, 31_536_000, 'Completed jobs are trimmed after this age'),
   JOBS_KEEP_COMPLETED_COUNT: int(10_000, 0, 10_000_000, '... or beyond this count per product'),
   JOBS_KEEP_FAILED_SECONDS: int(604_800, 0, 31_536_000, 'Failed jobs are trimmed after this age'),
-  JOBS_KEEP_FAILED_COUNT: int(10_000, 0, 10_000_000, '... or beyond this count per product')
+  JOBS_KEEP_FAILED_COUNT: int(10_000, 0, 10_000_000, '... or beyond this count per product'),
+  WORKER_ROLE: Type.Union([Type.Literal('products'), Type.Literal('history')], {
+    default: 'products',
+    description: 'products: run product jobs; history: copy ticket events into DATABASE_URL (scale each on its own)'
+  }),
+  HISTORY_BATCH_SIZE: int(1000, 1, 10_000, 'Events a history writer stores per transaction, at most'),
+  HISTORY_POLL_MS: int(100, 10, 10_000, 'How long an idle history writer waits before reading again'),
+  HISTORY_CLAIM_IDLE_MS: int(30_000, 1000, 3_600_000, 'Events another writer read but has not stored for this long are taken over'),
+  HISTORY_RETENTION_DAYS: int(400, 1, 36_500, 'Tickets and their timelines are kept this long in history'),
+  PERSONAL_DATA_RETENTION_DAYS: int(30, 1, 36_500, 'Personal fields of stored records are erased this long after the record'),
+  AUDIT_RETENTION_DAYS: int(730, 1, 36_500, 'Audit entries are kept this long')
 })
 export type WorkerEnv = Static<typeof WorkerEnv>
 

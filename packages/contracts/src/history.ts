@@ -4,7 +4,8 @@ import { TicketEnvelope, TicketIdPattern } from './ticket.js'
 
 const ClientIdField = Type.String({ minLength: 1, maxLength: 128, description: 'The client (its username)' })
 const Time = Type.String({ format: 'date-time' })
-const Limit = Type.Integer({ minimum: 1, maximum: 500, default: 50, description: 'Rows per page (at most 500)' })
+// Query strings are not coerced (the API never turns "12" into 12), so a number here is its digits.
+const Limit = Type.String({ pattern: '^(?:[1-9][0-9]?|[1-4][0-9]{2}|500)$', description: 'Rows per page, 1 to 500 (default 50)' })
 const Cursor = Type.String({ minLength: 1, maxLength: 200, pattern: '^[A-Za-z0-9_-]+$', description: 'NextCursor of the previous page' })
 
 /** GET /v1/admin/tickets: every filter optional; newest first. */

@@ -9,6 +9,10 @@ export interface StreamEvent extends TicketEvent {
   group: number
 }
 
+/** A page's filters, with its size as a number. */
+export type TicketFilter = Omit<TicketSearchQuery, 'Limit'> & { Limit?: number }
+export type AuditFilter = Omit<AuditQuery, 'Limit'> & { Limit?: number }
+
 /** A cursor that does not decode: the caller answers 400. */
 export class BadCursorError extends Error {
   override name = 'BadCursorError'
@@ -167,7 +171,7 @@ export class HistoryStore {
   }
 
   /** Operators' search, newest first, one page. Throws BadCursorError for a cursor it did not write. */
-  async search (query: TicketSearchQuery): Promise<Page<TicketSummary>> {
+  async search (query: TicketFilter): Promise<Page<TicketSummary>> {
     const where: string[] = []
     const params: unknown[] = []
     const param = (value: unknown): string => { params.push(value); return `$${params.length}` }
@@ -215,7 +219,7 @@ export class HistoryStore {
   }
 
   /** The audit trail, newest first, one page. */
-  async audit (query: AuditQuery): Promise<Page<AuditRow>> {
+  async audit (query: AuditFilter): Promise<Page<AuditRow>> {
     const where: string[] = []
     const params: unknown[] = []
     const param = (value: unknown): string => { params.push(value); return `$${params.length}` }

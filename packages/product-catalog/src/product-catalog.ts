@@ -142,3 +142,14 @@ export function loadCatalog (path: string | undefined, env: NodeJS.ProcessEnv = 
   }
   return parseCatalog(raw, env, `PRODUCTS_FILE ${path}`)
 }
+
+/** Personal in every product's tickets and records, whatever its schema says. */
+const ALWAYS_PERSONAL = ['NIK', 'Image']
+
+/**
+ * The field names whose values are personal in a ticket or record of this product: its
+ * `"x-personal"` ones and NIK and Image (also for a product no longer in the catalog).
+ */
+export function personalFields (product: Pick<Product, 'personalFields'> | undefined): ReadonlySet<string> {
+  return new Set([...(product?.personalFields ?? []), ...ALWAYS_PERSONAL])
+}

@@ -59,7 +59,8 @@ function toProblem (error: FastifyError | HttpProblem | Error): HttpProblem {
   const e = error as FastifyError
   if (e.validation !== undefined) {
     const errors = fieldErrors(e.validation as AjvIssue[])
-    return new HttpProblem('VALIDATION_ERROR', `${Message.VALIDATION_ERROR}: ${errors.map((x) => x.Field).join(', ')}`, {}, errors)
+    const what = e.validationContext === 'querystring' ? Message.INVALID_QUERY : Message.VALIDATION_ERROR
+    return new HttpProblem('VALIDATION_ERROR', `${what}: ${errors.map((x) => x.Field).join(', ')}`, {}, errors)
   }
   const byCode = e.code === undefined ? undefined : BY_FASTIFY_CODE[e.code]
   if (byCode !== undefined) return new HttpProblem(byCode)

@@ -51,6 +51,11 @@ function createMetrics () {
       name: 'request_out_long_polls',
       help: 'Requests currently held by Prefer: wait',
       registers: [registry]
+    }),
+    historyBacklog: new Gauge({
+      name: 'request_out_history_backlog',
+      help: 'Ticket events in Redis not yet stored in history (as last read, at most 2 s old); POST answers 503 past HISTORY_BACKLOG_MAX',
+      registers: [registry]
     })
   }
 }

@@ -63,10 +63,29 @@ function createTicketIntake (app: FastifyInstance) {
     ({ ...reading(envelope, headers), metric: { product, outcome } })
   const refusal = (problem: HttpProblem, product: string): TicketAnswer => ({ problem, headers: {}, metric: { product, outcome: problem.code } })
 
+  /**
+   * A ticket Redis no longer holds (past RECORD_TTL_SECONDS), from the history: its newest
+   * acceptance's record, or NOT_FOUND only when history has none either. History unreachable is a
+   * 503 within HISTORY_QUERY_TIMEOUT_MS, never a false NOT_FOUND.
+   */
+  async function historyAnswer (clientId: string, ticketId: string): Promise<TicketEnvelope> {
+    const store = app.history.store
+    if (store === undefined) return notReadyEnvelope('NOT_FOUND')
+    let stored
+    try {
+      stored = await store.latest(clientId, ticketId)
+    } catch (err) {
+      app.log.warn({ err, clientId, ticketId }, 'ticket history not reachable')
+      throw unavailable('Ticket history is not reachable; retry later')
+    }
+    if (stored === undefined) return notReadyEnvelope('NOT_FOUND')
+    return stored.record ?? notReadyEnvelope('IN_PROCESS')
+  }
+
   /** The record if stored, else the seed's in-process answer after waiting up to the long poll. */
   async function currentAnswer (clientId: string, ticketId: string, wait: { promise: Promise<boolean> } | undefined): Promise<TicketEnvelope> {
     let state = await recordStore.read(clientId, ticketId)
-    if (!state.exists) return notReadyEnvelope('NOT_FOUND')
+    if (!state.exists) return await historyAnswer(clientId, ticketId)
     if (state.record === undefined && wait !== undefined && await wait.promise) {
       state = await recordStore.read(clientId, ticketId)
     }
@@ -106,6 +125,10 @@ function createTicketIntake (app: FastifyInstance) {
       const invalid = schemaProblem(key, ticket)
       if (invalid !== undefined) return refusal(invalid, key)
       if (!app.redis.isReady()) return refusal(unavailable(), key)
+      if (app.history.behind()) {
+        context.log.warn({ ...fields, code: 'UNAVAILABLE' }, 'ticket refused: history is behind (HISTORY_BACKLOG_MAX)')
+        return refusal(unavailable('Ticket history is behind; retry later'), key)
+      }
       if (!ticketQueues.reserve(key, env.MAX_QUEUE_DEPTH)) {
         context.log.warn({ ...fields, backlog: ticketQueues.backlog(key) }, 'ticket refused: queue over MAX_QUEUE_DEPTH')
         return refusal(unavailable('The product queue is full; retry later'), key)
@@ -170,6 +193,6 @@ async function ticketIntakePlugin (app: FastifyInstance): Promise<void> {
 
 export default fp(ticketIntakePlugin, {
   name: 'ticket-intake',
-  dependencies: ['config', 'redis', 'records', 'ticket-queues', 'availability', 'auth'],
+  dependencies: ['config', 'redis', 'records', 'history', 'ticket-queues', 'availability', 'auth'],
   fastify: '5.x'
 })

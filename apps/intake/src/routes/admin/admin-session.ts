@@ -57,3 +57,10 @@ export function isSameOrigin (request: FastifyRequest): boolean {
     return false // "null" and other opaque origins
   }
 }
+
+/**
+ * bull-board's hooks see a request's headers, not the request: the session check writes the
+ * operator and their address there, over anything a client sent under these names.
+ */
+export const OPERATOR_HEADER = 'x-request-out-operator'
+export const OPERATOR_ADDRESS_HEADER = 'x-request-out-operator-address'

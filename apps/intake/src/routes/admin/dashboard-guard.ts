@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import type { BeforeHookResult, HookContext } from '@bull-board/api/dist/types.js'
 import type { TicketJob } from '@request-out/contracts'
 import { retryPolicy } from '@request-out/product-catalog'
+import { OPERATOR_ADDRESS_HEADER, OPERATOR_HEADER } from './admin-session.js'
 
 /**
  * bull-board actions that would break the ticket contract, refused whatever the job. The queue is
@@ -23,10 +24,19 @@ const REFUSED: Record<string, string> = {
   'PUT /api/queues/:queueName/retry/:queueStatus': 'Retry failed jobs one at a time: a ticket the product rejected (422) is final, and a retry of it would change nothing'
 }
 
+/** The audit trail's name of each dashboard write that may pass; others are named by their route. */
+const AUDIT_ACTIONS: Record<string, string> = {
+  'PUT /api/queues/:queueName/:jobId/retry': 'job.retry',
+  'PUT /api/queues/:queueName/:jobId/clean': 'job.remove',
+  'PUT /api/queues/:queueName/:jobId/promote': 'job.promote',
+  'PUT /api/queues/:queueName/clean/:queueStatus': 'queue.clean',
+  'PUT /api/queues/:queueName/promote': 'queue.promote'
+}
+
 /** States whose jobs have finished: their tickets have a record, so removing the job loses nothing. */
 const FINISHED = new Set(['completed', 'failed'])
 
-const refuse = (status: 403 | 409, message: string): BeforeHookResult => ({ allow: false, status, message })
+const refuse = (status: 403 | 409 | 500, message: string): BeforeHookResult => ({ allow: false, status, message })
 
 /**
  * bull-board's `before` hook: every dashboard action passes here first. Refuses what would corrupt
@@ -40,6 +50,25 @@ export function dashboardGuard (app: FastifyInstance) {
     const job = await ticketQueues.queueFor(queueName)?.getJob(jobId)
     if (job === undefined) return undefined
     return { data: job.data, state: await job.getState() }
+  }
+
+  /** Every write that passes is audited first (a write whose entry cannot be recorded is refused). */
+  async function audited (action: string, request: HookContext['request']): Promise<BeforeHookResult> {
+    const { queueName = '', jobId = '', queueStatus = '' } = request.params as Record<string, string | undefined>
+    const ticket = jobId === '' ? undefined : await ticketOf(queueName, jobId)
+    try {
+      await app.audit({
+        actor: request.headers[OPERATOR_HEADER] ?? 'unknown',
+        address: request.headers[OPERATOR_ADDRESS_HEADER] ?? '',
+        action: AUDIT_ACTIONS[action] ?? `dashboard ${action}`,
+        target: [queueName, jobId || queueStatus].filter((s) => s !== '').join('/'),
+        ...(ticket === undefined ? {} : { clientId: ticket.data.ClientId, ticketId: ticket.data.TicketId, before: { state: ticket.state } })
+      })
+    } catch {
+      // bull-board passes on only a few statuses (no 503); the action is not done either way.
+      return refuse(500, 'The audit trail cannot be written now, so nothing was changed; retry later')
+    }
+    return undefined
   }
 
   return async ({ method, route, request }: HookContext): Promise<BeforeHookResult> => {
@@ -64,6 +93,6 @@ export function dashboardGuard (app: FastifyInstance) {
         return refuse(409, `This ticket's record is final (${code}): a retry would change nothing. Only tickets that failed for lack of an answer (${retryPolicy.exhaustedCode}) are retried`)
       }
     }
-    return undefined
+    return method.toUpperCase() === 'GET' ? undefined : await audited(action, request)
   }
 }

@@ -9,7 +9,7 @@ import view from '@fastify/view'
 import { Eta } from 'eta'
 import { Role } from '@request-out/contracts'
 import { HttpProblem } from '../../http-problem.js'
-import { LOGIN_PATH, isSameOrigin, sessionPrincipal } from './admin-session.js'
+import { LOGIN_PATH, OPERATOR_ADDRESS_HEADER, OPERATOR_HEADER, isSameOrigin, sessionPrincipal } from './admin-session.js'
 import loginPage from './login-page.js'
 import productsPage from './products-page.js'
 import queuesDashboard from './queues-dashboard.js'
@@ -37,6 +37,8 @@ async function requireAdminSession (request: FastifyRequest, reply: FastifyReply
   // Our own forms also carry the session's form token (checked by their routes); bull-board's
   // calls are same-origin XHR, which this covers.
   if (!SAFE_METHODS.has(request.method) && !isSameOrigin(request)) throw new HttpProblem('FORBIDDEN', 'Cross-site request refused')
+  request.headers[OPERATOR_HEADER] = principal.clientId
+  request.headers[OPERATOR_ADDRESS_HEADER] = request.ip
   return undefined
 }
 

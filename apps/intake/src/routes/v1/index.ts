@@ -3,6 +3,7 @@ import { authenticate } from '../../plugins/auth.js'
 import requestOutRoutes from './request-out.js'
 import productRoutes from './products.js'
 import tokenRoutes from './tokens.js'
+import adminHistoryRoutes from './admin-history.js'
 
 /** Everything under /v1 that needs a Bearer token. Public routes (login, health, docs) live outside. */
 const protectedRoutes: FastifyPluginAsync = async (app) => {
@@ -10,6 +11,7 @@ const protectedRoutes: FastifyPluginAsync = async (app) => {
   await app.register(requestOutRoutes)
   await app.register(productRoutes)
   await app.register(tokenRoutes)
+  await app.register(adminHistoryRoutes)
 }
 
 export default protectedRoutes

@@ -52,7 +52,9 @@ const productRoutes: FastifyPluginAsyncTypebox = async (app) => {
   }, async (request) => {
     const key = productKey(request.params)
     if (catalog.get(key) === undefined) throw new HttpProblem('NOT_FOUND', `No product ${key}`)
-    const saved = await app.availability.set(key, request.body.Available, request.body.Reason, principalOf(request).clientId)
+    const actor = principalOf(request).clientId
+    await app.audit({ actor, address: request.ip, action: 'availability.set', target: key, before: app.availability.get(key), after: request.body })
+    const saved = await app.availability.set(key, request.body.Available, request.body.Reason, actor)
     request.log.info({ product: key, available: saved.Available }, 'product availability switched')
     return { Status: Status.SUCCESS, Message: Message.AVAILABILITY_SAVED, Data: { Key: key, ...saved }, StatusCode: 200 }
   })

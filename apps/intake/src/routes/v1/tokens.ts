@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { DoneResponse, ErrorEnvelope, Message, RevocationRequest, Status } from '@request-out/contracts'
 import { HttpProblem } from '../../http-problem.js'
-import { requireAdmin, revokeToken } from '../../plugins/auth.js'
+import { principalOf, requireAdmin, revokeToken } from '../../plugins/auth.js'
 
 const errors = { 400: ErrorEnvelope, 401: ErrorEnvelope, 403: ErrorEnvelope, 413: ErrorEnvelope, 415: ErrorEnvelope, 503: ErrorEnvelope }
 const done = (message: string): DoneResponse => ({ Status: Status.SUCCESS, Message: message, Data: null, StatusCode: 200 })
@@ -34,6 +34,13 @@ const tokenRoutes: FastifyPluginAsyncTypebox = async (app) => {
     preHandler: requireAdmin
   }, async (request) => {
     const body = request.body
+    await app.audit({
+      actor: principalOf(request).clientId,
+      address: request.ip,
+      action: 'revocation.add',
+      target: 'Username' in body ? `user:${body.Username}` : `token:${body.TokenId}`,
+      after: body
+    })
     if ('Username' in body) await app.revocations.revokeUser(body.Username)
     else await app.revocations.revokeToken(body.TokenId)
     request.log.info({ admin: request.principal?.clientId, ...body }, 'tokens revoked by an admin')
