@@ -39,3 +39,10 @@ export async function startHealthServer (host: string, port: number, sources: He
   })
   return { server, port: (server.address() as AddressInfo).port }
 }
+
+/** Closes the listener and its open connections (a scraper's keep-alive must not hold the stop). */
+export async function closeHealthServer (server: Server | undefined): Promise<void> {
+  if (server === undefined) return
+  server.closeAllConnections()
+  await new Promise<void>((resolve) => server.close(() => resolve()))
+}

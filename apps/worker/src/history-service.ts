@@ -8,7 +8,7 @@ import { RecordStore } from '@request-out/record-store'
 import { closeRedis, createRedis, describeTarget, isRedisReady, monitorConnection } from '@request-out/redis-connection'
 import type { WorkerConfig } from './config.js'
 import { startEventTrimmer } from './event-trimmer.js'
-import { startHealthServer } from './health-server.js'
+import { closeHealthServer, startHealthServer } from './health-server.js'
 
 /** How often retention and the erasure of personal data run (any writer; the work is batched and idempotent). */
 const SWEEP_INTERVAL_MS = 3_600_000
@@ -151,11 +151,7 @@ export class HistoryService {
       await this.#writer.stop()
       await this.#pool.end().catch(() => {})
       await closeRedis(this.#redis)
-      const server = this.#health?.server
-      if (server !== undefined) {
-        server.closeAllConnections()
-        await new Promise<void>((resolve) => server.close(() => resolve()))
-      }
+      await closeHealthServer(this.#health?.server)
     })()
     await this.#stopping
   }

@@ -4,7 +4,7 @@ import { RecordStore } from '@request-out/record-store'
 import { closeRedis, createRedis, describeTarget, isRedisReady, monitorConnection } from '@request-out/redis-connection'
 import type { WorkerConfig } from './config.js'
 import { startEventTrimmer } from './event-trimmer.js'
-import { startHealthServer } from './health-server.js'
+import { closeHealthServer, startHealthServer } from './health-server.js'
 import { ProductWorkers } from './product-workers.js'
 import { createWorkerMetrics } from './worker-metrics.js'
 
@@ -65,11 +65,7 @@ export class WorkerService {
       this.#stopTrimmer?.()
       await this.#workers.close(this.#config.env.SHUTDOWN_TIMEOUT_MS)
       await closeRedis(this.#redis)
-      const server = this.#health?.server
-      if (server !== undefined) {
-        server.closeAllConnections()
-        await new Promise<void>((resolve) => server.close(() => resolve()))
-      }
+      await closeHealthServer(this.#health?.server)
     })()
     await this.#stopping
   }
