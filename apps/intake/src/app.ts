@@ -17,6 +17,7 @@ import loginGuardPlugin from './plugins/login-guard.js'
 import recordsPlugin from './plugins/records.js'
 import historyPlugin from './plugins/history.js'
 import auditPlugin from './plugins/audit.js'
+import ticketHistoryPlugin from './plugins/ticket-history.js'
 import ticketQueuesPlugin from './plugins/ticket-queues.js'
 import availabilityPlugin from './plugins/availability.js'
 import rateLimitPlugin from './plugins/rate-limit.js'
@@ -93,6 +94,7 @@ export async function buildApp (config: IntakeConfig, options: BuildOptions = {}
   await app.register(recordsPlugin)
   await app.register(historyPlugin)
   await app.register(auditPlugin)
+  await app.register(ticketHistoryPlugin)
   await app.register(ticketQueuesPlugin)
   await app.register(availabilityPlugin)
   await app.register(rateLimitPlugin)

@@ -3,7 +3,7 @@ import { existsSync, mkdirSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { chromium, type Browser, type Page } from 'playwright-core'
-import { TEST_REDIS_URL, WORKSPACE_ROOT, deleteKeys, json, spawnWorker, startUpstream, uniquePrefix, waitFor, writeCatalog } from '@request-out/test-support'
+import { TEST_REDIS_URL, WORKSPACE_ROOT, deleteKeys, spawnWorker, startFailingUpstream, uniquePrefix, waitFor, writeCatalog } from '@request-out/test-support'
 import { buildApp } from '../src/app.js'
 import { loadIntakeConfig } from '../src/config.js'
 import { ticketKey } from '@request-out/record-store'
@@ -23,10 +23,7 @@ if (!existsSync(CHROMIUM)) {
 t.test('the operator dashboard in a real browser', { skip: existsSync(CHROMIUM) ? false : `BROWSER TEST SKIPPED: ${CHROMIUM} is missing` }, async (t) => {
   mkdirSync(SHOTS, { recursive: true })
   // A product whose upstream fails until we say so: its ticket fails, then an operator retries it.
-  let upstreamHealthy = false
-  const upstream = await startUpstream(t, (_body, _req, res) => upstreamHealthy
-    ? json(res, 200, { ResourceType: 'data', Resource: 'nik', ResourceId: 'retried-1', Data: { Status: 'ok' } })
-    : json(res, 503, { Message: 'down' }))
+  const upstream = await startFailingUpstream(t)
   const catalogFile = writeCatalog([
     { Subject: 'digitalid', SubjectType: 'enrollment', SubjectIdentifier: 'ektp', Name: 'e-KTP sandbox', Kind: 'sandbox' },
     {
@@ -98,7 +95,7 @@ t.test('the operator dashboard in a real browser', { skip: existsSync(CHROMIUM) 
   const ticket = { ...SEED_TICKET, SubjectType: 'verification', SubjectIdentifier: 'flaky', TicketId: 'retry-me' }
   t.equal((await api('POST', '/v1/request-out', ticket)).status, 202)
   await waitFor('the ticket to fail', async () => (await api('GET', '/v1/request-out/retry-me')).status === 502, 20_000, 100)
-  upstreamHealthy = true
+  upstream.heal()
 
   // Retry it from the UI.
   await page.goto(`${base}/admin/queues/queue/${encodeURIComponent(FLAKY)}?status=failed`)

@@ -1,15 +1,18 @@
 import t from 'tap'
 import { spawn } from 'node:child_process'
-import { WORKSPACE_ROOT, freePort, waitFor } from '@request-out/test-support'
+import { WORKSPACE_ROOT, createTestDatabase, freePort, waitFor } from '@request-out/test-support'
 
 t.test('npm start with a dead REDIS_URL says so, waits, and stops on Ctrl-C', async (t) => {
   const deadRedis = await freePort()
   const port = await freePort()
+  // A database of the test's own, so npm start does not make its `request_out` one on the shared server.
+  const db = await createTestDatabase()
+  t.teardown(db.drop)
   // Its own process group, as a terminal gives it: Ctrl-C reaches the script and its children.
   const child = spawn(process.execPath, ['scripts/start.mjs'], {
     cwd: WORKSPACE_ROOT,
     detached: true,
-    env: { ...process.env, REDIS_URL: `redis://127.0.0.1:${deadRedis}`, PORT: String(port), LOG_PRETTY: '0' },
+    env: { ...process.env, REDIS_URL: `redis://127.0.0.1:${deadRedis}`, DATABASE_URL: db.url, PORT: String(port), LOG_PRETTY: '0' },
     stdio: ['ignore', 'pipe', 'pipe']
   })
   let output = ''
@@ -22,14 +25,15 @@ t.test('npm start with a dead REDIS_URL says so, waits, and stops on Ctrl-C', as
   t.match(output, new RegExp(`Redis at 127\\.0\\.0\\.1:${deadRedis} does not answer`), 'it names the Redis it cannot reach')
   t.notMatch(output, /Request Out is running/, 'it does not claim to be running')
   const unreachableLines = (): string[] => output.split('\n').filter((l) => l.includes('redis unreachable'))
-  await waitFor('both apps to report the outage', () => unreachableLines().length >= 2, 30_000, 100)
+  // The intake, the worker and the history writer.
+  await waitFor('the three apps to report the outage', () => unreachableLines().length >= 3, 30_000, 100)
 
   // The apps retried Redis all along (every 50 ms to 2 s) until here; each said so once.
   const whileWaiting = output
   process.kill(-(child.pid ?? 0), 'SIGINT')
   const code = await Promise.race([exited, new Promise((resolve) => setTimeout(() => resolve('still running after 30 s'), 30_000))])
   t.equal(code, 0, 'Ctrl-C ends it, exit 0 (the worker gives up on the unreachable Redis at its stop deadline)')
-  t.equal(unreachableLines().length, 2, 'one line per app about the outage, not one per reconnect attempt')
+  t.equal(unreachableLines().length, 3, 'one line per app about the outage, not one per reconnect attempt')
   t.notMatch(whileWaiting, /"level":50/, 'no error lines while it waits')
   t.notMatch(output, /"msg":"(queue|worker) error"/, 'no per-attempt connection errors')
 })

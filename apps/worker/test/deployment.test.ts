@@ -18,7 +18,8 @@ t.test('docker compose config accepts docker-compose.yml', { skip: compose === u
 t.test('the worker service can be scaled: no fixed ports or container names', async (t) => {
   const text = readFileSync(join(WORKSPACE_ROOT, 'docker-compose.yml'), 'utf8')
   const worker = text.slice(text.indexOf('\n  worker:'), text.indexOf('\nvolumes:'))
-  t.notMatch(worker, /container_name|\n {4}ports:/)
+  t.notMatch(worker, /container_name|\n {4}ports:/, 'workers and history writers scale')
+  t.match(text, /\n {2}postgres:\n[\s\S]*\n {2}history:\n[\s\S]*WORKER_ROLE: history[\s\S]*DATABASE_URL: postgres:\/\//, 'PostgreSQL and a history writer with DATABASE_URL')
   t.match(readFileSync(join(WORKSPACE_ROOT, 'Dockerfile'), 'utf8'), /FROM node:20[^\n]* AS build[\s\S]*FROM node:20/, 'multi-stage')
 })
 
@@ -53,7 +54,10 @@ t.test('Kubernetes manifests are valid against the Kubernetes schemas', async (t
   t.match(worker, /path: \/health\/ready/, 'worker probes use the health endpoints')
   const intake = readFileSync(join(dir, 'intake.yaml'), 'utf8')
   t.match(intake, /path: \/health\/live/)
-  for (const file of ['intake.yaml', 'worker.yaml']) t.notMatch(readFileSync(join(dir, file), 'utf8'), /image: [^\n]*:latest/, `${file}: a pinned image`)
+  const writer = readFileSync(join(dir, 'history-writer.yaml'), 'utf8')
+  t.match(writer, /name: WORKER_ROLE, value: history/, 'the history writers run as their own Deployment')
+  for (const file of ['intake.yaml', 'history-writer.yaml']) t.match(readFileSync(join(dir, file), 'utf8'), /name: DATABASE_URL\n\s*valueFrom: \{ secretKeyRef/, `${file}: DATABASE_URL from the secret`)
+  for (const file of ['intake.yaml', 'worker.yaml', 'history-writer.yaml']) t.notMatch(readFileSync(join(dir, file), 'utf8'), /image: [^\n]*:latest/, `${file}: a pinned image`)
   t.match(intake, /preStop:\s*\n\s*exec: \{ command: \["sleep"/, 'the intake waits for the load balancer before it drains')
   t.match(intake, /METRICS_PORT/, 'the intake serves /metrics on a port of its own')
   const service = intake.slice(intake.indexOf('kind: Service'))

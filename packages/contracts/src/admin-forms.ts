@@ -22,3 +22,33 @@ export const AdminAvailabilityForm = Type.Object({
   Reason: Type.Optional(Type.String({ maxLength: 256 }))
 }, { additionalProperties: false })
 export type AdminAvailabilityForm = Static<typeof AdminAvailabilityForm>
+
+/**
+ * `GET /admin/tickets` (the search form): what a browser sends, empty fields included; the page
+ * turns it into a TicketSearchQuery (empty fields dropped, `datetime-local` times read as UTC).
+ */
+export const AdminTicketSearchForm = Type.Object({
+  TicketId: Type.Optional(Type.String({ maxLength: 200 })),
+  ClientId: Type.Optional(Type.String({ maxLength: 200 })),
+  Product: Type.Optional(Type.String({ maxLength: 200 })),
+  Code: Type.Optional(Type.String({ maxLength: 64 })),
+  From: Type.Optional(Type.String({ maxLength: 64 })),
+  To: Type.Optional(Type.String({ maxLength: 64 })),
+  Cursor: Type.Optional(Type.String({ maxLength: 200 }))
+}, { additionalProperties: false })
+export type AdminTicketSearchForm = Static<typeof AdminTicketSearchForm>
+
+/** `GET /admin/audit` (the audit filter form). */
+export const AdminAuditSearchForm = Type.Object({
+  Actor: Type.Optional(Type.String({ maxLength: 200 })),
+  Action: Type.Optional(Type.String({ maxLength: 64 })),
+  From: Type.Optional(Type.String({ maxLength: 64 })),
+  To: Type.Optional(Type.String({ maxLength: 64 })),
+  Cursor: Type.Optional(Type.String({ maxLength: 200 }))
+}, { additionalProperties: false })
+export type AdminAuditSearchForm = Static<typeof AdminAuditSearchForm>
+
+/** `POST /admin/tickets/{ClientId}/{TicketId}/retry` and `…/erase` (forms of the ticket page). */
+export const AdminTicketActionForm = Type.Object({
+  csrf: Type.Optional(Type.String({ maxLength: 512 }))
+}, { additionalProperties: false })

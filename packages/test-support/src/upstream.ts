@@ -41,3 +41,15 @@ export function writeCatalog (products: unknown[]): string {
   writeFileSync(file, JSON.stringify({ Products: products }))
   return file
 }
+
+/**
+ * An upstream that answers 503 until `heal()` is called, then 200 with a result whose ResourceId
+ * is `retried-1`: a ticket fails, an operator retries it, and the retry is seen to work.
+ */
+export async function startFailingUpstream (t: Teardown): Promise<{ url: string, heal: () => void }> {
+  let healthy = false
+  const upstream = await startUpstream(t, (_body, _req, res) => healthy
+    ? json(res, 200, { ...okResult, ResourceId: 'retried-1' })
+    : json(res, 503, { Message: 'down' }))
+  return { url: upstream.url, heal: () => { healthy = true } }
+}

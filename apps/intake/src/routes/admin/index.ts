@@ -12,6 +12,7 @@ import { HttpProblem } from '../../http-problem.js'
 import { LOGIN_PATH, OPERATOR_ADDRESS_HEADER, OPERATOR_HEADER, isSameOrigin, sessionPrincipal } from './admin-session.js'
 import loginPage from './login-page.js'
 import productsPage from './products-page.js'
+import historyPages from './history-pages.js'
 import queuesDashboard from './queues-dashboard.js'
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])
@@ -78,6 +79,7 @@ const adminRoutes: FastifyPluginAsync = async (app) => {
     protectedAdmin.addHook('preHandler', requireAdminSession)
     await protectedAdmin.register(queuesDashboard)
     await protectedAdmin.register(productsPage)
+    await protectedAdmin.register(historyPages)
   })
   app.get('/admin', { schema: { hide: true } }, async (_request, reply) => reply.redirect('/admin/queues', 302))
 }

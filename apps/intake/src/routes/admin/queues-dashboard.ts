@@ -24,7 +24,7 @@ const queuesDashboard: FastifyPluginAsync = async (app) => {
         boardTitle: 'Request Out',
         hideDocsLink: true,
         // Back to our own pages from every bull-board page; /admin/logout (GET) asks before it logs out.
-        miscLinks: [{ text: 'Products', url: '/admin/products' }, { text: 'Log out', url: '/admin/logout' }]
+        miscLinks: [{ text: 'Products', url: '/admin/products' }, { text: 'Tickets', url: '/admin/tickets' }, { text: 'Audit', url: '/admin/audit' }, { text: 'Log out', url: '/admin/logout' }]
       },
       handlerHooks: { before: dashboardGuard(app) }
     }

@@ -2,51 +2,19 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import {
   ApiEnvelope, AuditQuery, AuditResponse, ErrorEnvelope, SeedMessage, Status, TicketDetailResponse, TicketHistoryParams,
-  TicketSearchQuery, TicketSearchResponse, type TicketEnvelope
+  TicketSearchQuery, TicketSearchResponse
 } from '@request-out/contracts'
-import { BadCursorError, REDACTED, erasePersonalFields, type HistoryStore } from '@request-out/history'
-import { personalFields } from '@request-out/product-catalog'
-import { HttpProblem, unavailable } from '../../http-problem.js'
 import { principalOf, requireAdmin } from '../../plugins/auth.js'
 
 const errors = { 400: ErrorEnvelope, 401: ErrorEnvelope, 403: ErrorEnvelope, 404: ErrorEnvelope, 429: ErrorEnvelope, 503: ErrorEnvelope }
 
 const ErasureResponse = ApiEnvelope(Type.Object({ RecordsErased: Type.Integer({ description: 'Stored records (one per acceptance) whose personal fields were erased' }) }), 'ErasureResponse')
 
-/** The query with its page size as a number (query strings are not coerced). */
-const withLimit = <Q extends { Limit?: string }>(query: Q): Omit<Q, 'Limit'> & { Limit?: number } => {
-  const { Limit, ...rest } = query
-  return Limit === undefined ? rest : { ...rest, Limit: Number(Limit) }
-}
-
 const ok = <T>(data: T) => ({ Status: Status.SUCCESS, Message: SeedMessage.SUCCESS, Data: data, StatusCode: 200 })
 
-/**
- * Operators' view of the ticket history and the audit trail (admin Bearer tokens). Every read has
- * its wait bounded (HISTORY_QUERY_TIMEOUT_MS): PostgreSQL away is a 503, never an empty page.
- */
+/** Operators' view of the ticket history and the audit trail (admin Bearer tokens). */
 const adminHistoryRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const { catalog } = app.config
-  const fieldsOf = (product: string): ReadonlySet<string> => personalFields(catalog.get(product))
-
-  function historyStore (): HistoryStore {
-    const store = app.history.store
-    if (store === undefined) throw unavailable('Ticket history is off on this intake (DATABASE_URL is not set)')
-    return store
-  }
-
-  /** Runs a history read; no history configured, or PostgreSQL not answering, is a 503. */
-  async function fromHistory<T> (read: (store: HistoryStore) => Promise<T>): Promise<T> {
-    const store = historyStore()
-    try {
-      return await read(store)
-    } catch (err) {
-      if (err instanceof BadCursorError) throw new HttpProblem('VALIDATION_ERROR', err.message, {}, [{ Field: '/Cursor', Message: err.message }])
-      if (err instanceof HttpProblem) throw err
-      app.log.warn({ err }, 'ticket history not reachable')
-      throw unavailable('Ticket history is not reachable; retry later')
-    }
-  }
+  const { ticketHistory } = app
 
   app.get('/admin/tickets', {
     schema: {
@@ -58,7 +26,7 @@ const adminHistoryRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     preHandler: requireAdmin
   }, async (request) => {
-    const page = await fromHistory(async (store) => store.search(withLimit(request.query)))
+    const page = await ticketHistory.search(request.query)
     return ok({ Tickets: page.rows, NextCursor: page.nextCursor })
   })
 
@@ -71,13 +39,7 @@ const adminHistoryRoutes: FastifyPluginAsyncTypebox = async (app) => {
       response: { 200: TicketDetailResponse, ...errors }
     },
     preHandler: requireAdmin
-  }, async (request) => {
-    const { ClientId, TicketId } = request.params
-    const detail = await fromHistory(async (store) =>
-      store.detail(ClientId, TicketId, (record, product) => erasePersonalFields(record, fieldsOf(product), REDACTED)))
-    if (detail === undefined) throw new HttpProblem('NOT_FOUND', `No ticket ${TicketId} of ${ClientId} in history`)
-    return ok(detail)
-  })
+  }, async (request) => ok(await ticketHistory.detail(request.params.ClientId, request.params.TicketId)))
 
   app.delete('/admin/tickets/:ClientId/:TicketId/personal-data', {
     schema: {
@@ -90,16 +52,8 @@ const adminHistoryRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     preHandler: requireAdmin
   }, async (request) => {
-    const { ClientId, TicketId } = request.params
-    historyStore() // erasure needs the history on: it is where records outlive Redis
-    await app.audit({ actor: principalOf(request).clientId, address: request.ip, action: 'personal-data.erase', target: `${ClientId}/${TicketId}`, clientId: ClientId, ticketId: TicketId })
-    const ticket = await app.recordStore.read(ClientId, TicketId)
-    const inRedis = await app.recordStore.eraseRecord(ClientId, TicketId, (record: TicketEnvelope) =>
-      erasePersonalFields(record, fieldsOf(ticket.exists ? ticket.product : '')))
-    const inHistory = await fromHistory(async (store) => store.erase(ClientId, TicketId, fieldsOf))
-    if (!inRedis && inHistory === 0) throw new HttpProblem('NOT_FOUND', `No stored record of ticket ${TicketId} of ${ClientId}`)
-    request.log.info({ clientId: ClientId, ticketId: TicketId, inHistory, inRedis }, 'personal data erased')
-    return ok({ RecordsErased: inHistory })
+    const erased = await ticketHistory.erase(request.params.ClientId, request.params.TicketId, { actor: principalOf(request).clientId, address: request.ip })
+    return ok({ RecordsErased: erased })
   })
 
   app.get('/admin/audit', {
@@ -112,7 +66,7 @@ const adminHistoryRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     preHandler: requireAdmin
   }, async (request) => {
-    const page = await fromHistory(async (store) => store.audit(withLimit(request.query)))
+    const page = await ticketHistory.audit(request.query)
     return ok({ Entries: page.rows, NextCursor: page.nextCursor })
   })
 }

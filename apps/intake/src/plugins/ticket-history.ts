@@ -1,0 +1,92 @@
+import fp from 'fastify-plugin'
+import type { FastifyInstance } from 'fastify'
+import type { AuditQuery, AuditRow, TicketDetail, TicketEnvelope, TicketSearchQuery } from '@request-out/contracts'
+import { BadCursorError, REDACTED, erasePersonalFields, type HistoryStore, type Page } from '@request-out/history'
+import { personalFields } from '@request-out/product-catalog'
+import { HttpProblem, unavailable } from '../http-problem.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    ticketHistory: ReturnType<typeof createTicketHistory>
+  }
+}
+
+/** Who does an operator's write, for the audit trail. */
+export interface Operator {
+  actor: string
+  address: string
+}
+
+/** The query with its page size as a number (query strings are not coerced). */
+function withLimit<Q extends { Limit?: string }> (query: Q): Omit<Q, 'Limit'> & { Limit?: number } {
+  const { Limit, ...rest } = query
+  return Limit === undefined ? rest : { ...rest, Limit: Number(Limit) }
+}
+
+/**
+ * What operators ask of the ticket history, for the admin API and the admin pages alike: search,
+ * a ticket's timeline, the audit trail, erasure. Every read is bounded by HISTORY_QUERY_TIMEOUT_MS;
+ * history off or PostgreSQL away is a 503, never an empty answer.
+ */
+function createTicketHistory (app: FastifyInstance) {
+  const { catalog } = app.config
+  const fieldsOf = (product: string): ReadonlySet<string> => personalFields(catalog.get(product))
+
+  function store (): HistoryStore {
+    const history = app.history.store
+    if (history === undefined) throw unavailable('Ticket history is off on this intake (DATABASE_URL is not set)')
+    return history
+  }
+
+  async function read<T> (query: (history: HistoryStore) => Promise<T>): Promise<T> {
+    const history = store()
+    try {
+      return await query(history)
+    } catch (err) {
+      if (err instanceof BadCursorError) throw new HttpProblem('VALIDATION_ERROR', err.message, {}, [{ Field: '/Cursor', Message: err.message }])
+      app.log.warn({ err }, 'ticket history not reachable')
+      throw unavailable('Ticket history is not reachable; retry later')
+    }
+  }
+
+  return {
+    async search (query: TicketSearchQuery) {
+      return await read(async (history) => history.search(withLimit(query)))
+    },
+
+    /** The ticket's newest acceptance with its timeline, personal fields redacted; 404 when history has none. */
+    async detail (clientId: string, ticketId: string): Promise<TicketDetail> {
+      const detail = await read(async (history) =>
+        history.detail(clientId, ticketId, (record, product) => erasePersonalFields(record, fieldsOf(product), REDACTED)))
+      if (detail === undefined) throw new HttpProblem('NOT_FOUND', `No ticket ${ticketId} of ${clientId} in history`)
+      return detail
+    },
+
+    async audit (query: AuditQuery): Promise<Page<AuditRow>> {
+      return await read(async (history) => history.audit(withLimit(query)))
+    },
+
+    /**
+     * Erases the personal fields of the ticket's stored records, in PostgreSQL (every acceptance)
+     * and in the Redis copy GET answers from, after recording it in the audit trail. Resolves the
+     * number of records erased in history; 404 when neither holds a record.
+     */
+    async erase (clientId: string, ticketId: string, operator: Operator): Promise<number> {
+      store() // erasure needs the history on: it is where records outlive Redis
+      await app.audit({ ...operator, action: 'personal-data.erase', target: `${clientId}/${ticketId}`, clientId, ticketId })
+      const ticket = await app.recordStore.read(clientId, ticketId)
+      const inRedis = await app.recordStore.eraseRecord(clientId, ticketId, (record: TicketEnvelope) =>
+        erasePersonalFields(record, fieldsOf(ticket.exists ? ticket.product : '')))
+      const inHistory = await read(async (history) => history.erase(clientId, ticketId, fieldsOf))
+      if (!inRedis && inHistory === 0) throw new HttpProblem('NOT_FOUND', `No stored record of ticket ${ticketId} of ${clientId}`)
+      app.log.info({ clientId, ticketId, inHistory, inRedis, actor: operator.actor }, 'personal data erased')
+      return inHistory
+    }
+  }
+}
+
+async function ticketHistoryPlugin (app: FastifyInstance): Promise<void> {
+  app.decorate('ticketHistory', createTicketHistory(app))
+}
+
+export default fp(ticketHistoryPlugin, { name: 'ticket-history', dependencies: ['config', 'history', 'records', 'audit'], fastify: '5.x' })

@@ -1,0 +1,118 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyReply } from 'fastify'
+import { Value } from '@sinclair/typebox/value'
+import {
+  AdminAuditSearchForm, AdminTicketActionForm, AdminTicketSearchForm, AuditQuery, TicketHistoryParams, TicketSearchQuery
+} from '@request-out/contracts'
+import { ticketKey } from '@request-out/record-store'
+import { HttpProblem } from '../../http-problem.js'
+import type { Operator } from '../../plugins/ticket-history.js'
+import { sessionPrincipal } from './admin-session.js'
+
+/** A `datetime-local` value (no zone, maybe no seconds) is read as UTC, as the form says. */
+function isoTime (value: string): string {
+  return /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}$/.test(value) ? `${value}:00Z` : /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$/.test(value) ? `${value}Z` : value
+}
+
+/** The form's non-empty fields as an API query, or the reasons it is not one. */
+function toQuery<T> (schema: Parameters<typeof Value.Check>[0], form: Record<string, string | undefined>): { query?: T, problems: string[] } {
+  const query: Record<string, string> = {}
+  for (const [key, value] of Object.entries(form)) {
+    const v = value?.trim() ?? ''
+    if (v !== '') query[key] = key === 'From' || key === 'To' ? isoTime(v) : v
+  }
+  const problems = [...Value.Errors(schema, query)].map((e) => `${e.path.slice(1)}: ${e.message}`)
+  return problems.length === 0 ? { query: query as T, problems } : { problems }
+}
+
+/**
+ * The operator's history pages: ticket search, a ticket's timeline with its actions, and the audit
+ * trail. Rendered on the server from the same service as the admin API (`app.ticketHistory`).
+ */
+const historyPages: FastifyPluginAsyncTypebox = async (app) => {
+  const { ticketHistory, ticketQueues, recordStore } = app
+  const operator = (request: Parameters<typeof sessionPrincipal>[0]): Operator =>
+    ({ actor: sessionPrincipal(request)?.clientId ?? 'unknown', address: request.ip })
+
+  /** A history that cannot be read is a page saying so (503), not an error envelope. */
+  async function render (reply: FastifyReply, view: string, data: () => Promise<Record<string, unknown>>, base: Record<string, unknown>): Promise<FastifyReply> {
+    try {
+      return await reply.view(view, { ...base, ...(await data()) })
+    } catch (err) {
+      if (!(err instanceof HttpProblem)) throw err
+      return await reply.code(err.statusCode).view(view, { ...base, error: err.message })
+    }
+  }
+
+  app.get('/admin/tickets', { schema: { hide: true, querystring: AdminTicketSearchForm } }, async (request, reply) => {
+    const { query, problems } = toQuery<TicketSearchQuery>(TicketSearchQuery, request.query)
+    const base = { form: request.query, rows: [], next: null, csrf: reply.generateCsrf() }
+    if (query === undefined) return await reply.code(400).view('tickets.eta', { ...base, error: problems.join('; ') })
+    return await render(reply, 'tickets.eta', async () => {
+      const page = await ticketHistory.search(query)
+      const next = page.nextCursor === null ? null : `?${new URLSearchParams({ ...request.query, Cursor: page.nextCursor }).toString()}`
+      return { rows: page.rows, next }
+    }, base)
+  })
+
+  /** The ticket's job, when its queue still has it, and whether an operator may retry it. */
+  async function jobOf (product: string, clientId: string, ticketId: string): Promise<{ url: string, state: string, retryable: boolean } | undefined> {
+    const queue = ticketQueues.queueFor(product)
+    const job = await queue?.getJob(ticketKey(clientId, ticketId))
+    if (queue === undefined || job === undefined) return undefined
+    const state = await job.getState()
+    const retryable = state === 'failed' && (await recordStore.finalCode(clientId, ticketId)) === undefined
+    return { url: `/admin/queues/queue/${encodeURIComponent(queue.name)}/${encodeURIComponent(job.id ?? '')}`, state, retryable }
+  }
+
+  app.get('/admin/tickets/:ClientId/:TicketId', { schema: { hide: true, params: TicketHistoryParams } }, async (request, reply) => {
+    const { ClientId, TicketId } = request.params
+    const base = { ticket: null, job: undefined, csrf: reply.generateCsrf(), done: (request.query as { done?: string }).done }
+    return await render(reply, 'ticket.eta', async () => {
+      const ticket = await ticketHistory.detail(ClientId, TicketId)
+      return { ticket, record: JSON.stringify(ticket.Record, null, 2), job: await jobOf(ticket.Product, ClientId, TicketId) }
+    }, base)
+  })
+
+  const ticketPage = (clientId: string, ticketId: string, done: string): string =>
+    `/admin/tickets/${encodeURIComponent(clientId)}/${encodeURIComponent(ticketId)}?done=${done}`
+
+  app.post('/admin/tickets/:ClientId/:TicketId/retry', {
+    schema: { hide: true, params: TicketHistoryParams, body: AdminTicketActionForm },
+    preHandler: app.csrfProtection
+  }, async (request, reply) => {
+    const { ClientId, TicketId } = request.params
+    const detail = await ticketHistory.detail(ClientId, TicketId)
+    const queue = ticketQueues.queueFor(detail.Product)
+    const job = await queue?.getJob(ticketKey(ClientId, TicketId))
+    const state = await job?.getState()
+    if (job === undefined || state !== 'failed' || (await recordStore.finalCode(ClientId, TicketId)) !== undefined) {
+      throw new HttpProblem('TICKET_FINAL', 'Only a ticket whose job failed for lack of an answer can be retried')
+    }
+    await app.audit({ ...operator(request), action: 'job.retry', target: `${queue?.name ?? ''}/${job.id ?? ''}`, clientId: ClientId, ticketId: TicketId, before: { state } })
+    await job.retry('failed')
+    return reply.redirect(ticketPage(ClientId, TicketId, 'retry'), 303)
+  })
+
+  app.post('/admin/tickets/:ClientId/:TicketId/erase', {
+    schema: { hide: true, params: TicketHistoryParams, body: AdminTicketActionForm },
+    preHandler: app.csrfProtection
+  }, async (request, reply) => {
+    const { ClientId, TicketId } = request.params
+    await ticketHistory.erase(ClientId, TicketId, operator(request))
+    return reply.redirect(ticketPage(ClientId, TicketId, 'erase'), 303)
+  })
+
+  app.get('/admin/audit', { schema: { hide: true, querystring: AdminAuditSearchForm } }, async (request, reply) => {
+    const { query, problems } = toQuery<AuditQuery>(AuditQuery, request.query)
+    const base = { form: request.query, rows: [], next: null, csrf: reply.generateCsrf() }
+    if (query === undefined) return await reply.code(400).view('audit.eta', { ...base, error: problems.join('; ') })
+    return await render(reply, 'audit.eta', async () => {
+      const page = await ticketHistory.audit(query)
+      const next = page.nextCursor === null ? null : `?${new URLSearchParams({ ...request.query, Cursor: page.nextCursor }).toString()}`
+      return { rows: page.rows.map((r) => ({ ...r, change: JSON.stringify({ before: r.Before, after: r.After }) })), next }
+    }, base)
+  })
+}
+
+export default historyPages

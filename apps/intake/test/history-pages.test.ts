@@ -1,0 +1,124 @@
+import t from 'tap'
+import { existsSync, mkdirSync } from 'node:fs'
+import type { AddressInfo } from 'node:net'
+import { join } from 'node:path'
+import { chromium, type Browser } from 'playwright-core'
+import {
+  TEST_REDIS_URL, WORKSPACE_ROOT, createTestDatabase, deleteKeys, spawnWorker, startFailingUpstream, uniquePrefix, waitFor, writeCatalog
+} from '@request-out/test-support'
+import { buildApp } from '../src/app.js'
+import { loadIntakeConfig } from '../src/config.js'
+import { SEED_TICKET, tokenFor } from './helpers.js'
+
+const CHROMIUM = '/usr/bin/chromium'
+const SHOTS = join(WORKSPACE_ROOT, 'test-output', 'history')
+
+t.test('the ticket history pages in a real browser: search, a ticket, retry, erasure, the audit trail', { skip: existsSync(CHROMIUM) ? false : `BROWSER TEST SKIPPED: ${CHROMIUM} is missing` }, async (t) => {
+  mkdirSync(SHOTS, { recursive: true })
+  const upstream = await startFailingUpstream(t)
+  const catalogFile = writeCatalog([
+    { Subject: 'digitalid', SubjectType: 'enrollment', SubjectIdentifier: 'ektp', Name: 'e-KTP sandbox', Kind: 'sandbox' },
+    { Subject: 'digitalid', SubjectType: 'verification', SubjectIdentifier: 'flaky', Name: 'Flaky verification', Kind: 'http', Attempts: 1, TimeoutMs: 2000, Http: { Url: upstream.url } }
+  ])
+  const db = await createTestDatabase()
+  const prefix = uniquePrefix('histpages')
+  const env = { REDIS_URL: TEST_REDIS_URL, QUEUE_PREFIX: prefix, PRODUCTS_FILE: catalogFile, DATABASE_URL: db.url, LOG_LEVEL: 'warn' }
+  const app = await buildApp(loadIntakeConfig({ ...env, LOG_LEVEL: 'silent' }), { logger: false })
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
+  const worker = await spawnWorker(env)
+  const writer = await spawnWorker({ ...env, WORKER_ROLE: 'history', HISTORY_POLL_MS: '20' })
+  let browser: Browser | undefined
+  t.teardown(async () => {
+    await browser?.close()
+    await worker.stop()
+    await writer.stop()
+    await app.close()
+    await db.drop()
+    await deleteKeys(prefix)
+  })
+  const client = tokenFor('demo-client')
+  const api = async (method: string, path: string, body?: unknown): Promise<{ status: number, json: Record<string, unknown> }> => {
+    const res = await fetch(`${base}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${client}`, ...(body === undefined ? {} : { 'content-type': 'application/json', prefer: 'wait=10' }) },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) })
+    })
+    return { status: res.status, json: await res.json() as Record<string, unknown> }
+  }
+  t.equal((await api('POST', '/v1/request-out', { ...SEED_TICKET, TicketId: 'page-ok-1', Data: { NIK: '3201015508900001' } })).status, 200)
+  t.equal((await api('POST', '/v1/request-out', { ...SEED_TICKET, TicketId: 'page-ok-2' })).status, 200)
+  t.equal((await api('POST', '/v1/request-out', { ...SEED_TICKET, SubjectType: 'verification', SubjectIdentifier: 'flaky', TicketId: 'page-failed' })).status, 502)
+
+  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] })
+  const context = await browser.newContext()
+  await context.route((url) => !['127.0.0.1', 'localhost'].includes(url.hostname), async (route) => route.abort())
+  const page = await context.newPage()
+  const shot = async (name: string): Promise<void> => { await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true }) }
+  await page.goto(`${base}/admin/login`)
+  await page.fill('input[name=Username]', 'demo-admin')
+  await page.fill('input[name=Password]', 'demo-admin-secret')
+  await page.click('button[type=submit]')
+  await page.waitForURL(/\/admin\/queues/, { waitUntil: 'domcontentloaded' })
+
+  // Search: the header links here; the writer may still be storing, so the page is reloaded until all three show.
+  await page.goto(`${base}/admin/products`)
+  await page.click('header a[href="/admin/tickets"]')
+  await page.waitForURL(/\/admin\/tickets$/)
+  await waitFor('three tickets on the page', async () => {
+    await page.goto(`${base}/admin/tickets?ClientId=demo-client`)
+    return await page.locator('tr[data-ticket]').count() === 3
+  }, 15_000, 200)
+  await shot('tickets')
+  await page.fill('input[name=TicketId]', 'page-ok*')
+  await page.fill('input[name=ClientId]', 'demo-client')
+  await page.click('form.filters button[type=submit]')
+  await page.waitForURL(/TicketId=page-ok/)
+  t.same(await page.locator('tr[data-ticket]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-ticket'))), ['page-ok-2', 'page-ok-1'], 'prefix search, newest first')
+  await page.goto(`${base}/admin/tickets?Code=NOPE%20NOPE`)
+  t.match(await page.locator('[role=alert]').textContent(), /Code/, 'a bad filter is said on the page')
+
+  // The failed ticket: its timeline, its job, and a retry once the upstream is back.
+  await page.goto(`${base}/admin/tickets?ClientId=demo-client&Code=PRODUCT_FAILED`)
+  await page.click('a:text("page-failed")')
+  await page.locator('[data-field=code]').waitFor()
+  t.equal(await page.locator('[data-field=code]').textContent(), 'PRODUCT_FAILED')
+  t.same(await page.locator('tr[data-type]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-type'))), ['accepted', 'record'])
+  t.match(await page.locator('a:text("in the dashboard")').getAttribute('href'), /^\/admin\/queues\/queue\/.+\/.+/, 'the matching bull-board job is linked')
+  await shot('ticket-failed')
+  upstream.heal()
+  await page.click('button:text("Retry the ticket")')
+  await page.waitForURL(/done=retry/)
+  await waitFor('the retried ticket to complete', async () => (await api('GET', '/v1/request-out/page-failed')).status === 200, 20_000, 100)
+  await waitFor('the page to show SUCCESS', async () => {
+    await page.reload()
+    return await page.locator('[data-field=code]').textContent() === 'SUCCESS'
+  }, 15_000, 200)
+  t.same(await page.locator('tr[data-type]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-type'))), ['accepted', 'record', 'job.retry', 'record'], 'the operator\'s retry is in the timeline')
+
+  // A record with personal data: shown redacted, then erased.
+  await page.goto(`${base}/admin/tickets/demo-client/page-ok-1`)
+  t.match(await page.locator('[data-field=record]').textContent(), /"NIK": "\[redacted\]"/, 'personal fields redacted in the view')
+  t.notMatch(await page.content(), /3201015508900001/, 'the NIK is nowhere on the page')
+  await shot('ticket')
+  await page.click('button:text("Erase personal data")')
+  await page.waitForURL(/done=erase/)
+  t.match(await page.locator('[data-field=record]').textContent(), /"NIK": "\[erased\]"/, 'erased')
+  t.match((await api('GET', '/v1/request-out/page-ok-1')).json, { Data: { NIK: '[erased]' } }, 'the client reads the erased record')
+
+  // The audit trail page: both actions, by the session's operator.
+  await page.click('header a[href="/admin/audit"]')
+  await waitFor('two audit rows', async () => {
+    await page.reload()
+    return await page.locator('tr[data-action]').count() === 2
+  }, 15_000, 200)
+  t.same(await page.locator('tr[data-action]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-action'))), ['personal-data.erase', 'job.retry'])
+  t.match(await page.locator('tr[data-action="job.retry"]').textContent(), /demo-admin/)
+  await shot('audit')
+
+  // A form without its token is refused.
+  const forged = await fetch(`${base}/admin/tickets/demo-client/page-ok-2/erase`, {
+    method: 'POST', redirect: 'manual', headers: { cookie: `ro_admin_session=${tokenFor('demo-admin', 'admin')}`, 'content-type': 'application/x-www-form-urlencoded' }, body: ''
+  })
+  t.equal(forged.status, 403, 'erasure without the form token is refused')
+})
