@@ -6,7 +6,7 @@ import { Redis } from 'ioredis'
 import { productKey } from '@request-out/contracts'
 import { productQueue } from '@request-out/runtime'
 import {
-  TEST_REDIS_URL, deleteKeys, hasRedisCluster, spawnWorker, startPrivateCluster, uniquePrefix, waitFor
+  TEST_REDIS_URL, createTestDatabase, deleteKeys, hasRedisCluster, spawnWorker, startPrivateCluster, uniquePrefix, waitFor
 } from '@request-out/test-support'
 import { buildApp } from '../src/app.js'
 import { loadIntakeConfig } from '../src/config.js'
@@ -36,13 +36,17 @@ t.test('on a real 3-master Redis Cluster: the contract end to end, product queue
   const catalog = join(mkdtempSync(join(tmpdir(), 'rotest-cl-')), 'products.json')
   writeFileSync(catalog, JSON.stringify({ Products: [{ ...first, Name: 'one', Kind: 'sandbox' }, { ...second, Name: 'two', Kind: 'sandbox' }] }))
   const prefix = uniquePrefix('cluster')
-  const env = { REDIS_CLUSTER_NODES: cluster.nodes, QUEUE_PREFIX: prefix, PRODUCTS_FILE: catalog }
+  const db = await createTestDatabase()
+  t.teardown(db.drop)
+  const env = { REDIS_CLUSTER_NODES: cluster.nodes, QUEUE_PREFIX: prefix, PRODUCTS_FILE: catalog, DATABASE_URL: db.url }
   const app = await buildApp(loadIntakeConfig({ ...env, LOG_LEVEL: 'silent' }), { logger: false })
   t.teardown(async () => app.close())
   await app.ready()
   await waitFor('the intake on the cluster', () => app.redis.isReady() && app.revocations.loaded, 20_000)
   const worker = await spawnWorker({ ...env, LOG_LEVEL: 'info' })
   t.teardown(async () => worker.stop())
+  const writer = await spawnWorker({ ...env, WORKER_ROLE: 'history', HISTORY_POLL_MS: '20' })
+  t.teardown(async () => writer.stop())
 
   const token = tokenFor('demo-client')
   for (const [product, id] of [[first, 'on-cluster-1'], [second, 'on-cluster-2']] as const) {
@@ -60,6 +64,17 @@ t.test('on a real 3-master Redis Cluster: the contract end to end, product queue
   })
   t.equal(off.statusCode, 200, 'availability switch on the cluster')
   t.match((await postTicket(app, token, { ...second, TicketId: 'while-off' })).json(), { Code: 'PRODUCT_NOT_AVAILABLE' })
+
+  // The history writer reads every group's stream on the cluster: both tickets and the switch's audit entry.
+  const admin = { authorization: `Bearer ${tokenFor('demo-admin', 'admin')}` }
+  const historyOf = async (url: string): Promise<Record<string, unknown> | undefined> => {
+    const res = await app.inject({ method: 'GET', url, headers: admin })
+    return res.statusCode === 200 ? (res.json() as { Data: Record<string, unknown> }).Data : undefined
+  }
+  await waitFor('both tickets and the audit entry in history', async () =>
+    ((await historyOf('/v1/admin/tickets?ClientId=demo-client&Code=SUCCESS'))?.Tickets as unknown[] | undefined)?.length === 2 &&
+    ((await historyOf('/v1/admin/audit?Action=availability.set'))?.Entries as unknown[] | undefined)?.length === 1, 20_000, 100)
+  t.pass('history is complete on the cluster')
 
   // Each product's queue keys live on its own master, and only there.
   for (const [product, owner] of [[first, firstPort], [second, secondPort]] as const) {
