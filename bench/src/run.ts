@@ -12,7 +12,10 @@ import { createSigner } from 'fast-jwt'
 import { TICKET_JOB_NAME } from '@request-out/contracts'
 import { DEVELOPMENT_JWT_SECRET, productQueue } from '@request-out/runtime'
 import { recordChannel, ticketKey, ticketRedisKey } from '@request-out/record-store'
+import { historyBacklog } from '@request-out/history'
+import { locatePostgres } from '@request-out/local-services'
 import { freePort, spawnApp, startPrivateRedis, waitFor } from '@request-out/test-support'
+import { benchDatabase, searchAtScale } from './history-bench.js'
 import { percentile, printTable } from './report.js'
 
 const HERE = fileURLToPath(new URL('.', import.meta.url))
@@ -54,6 +57,8 @@ const round = (n: number, digits = 2): number => Math.round(n * 10 ** digits) / 
 
 async function main (): Promise<void> {
   const redis = await startPrivateRedis()
+  const postgres = await locatePostgres(log)
+  const historyDb = await benchDatabase(postgres.url)
   const admin = new Redis(redis.url)
   const token = createSigner({ key: DEVELOPMENT_JWT_SECRET, iss: 'request-out', aud: 'request-out', expiresIn: 3_600_000 })({ sub: CLIENT, role: 'client', jti: randomUUID() })
   const auth = { authorization: `Bearer ${token}`, 'content-type': 'application/json' }
@@ -113,24 +118,52 @@ async function main (): Promise<void> {
     }
     log(`accept: ${JSON.stringify(results.accept)}`)
 
-    // ---------- 2. pipeline: POST to stored record, 2 workers, vs bare BullMQ
-    await admin.flushall()
+    // ---------- 2. pipeline: POST to stored record, 2 workers, vs bare BullMQ; then again with history on
     const recordedAt = new Map<string, number>()
     const subscriber = new Redis(redis.url)
     subscriber.on('message', (_c: string, id: string) => { if (!recordedAt.has(id)) recordedAt.set(id, Date.now()) })
     await subscriber.subscribe(recordChannel(PREFIX))
-    const workers = [spawnApp('worker', { ...env, LOG_LEVEL: 'info' }), spawnApp('worker', { ...env, LOG_LEVEL: 'info' })]
-    procs.push(...workers)
-    await Promise.all(workers.map(async (w) => w.waitForLine((l) => l.msg === 'worker started', 30_000)))
-    log('pipeline: POST for 20 s with 2 workers running, until every record is stored')
-    const pipeStart = Date.now()
-    const pipe = await load(acceptSpec(`http://127.0.0.1:${intakePort}/v1/request-out`, 'p', 20))
-    const acceptedCount = pipe.total - pipe.non2xx
-    await waitFor('every pipeline record', () => recordedAt.size >= acceptedCount, 120_000, 100)
-    const lastRecord = Math.max(...recordedAt.values())
-    const oursTps = recordedAt.size / ((lastRecord - pipeStart) / 1000)
-    const workerPeak = Math.max(...workers.map((w) => memoryOf(w.pid).peakMb))
-    await Promise.all(workers.map(async (w) => w.stop('SIGTERM')))
+    /** POST for 20 s with 2 workers (and a history writer), until every record is stored (and in history). */
+    const pipelineRun = async (label: string, withHistory: boolean): Promise<{ tps: number, tickets: number, workerPeak: number, historyCatchUpSeconds: number }> => {
+      await admin.flushall()
+      recordedAt.clear()
+      const workers = [spawnApp('worker', { ...env, LOG_LEVEL: 'info' }), spawnApp('worker', { ...env, LOG_LEVEL: 'info' })]
+      procs.push(...workers)
+      await Promise.all(workers.map(async (w) => w.waitForLine((l) => l.msg === 'worker started', 30_000)))
+      const writer = withHistory ? spawnApp('worker', { ...env, WORKER_ROLE: 'history', DATABASE_URL: historyDb.url, LOG_LEVEL: 'info' }) : undefined
+      if (writer !== undefined) {
+        procs.push(writer)
+        await writer.waitForLine((l) => l.msg === 'history writer started', 30_000)
+        await waitFor('the history consumer groups', async () => (await admin.keys(`${PREFIX}:*:events`)).length === 64, 30_000, 100)
+      }
+      log(`pipeline${withHistory ? ' with history on' : ''}: POST for 20 s with 2 workers running, until every record is stored`)
+      const pipeStart = Date.now()
+      const pipe = await load(acceptSpec(`http://127.0.0.1:${intakePort}/v1/request-out`, label, 20))
+      const acceptedCount = pipe.total - pipe.non2xx
+      await waitFor('every pipeline record', () => recordedAt.size >= acceptedCount, 120_000, 100)
+      const lastRecord = Math.max(...recordedAt.values())
+      let historyCatchUpSeconds = 0
+      if (writer !== undefined) {
+        await waitFor('the history writer to catch up', async () => await historyBacklog(admin, PREFIX) === 0, 300_000, 100)
+        historyCatchUpSeconds = round((Date.now() - lastRecord) / 1000, 1)
+        await writer.stop('SIGTERM')
+      }
+      const workerPeak = Math.max(...workers.map((w) => memoryOf(w.pid).peakMb))
+      await Promise.all(workers.map(async (w) => w.stop('SIGTERM')))
+      return { tps: recordedAt.size / ((lastRecord - pipeStart) / 1000), tickets: recordedAt.size, workerPeak, historyCatchUpSeconds }
+    }
+    const off = await pipelineRun('p', false)
+    const on = await pipelineRun('h', true)
+    results.pipelineHistory = {
+      offTicketsPerSecond: round(off.tps, 0),
+      onTicketsPerSecond: round(on.tps, 0),
+      ratio: round(on.tps / off.tps),
+      historyCatchUpSecondsAfterLastRecord: on.historyCatchUpSeconds
+    }
+    log(`pipeline, history on vs off: ${JSON.stringify(results.pipelineHistory)}`)
+    await admin.flushall()
+    const oursTps = off.tps
+    const workerPeak = off.workerPeak
 
     log('pipeline ceiling: bare BullMQ, same adds for 20 s, 2 no-op workers')
     const bareWorkers = [runNode('bare-bullmq.js', ['worker'], { REDIS_URL: redis.url }), runNode('bare-bullmq.js', ['worker'], { REDIS_URL: redis.url })]
@@ -148,7 +181,7 @@ async function main (): Promise<void> {
       ticketsPerSecond: round(oursTps, 0),
       ceilingJobsPerSecond: round(bareTps, 0),
       ratio: round(oursTps / bareTps),
-      tickets: recordedAt.size,
+      tickets: off.tickets,
       bareJobs: added,
       workerPeakRssMb: workerPeak
     }
@@ -259,10 +292,17 @@ async function main (): Promise<void> {
     results.workerMemory = { rssAfter10kMb: after10k, rssAfter100kMb: after100k, ratio: round(after100k / after10k), peakMb: memoryOf(memWorker.pid).peakMb }
     log(`worker memory: ${JSON.stringify(results.workerMemory)}`)
     subscriber.disconnect()
+    await stopAll()
+
+    // ---------- 6. history search at 1,000,000 tickets
+    results.search = await searchAtScale(historyDb.url, log)
+    log(`search: ${JSON.stringify(results.search)}`)
   } finally {
     await stopAll()
     admin.disconnect()
     await redis.destroy()
+    await historyDb.drop()
+    await postgres.stop()
   }
 
   results.elapsedSeconds = Math.round((Date.now() - started) / 1000)
@@ -273,12 +313,18 @@ async function main (): Promise<void> {
   const l = results.light as { submitToRecordP50Ms: number, submitToRecordP99Ms: number }
   const g = results.growth as Record<string, { acceptRps: number, getP50Ms: number, getP99Ms: number }> & { acceptRatio1mTo10k: number, getRatio1mTo10k: number, redisBytesPerStoredTicket: number }
   const w = results.workerMemory as { rssAfter10kMb: number, rssAfter100kMb: number, ratio: number }
+  const h = results.pipelineHistory as { offTicketsPerSecond: number, onTicketsPerSecond: number, ratio: number, historyCatchUpSecondsAfterLastRecord: number }
+  const search = results.search as Record<string, { p50Ms: number, p99Ms: number }>
   printTable('benchmark (target)', [
     ['intake accept req/s (ceiling)', `${a.intake.rps} (${a.ceiling.rps})`],
     ['intake accept ratio (≥ 0.90)', a.ratio],
     ['intake accept p50 / p99 ms (ceiling)', `${a.intake.p50Ms} / ${a.intake.p99Ms} (${a.ceiling.p50Ms} / ${a.ceiling.p99Ms})`],
     ['pipeline tickets/s, 2 workers (bare BullMQ)', `${p.ticketsPerSecond} (${p.ceilingJobsPerSecond})`],
     ['pipeline ratio (≥ 0.80)', p.ratio],
+    ['pipeline tickets/s history on / off', `${h.onTicketsPerSecond} / ${h.offTicketsPerSecond}`],
+    ['pipeline ratio history on / off (≥ 0.90)', h.ratio],
+    ['history complete after the last record, s', h.historyCatchUpSecondsAfterLastRecord],
+    ...Object.entries(search).map(([kind, r]): [string, string] => [`search p50 / p99 ms at 1M tickets: ${kind} (p99 < 50)`, `${r.p50Ms} / ${r.p99Ms}`]),
     ['light load 200/s submit-to-record p50 / p99 ms (p50 ≤ 3)', `${l.submitToRecordP50Ms} / ${l.submitToRecordP99Ms}`],
     ['accept req/s at 10k / 1M stored', `${g['10000']?.acceptRps} / ${g['1000000']?.acceptRps} (ratio ${g.acceptRatio1mTo10k})`],
     ['GET p50 / p99 ms at 10k stored', `${g['10000']?.getP50Ms} / ${g['10000']?.getP99Ms}`],
