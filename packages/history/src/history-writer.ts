@@ -53,9 +53,12 @@ export class HistoryWriter {
   #loop: Promise<void> | undefined
   #lastClaim = 0
   #failing = false
+  /** On a Redis Cluster the streams live in different slots: one command per stream. */
+  readonly #clustered: boolean
 
   constructor (redis: Redis | Cluster, store: HistoryStore, options: HistoryWriterOptions) {
     this.#redis = redis
+    this.#clustered = redis.isCluster
     this.#store = store
     this.#options = options
     this.#streams = ticketEventStreams(options.prefix)
@@ -102,7 +105,10 @@ export class HistoryWriter {
         this.#options.onBatch?.(batch.events.length, Number(process.hrtime.bigint() - started) / 1e9)
         if (this.#failing) this.#options.log.info({ events: batch.events.length }, 'history writer: storing again')
         this.#failing = false
+        // A small batch means the writer is ahead: wait a moment, so the next transaction stores more.
+        const small = batch.entries.length < this.#options.batchSize / 4
         batch = EMPTY
+        if (small) await sleep(this.#options.pollMs)
       } catch (err) {
         // The batch stays in hand (and pending in Redis): retried until PostgreSQL and Redis take it.
         this.#options.onFailure?.()
@@ -135,13 +141,20 @@ export class HistoryWriter {
       })
       if (claimed.entries.length > 0) return claimed
     }
+    if (!this.#clustered) {
+      // One Redis: every stream in one command.
+      const reply = await this.#redis.xreadgroup('GROUP', HISTORY_GROUP, this.#consumer, 'COUNT', perStream, 'STREAMS',
+        ...this.#streams, ...this.#streams.map(() => '>')) as StreamReply
+      const byStream = new Map((reply ?? []).map(([stream, entries]) => [stream, entries]))
+      return await this.#collect(async (stream) => byStream.get(stream) ?? [])
+    }
     return await this.#collect(async (stream) => {
       const reply = await this.#redis.xreadgroup('GROUP', HISTORY_GROUP, this.#consumer, 'COUNT', perStream, 'STREAMS', stream, '>') as StreamReply
       return reply?.[0]?.[1] ?? []
     })
   }
 
-  /** Reads every stream (one command each: streams live in different cluster slots), up to the batch size. */
+  /** The entries read from each stream, as one batch. */
   async #collect (read: (stream: string) => Promise<Array<[string, string[]]>>): Promise<Batch> {
     const replies = await Promise.all(this.#streams.map(read))
     const batch: Batch = { events: [], entries: [] }
