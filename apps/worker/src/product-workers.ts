@@ -6,6 +6,8 @@ import { QUEUE_STATES, productQueue } from '@request-out/runtime'
 import { retryPolicy, type Product } from '@request-out/product-catalog'
 import type { RecordStore } from '@request-out/record-store'
 import { isRedisUnavailable, type RedisClient } from '@request-out/redis-connection'
+import type { CancelListener } from './cancel-listener.js'
+import { ClientSlots } from './client-slots.js'
 import { createHandler } from './handlers/index.js'
 import { ticketLogFields, ticketProcessor } from './ticket-processor.js'
 import type { WorkerMetrics } from './worker-metrics.js'
@@ -15,6 +17,8 @@ export interface ProductWorkersOptions {
   connection: RedisClient
   queuePrefix: string
   recordStore: RecordStore
+  /** Aborts the try of a ticket cancelled while it runs here. */
+  cancels: CancelListener
   metrics: WorkerMetrics
   log: Logger
   lockDurationMs: number
@@ -43,8 +47,21 @@ export class ProductWorkers {
         options.metrics.upstreamDuration.observe({ product: key, status }, seconds))
       const log = options.log.child({ product: product.key })
       const { name, prefix } = productQueue(options.queuePrefix, product.key)
+      // Read-only use (job counts for /metrics, ClientConcurrency's keys); shares the worker's connection.
+      const queue = new Queue<TicketJob>(name, { connection: options.connection, prefix })
+      // A slot outlives its try by a margin: a try never runs longer than the product's timeout.
+      const clientSlots = product.clientConcurrency === undefined
+        ? undefined
+        : new ClientSlots(options.connection, queue, product.clientConcurrency, product.timeoutMs + 30_000)
       const worker = new Worker<TicketJob>(name, ticketProcessor({
-        product, handle, recordStore: options.recordStore, metrics: options.metrics, log: options.log, stopping: this.#stopping.signal
+        product,
+        handle,
+        recordStore: options.recordStore,
+        metrics: options.metrics,
+        log: options.log,
+        stopping: this.#stopping.signal,
+        cancels: options.cancels,
+        ...(clientSlots === undefined ? {} : { clientSlots })
       }), {
         connection: options.connection,
         prefix,
@@ -67,8 +84,6 @@ export class ProductWorkers {
       worker.on('error', onError('worker'))
       worker.on('stalled', (jobId) => log.warn({ jobId }, 'job stalled (its worker stopped); it runs again'))
       worker.on('failed', (job, err) => { void this.#onFailed(options.recordStore, product, job, err, log) })
-      // Read-only use (job counts for /metrics); shares the worker's connection.
-      const queue = new Queue<TicketJob>(name, { connection: options.connection, prefix })
       queue.on('error', onError('queue'))
       this.#workers.push({ product, worker, queue, closeHandler: close })
     }

@@ -1,10 +1,12 @@
 import type { Job } from 'bullmq'
-import { UnrecoverableError } from 'bullmq'
+import { DelayedError, UnrecoverableError } from 'bullmq'
 import type { Logger } from 'pino'
-import { Message, completedEnvelope, failedEnvelope, type TicketJob } from '@request-out/contracts'
+import { Message, cancelledEnvelope, completedEnvelope, failedEnvelope, type TicketJob } from '@request-out/contracts'
 import { scrubText } from '@request-out/runtime'
 import { personalFields, retryPolicy, type Product } from '@request-out/product-catalog'
 import { ticketKey, type RecordStore } from '@request-out/record-store'
+import { CANCELLED, type CancelListener } from './cancel-listener.js'
+import type { ClientSlots } from './client-slots.js'
 import { ProductRejection, type ProductHandler } from './handlers/index.js'
 import type { WorkerMetrics } from './worker-metrics.js'
 
@@ -20,6 +22,17 @@ export interface ProcessorDeps {
   log: Logger
   /** Aborted when the worker is forced to stop: running handlers give up and their jobs are retried. */
   stopping: AbortSignal
+  /** Aborts the try of a ticket cancelled while it runs. */
+  cancels: CancelListener
+  /** The product's ClientConcurrency, when it has one. */
+  clientSlots?: ClientSlots
+}
+
+/** How long a ticket over its client's ClientConcurrency waits before it asks again (plus up to as much jitter). */
+const OVER_CAP_DELAY_MS = 250
+
+class TicketCancelledError extends Error {
+  override name = 'TicketCancelledError'
 }
 
 /**
@@ -53,7 +66,7 @@ export function ticketLogFields (job: Job<TicketJob>, product: string): Record<s
  */
 export function ticketProcessor (deps: ProcessorDeps) {
   const { product, handle, recordStore, metrics } = deps
-  return async (job: Job<TicketJob>): Promise<string> => {
+  return async (job: Job<TicketJob>, token?: string): Promise<string> => {
     const ticket = job.data
     const log = deps.log.child(ticketLogFields(job, product.key))
     const started = process.hrtime.bigint()
@@ -62,21 +75,47 @@ export function ticketProcessor (deps: ProcessorDeps) {
       metrics.jobDuration.observe({ product: product.key, outcome }, Number(process.hrtime.bigint() - started) / 1e9)
     }
 
-    // A ticket's own job on its first run cannot have a record yet; any other delivery (a retry, a
-    // job taken over from a dead worker, a copy under another id) checks first, so the product is
-    // not asked twice. Skipping the check on first runs saves a Redis round trip per ticket.
-    const firstDelivery = job.attemptsMade === 0 && (job.stalledCounter ?? 0) === 0 && job.id === ticketKey(ticket.ClientId, ticket.TicketId)
-    if (!firstDelivery && await recordStore.hasFinalRecord(ticket.ClientId, ticket.TicketId)) {
-      log.info('ticket already has its record; nothing to do')
-      finish('duplicate')
-      return 'duplicate'
-    }
-
     const attempt = job.attemptsMade + 1
     const timing = { startedAt: Date.now(), tries: attempt }
     // One controller per try, tied to the worker's stop signal by a listener removed in `finally`:
     // AbortSignal.any() with the long-lived stop signal kept a little memory per job on Node 20.
+    // Registered first, so a cancellation heard from here on aborts it (one heard before, too).
     const controller = new AbortController()
+    const unregister = deps.cancels.register(ticketKey(ticket.ClientId, ticket.TicketId), controller)
+    const cancelled = async (): Promise<string> => {
+      const written = await recordStore.writeRecord(ticket.ClientId, ticket.TicketId, cancelledEnvelope(ticket), timing)
+      log.info(written ? 'ticket cancelled: cancelled record stored' : 'ticket cancelled, but its record was stored first: the record stands')
+      finish('cancelled')
+      return 'cancelled'
+    }
+
+    // A ticket's own job on its first run cannot have a record yet, nor a cancellation the intake
+    // did not hear of; any other delivery (a retry, a job taken over from a dead worker, a copy under
+    // another id) checks first, so the product is not asked twice. Skipping the check on first runs
+    // saves a Redis round trip per ticket.
+    const firstDelivery = job.attemptsMade === 0 && (job.stalledCounter ?? 0) === 0 && job.id === ticketKey(ticket.ClientId, ticket.TicketId)
+    if (!firstDelivery) {
+      const state = await recordStore.deliveryState(ticket.ClientId, ticket.TicketId)
+      if (state.finalCode !== undefined) {
+        unregister()
+        log.info('ticket already has its record; nothing to do')
+        finish('duplicate')
+        return 'duplicate'
+      }
+      if (state.cancelRequested) controller.abort(CANCELLED)
+    }
+    if (controller.signal.aborted && controller.signal.reason === CANCELLED) {
+      unregister()
+      return await cancelled()
+    }
+    const slots = deps.clientSlots
+    if (slots !== undefined && !await slots.acquire(ticket.ClientId, job.id ?? '')) {
+      // Over the client's cap: back to wait a moment, keeping its priority; not a try.
+      unregister()
+      await job.moveToDelayed(Date.now() + OVER_CAP_DELAY_MS + Math.floor(Math.random() * OVER_CAP_DELAY_MS), token)
+      throw new DelayedError()
+    }
+
     let timedOut = false
     const timer = setTimeout(() => { timedOut = true; controller.abort() }, product.timeoutMs)
     const onStop = (): void => controller.abort()
@@ -86,9 +125,11 @@ export function ticketProcessor (deps: ProcessorDeps) {
     metrics.activeJobs.inc({ product: product.key })
     try {
       const result = await new Promise<Awaited<ReturnType<ProductHandler>>>((resolve, reject) => {
-        const onAbort = (): void => reject(timedOut
-          ? new TicketTimeoutError(`the product took longer than ${product.timeoutMs} ms`)
-          : new Error('the worker is stopping'))
+        const onAbort = (): void => reject(signal.reason === CANCELLED
+          ? new TicketCancelledError('the ticket was cancelled while it ran')
+          : timedOut
+            ? new TicketTimeoutError(`the product took longer than ${product.timeoutMs} ms`)
+            : new Error('the worker is stopping'))
         if (signal.aborted) return onAbort()
         signal.addEventListener('abort', onAbort, { once: true })
         handle(ticket, { signal, attempt, log }).then(resolve, reject)
@@ -100,6 +141,8 @@ export function ticketProcessor (deps: ProcessorDeps) {
       finish('completed')
       return 'completed'
     } catch (err) {
+      // Cancelled while it ran: the handler was aborted (an http product's upstream call too).
+      if (err instanceof TicketCancelledError || signal.reason === CANCELLED) return await cancelled()
       const reason = scrubbedReason(err instanceof Error ? err.message : String(err), ticket, product)
       if (err instanceof ProductRejection) {
         await recordStore.writeRecord(ticket.ClientId, ticket.TicketId, failedEnvelope(ticket, 'PRODUCT_REJECTED', reason), timing)
@@ -123,6 +166,8 @@ export function ticketProcessor (deps: ProcessorDeps) {
       throw new Error(reason)
     } finally {
       clearTimeout(timer)
+      unregister()
+      if (slots !== undefined) await slots.release(ticket.ClientId, job.id ?? '').catch(() => {})
       deps.stopping.removeEventListener('abort', onStop)
       metrics.activeJobs.dec({ product: product.key })
     }

@@ -3,6 +3,7 @@ import type { Logger } from 'pino'
 import { RecordStore } from '@request-out/record-store'
 import { closeRedis, createRedis, describeTarget, isRedisReady, monitorConnection } from '@request-out/redis-connection'
 import type { WorkerConfig } from './config.js'
+import { CancelListener } from './cancel-listener.js'
 import { startEventTrimmer } from './event-trimmer.js'
 import { closeHealthServer, startHealthServer } from './health-server.js'
 import { ProductWorkers } from './product-workers.js'
@@ -16,6 +17,8 @@ export class WorkerService {
   readonly #redis
   readonly #workers: ProductWorkers
   readonly #recordStore: RecordStore
+  readonly #subscriber
+  readonly #cancels: CancelListener
   #stopTrimmer: (() => void) | undefined
   #health: { server: Server, port: number } | undefined
   #stopping: Promise<void> | undefined
@@ -29,11 +32,16 @@ export class WorkerService {
     monitorConnection(this.#redis, log, { name: 'worker', target: describeTarget(config.redis) })
     const recordStore = new RecordStore(this.#redis, { prefix: env.QUEUE_PREFIX, ttlSeconds: env.RECORD_TTL_SECONDS })
     this.#recordStore = recordStore
+    // Cancellations arrive by pub/sub, on a connection of their own (a subscribed connection does nothing else).
+    this.#subscriber = createRedis(config.redis, 'subscriber', 'request-out:worker-cancels')
+    this.#subscriber.on('error', () => {}) // the worker connection's monitor tells an outage
+    this.#cancels = new CancelListener(this.#subscriber, env.QUEUE_PREFIX, log)
     this.#workers = new ProductWorkers({
       products: config.products,
       connection: this.#redis,
       queuePrefix: env.QUEUE_PREFIX,
       recordStore,
+      cancels: this.#cancels,
       metrics: this.metrics,
       log,
       lockDurationMs: env.WORKER_LOCK_DURATION_MS,
@@ -49,6 +57,8 @@ export class WorkerService {
   }
 
   async start (): Promise<void> {
+    // Not awaited: a worker starts while Redis is away; ioredis subscribes once it connects.
+    this.#cancels.start().catch((err: unknown) => this.#log.warn({ err }, 'cancellations not subscribed yet'))
     this.#workers.start()
     this.metrics.readQueueCountsWith(async () => this.#workers.jobCounts())
     this.#health = await startHealthServer(this.#config.env.WORKER_METRICS_HOST, this.#config.env.WORKER_METRICS_PORT, {
@@ -65,6 +75,7 @@ export class WorkerService {
       this.#stopTrimmer?.()
       await this.#workers.close(this.#config.env.SHUTDOWN_TIMEOUT_MS)
       await closeRedis(this.#redis)
+      await closeRedis(this.#subscriber)
       await closeHealthServer(this.#health?.server)
     })()
     await this.#stopping

@@ -52,3 +52,13 @@ export type AdminAuditSearchForm = Static<typeof AdminAuditSearchForm>
 export const AdminTicketActionForm = Type.Object({
   csrf: Type.Optional(Type.String({ maxLength: 512 }))
 }, { additionalProperties: false })
+
+/** `POST /admin/cancellations` (the bulk cancel form): counted first (`DryRun=true`), then confirmed. */
+export const AdminBulkCancelForm = Type.Object({
+  csrf: Type.Optional(Type.String({ maxLength: 512 })),
+  Product: Type.Optional(Type.String({ maxLength: 200 })),
+  ClientId: Type.Optional(Type.String({ maxLength: 200 })),
+  State: Type.Optional(Type.String({ maxLength: 32 })),
+  DryRun: Type.Union([Type.Literal('true'), Type.Literal('false')])
+}, { additionalProperties: false })
+export type AdminBulkCancelForm = Static<typeof AdminBulkCancelForm>

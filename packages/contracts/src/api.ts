@@ -120,3 +120,20 @@ export const RevocationRequest = Type.Union([
   Type.Object({ TokenId: Type.String({ minLength: 1, maxLength: 256 }) }, { additionalProperties: false })
 ], { title: 'RevocationRequest' })
 export type RevocationRequest = Static<typeof RevocationRequest>
+
+/** `POST /v1/admin/cancellations`: cancel every unfinished ticket that matches (a dry run counts them). */
+export const BulkCancelRequest = Type.Object({
+  Product: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9._-]{1,64}/[A-Za-z0-9._-]{1,64}/[A-Za-z0-9._-]{1,64}$', description: 'Subject/SubjectType/SubjectIdentifier; all products when absent' })),
+  ClientId: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+  State: Type.Optional(Type.Union([Type.Literal('waiting'), Type.Literal('prioritized'), Type.Literal('delayed'), Type.Literal('active')], { description: 'Every unfinished state when absent' })),
+  DryRun: Type.Boolean({ default: true, description: 'Only count (the default): send false to cancel' })
+}, { additionalProperties: false })
+export type BulkCancelRequest = Static<typeof BulkCancelRequest>
+export const BulkCancelFilter = Type.Omit(BulkCancelRequest, ['DryRun'])
+export type BulkCancelFilter = Static<typeof BulkCancelFilter>
+
+export const BulkCancelResponse = ApiEnvelope(Type.Object({
+  DryRun: Type.Boolean(),
+  Matched: Type.Integer({ description: 'Unfinished tickets that match' }),
+  Cancelled: Type.Integer({ description: 'Of those, asked to cancel now (0 in a dry run)' })
+}), 'BulkCancelResponse')

@@ -59,6 +59,12 @@ export const ProductDefinition = Type.Object(
     /** @defaultValue 30000 */
     TimeoutMs: Type.Optional(positiveInt('Time allowed for one try', 3_600_000, 30_000)),
     RateLimit: Type.Optional(RateLimitSettings),
+    /** @defaultValue "client" */
+    Fairness: Type.Optional(Type.Union([Type.Literal('client'), Type.Literal('fifo')], {
+      default: 'client',
+      description: 'client: clients take turns (one client\'s flood does not hold up another\'s tickets), FIFO within a client; fifo: first come, first served'
+    })),
+    ClientConcurrency: Type.Optional(positiveInt('Tickets of one client running at once, over every worker (default: no cap)', 10_000)),
     Sandbox: Type.Optional(SandboxSettings),
     Http: Type.Optional(HttpSettings)
   },

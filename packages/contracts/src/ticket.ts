@@ -158,10 +158,10 @@ export function completedEnvelope (ticket: TicketFields, result: ProductResult):
   }
 }
 
-/** A ticket that ended without a record: the product refused it (422) or never answered (502). */
+/** A ticket that ended without a record: the product refused it (422), never answered (502), or it was cancelled (410). */
 export function failedEnvelope (
   ticket: TicketFields,
-  code: Extract<ErrorCode, 'PRODUCT_REJECTED' | 'PRODUCT_FAILED' | 'TICKET_CONFLICT'>,
+  code: Extract<ErrorCode, 'PRODUCT_REJECTED' | 'PRODUCT_FAILED' | 'TICKET_CONFLICT' | 'CANCELLED'>,
   message: string
 ): TicketEnvelope {
   return {
@@ -175,5 +175,26 @@ export function failedEnvelope (
     Code: code,
     Message: message,
     StatusCode: ErrorStatus[code]
+  }
+}
+
+/** DELETE's answer while the cancellation is under way (202). */
+export function cancellingEnvelope (ticket: TicketFields): TicketEnvelope {
+  return { ...acceptedEnvelope(ticket), Code: 'CANCELLING', Message: Message.CANCELLING, StatusCode: ErrorStatus.CANCELLING }
+}
+
+/** A cancelled ticket's final record: GET, a repeated DELETE and a re-POST answer it (410). */
+export function cancelledEnvelope (ticket: TicketFields): TicketEnvelope {
+  return failedEnvelope(ticket, 'CANCELLED', Message.CANCELLED)
+}
+
+/** DELETE of a ticket that has its record already: the record, answered as a 409 naming its code. */
+export function finalRecordEnvelope (record: TicketEnvelope): TicketEnvelope {
+  return {
+    ...record,
+    Status: Status.FAILED,
+    Code: 'TICKET_FINAL',
+    Message: `${Message.TICKET_FINAL} (${record.Code ?? 'SUCCESS'}): it cannot be cancelled`,
+    StatusCode: ErrorStatus.TICKET_FINAL
   }
 }

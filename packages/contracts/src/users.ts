@@ -7,7 +7,11 @@ export const UserRecord = Type.Object(
     Username: Type.String({ minLength: 1, maxLength: 128 }),
     PasswordHash: Type.String({ pattern: '^scrypt\\$', description: 'scrypt$N$r$p$salt$hash, written by the users CLI' }),
     Role: Type.Union([Type.Literal(Role.CLIENT), Type.Literal(Role.ADMIN)]),
-    Products: Type.Optional(Type.Array(Type.String(), { description: 'Product keys this user may use; absent = all' }))
+    Products: Type.Optional(Type.Array(Type.String(), { description: 'Product keys this user may use; absent = all' })),
+    Quota: Type.Optional(Type.Object({
+      Tickets: Type.Integer({ minimum: 1, description: 'Tickets this user may submit per window, over every intake' }),
+      PerSeconds: Type.Integer({ minimum: 1, maximum: 31_536_000, description: 'The window, in seconds (e.g. 86400)' })
+    }, { additionalProperties: false, description: 'Over it, POST answers 429 QUOTA_EXCEEDED with Retry-After' }))
   },
   { additionalProperties: false }
 )

@@ -14,6 +14,10 @@ export interface Product {
   backoff: { delayMs: number, jitter: number }
   timeoutMs: number
   rateLimit: { max: number, durationMs: number } | undefined
+  /** `client`: clients take turns within the product (fair-share priorities); `fifo`: arrival order. */
+  fairness: 'client' | 'fifo'
+  /** Tickets of one client running at once over every worker, or undefined for no cap. */
+  clientConcurrency: number | undefined
   /** Availability before any admin switch. */
   initiallyAvailable: boolean
   inputSchema: Record<string, unknown> | undefined
@@ -56,7 +60,7 @@ export class ProductCatalog {
 }
 
 /** A catalog entry with the schema's defaults filled in (TypeBox `default`, stated once in contracts). */
-type ResolvedDefinition = ProductDefinition & Required<Pick<ProductDefinition, 'Available' | 'Concurrency' | 'Attempts' | 'TimeoutMs'>> & {
+type ResolvedDefinition = ProductDefinition & Required<Pick<ProductDefinition, 'Available' | 'Concurrency' | 'Attempts' | 'TimeoutMs' | 'Fairness'>> & {
   Backoff: { DelayMs: number, Jitter: number }
 }
 
@@ -74,6 +78,8 @@ function resolveProduct (definition: ProductDefinition, fromEnv: string[]): Prod
     backoff: { delayMs: d.Backoff.DelayMs, jitter: d.Backoff.Jitter },
     timeoutMs: d.TimeoutMs,
     rateLimit: d.RateLimit === undefined ? undefined : { max: d.RateLimit.Max, durationMs: d.RateLimit.DurationMs },
+    fairness: d.Fairness,
+    clientConcurrency: d.ClientConcurrency,
     initiallyAvailable: d.Available,
     inputSchema,
     personalFields: Object.entries(properties).filter(([, s]) => s?.['x-personal'] === true).map(([k]) => k),

@@ -17,7 +17,7 @@ export interface RecordStoreOptions {
 
 export type ClaimResult =
   | { outcome: 'claimed' }
-  | { outcome: 'existing', sameFields: boolean, record: TicketEnvelope | undefined }
+  | { outcome: 'existing', sameFields: boolean, record: TicketEnvelope | undefined, cancelRequested: boolean }
 
 export type TicketState =
   | { exists: false }
@@ -28,8 +28,8 @@ export type TicketState =
 // script: no consumer can miss a change, and the success path costs no extra round trip.
 const CLAIM = `
 if redis.call('EXISTS', KEYS[1]) == 1 then
-  local v = redis.call('HMGET', KEYS[1], 'fp', 'rec')
-  return {0, v[1] or '', v[2] or ''}
+  local v = redis.call('HMGET', KEYS[1], 'fp', 'rec', 'cancel')
+  return {0, v[1] or '', v[2] or '', v[3] and 1 or 0}
 end
 redis.call('HSET', KEYS[1], 'fp', ARGV[1], 'product', ARGV[2], 'at', ARGV[3])
 redis.call('EXPIRE', KEYS[1], ARGV[4])
@@ -60,9 +60,25 @@ redis.call('XADD', KEYS[2], '*', 'type', 'try-failed', 'clientId', ARGV[1], 'tic
 return 1
 `
 
+// A cancellation is asked once: the ticket hash gets `cancel` (when), the event is appended, and
+// every worker hears of it (the one running the ticket aborts it). Answers what the ticket is:
+// 0 unknown, 1 cancellation asked now, 2 it has its record (returned), 3 asked before, still under way.
+const REQUEST_CANCEL = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return {0, '', ''} end
+local v = redis.call('HMGET', KEYS[1], 'rec', 'code', 'cancel', 'product', 'at')
+if v[2] then return {2, v[1] or '', v[4] or ''} end
+if v[3] then return {3, '', v[4] or ''} end
+redis.call('HSET', KEYS[1], 'cancel', ARGV[1])
+redis.call('XADD', KEYS[2], '*', 'type', 'cancel-requested', 'clientId', ARGV[2], 'ticketId', ARGV[3], 'at', ARGV[1],
+  'by', ARGV[4], 'acceptedAt', v[5] or '')
+redis.call('PUBLISH', ARGV[5], ARGV[6])
+return {1, '', v[4] or ''}
+`
+
 interface ScriptCommands {
   roClaimTicket: (key: string, stream: string, fp: string, product: string, at: string, ttl: string,
-    clientId: string, ticketId: string, requestId: string) => Promise<[number, string, string]>
+    clientId: string, ticketId: string, requestId: string) => Promise<[number, string, string, number?]>
+  roRequestCancel: (key: string, stream: string, at: string, clientId: string, ticketId: string, by: string, channel: string, member: string) => Promise<[number, string, string]>
   roFailedTry: (key: string, stream: string, clientId: string, ticketId: string, at: string, attempt: string, error: string) => Promise<number>
   roWriteRecord: (key: string, stream: string, record: string, ttl: string, channel: string, member: string, code: string,
     clientId: string, ticketId: string, at: string, startedAt: string, tries: string, replaceable: string) => Promise<number>
@@ -70,6 +86,23 @@ interface ScriptCommands {
 
 export function recordChannel (prefix: string): string {
   return `${prefix}:records`
+}
+
+/** Where cancellations are announced to every worker (the message is the ticket key). */
+export function cancelChannel (prefix: string): string {
+  return `${prefix}:cancels`
+}
+
+export type CancelRequest =
+  | { outcome: 'unknown' }
+  | { outcome: 'requested' | 'already-requested', product: string }
+  | { outcome: 'final', product: string, record: TicketEnvelope }
+
+/** What a worker needs to know before it runs a delivery that may not be the first. */
+export interface DeliveryState {
+  /** The code of a record no later outcome may replace, if there is one. */
+  finalCode: string | undefined
+  cancelRequested: boolean
 }
 
 /** An operator's action, as the audit trail keeps it. */
@@ -110,6 +143,7 @@ export class RecordStore {
       redis.defineCommand('roClaimTicket', { numberOfKeys: 2, lua: CLAIM })
       redis.defineCommand('roWriteRecord', { numberOfKeys: 2, lua: WRITE_RECORD })
       redis.defineCommand('roFailedTry', { numberOfKeys: 2, lua: FAILED_TRY })
+      redis.defineCommand('roRequestCancel', { numberOfKeys: 2, lua: REQUEST_CANCEL })
     }
     this.#redis = redis as RedisClient & ScriptCommands
     this.#prefix = options.prefix
@@ -124,11 +158,11 @@ export class RecordStore {
   /** Registers a new ticket (and appends `accepted`), or tells what is already there under this client's TicketId. */
   async claim (clientId: string, ticketId: string, fingerprint: string, product: string, requestId = ''): Promise<ClaimResult> {
     const [key, stream] = this.#keys(clientId, ticketId)
-    const [created, fp, rec] = await this.#redis.roClaimTicket(
+    const [created, fp, rec, cancel] = await this.#redis.roClaimTicket(
       key, stream, fingerprint, product, String(Date.now()), this.#ttl, clientId, ticketId, requestId
     )
     if (created === 1) return { outcome: 'claimed' }
-    return { outcome: 'existing', sameFields: fp === fingerprint, record: parseRecord(rec) }
+    return { outcome: 'existing', sameFields: fp === fingerprint, record: parseRecord(rec), cancelRequested: cancel === 1 }
   }
 
   async read (clientId: string, ticketId: string): Promise<TicketState> {
@@ -146,6 +180,25 @@ export class RecordStore {
   async finalCode (clientId: string, ticketId: string): Promise<string | undefined> {
     const code = await this.#redis.hget(this.#keys(clientId, ticketId)[0], 'code')
     return retryPolicy.isFinalRecord(code) ? code ?? undefined : undefined
+  }
+
+  /** Whether the ticket is final already, or its cancellation was asked (one HMGET). */
+  async deliveryState (clientId: string, ticketId: string): Promise<DeliveryState> {
+    const [code, cancel] = await this.#redis.hmget(this.#keys(clientId, ticketId)[0], 'code', 'cancel')
+    return { finalCode: retryPolicy.isFinalRecord(code) ? code ?? undefined : undefined, cancelRequested: cancel !== null }
+  }
+
+  /**
+   * Asks for the ticket's cancellation (once): marks it, appends `cancel-requested` and announces it
+   * to the workers. Says what the ticket was: unknown, final (with its record), or being cancelled.
+   */
+  async requestCancel (clientId: string, ticketId: string, by: string): Promise<CancelRequest> {
+    const [key, stream] = this.#keys(clientId, ticketId)
+    const [state, rec, product] = await this.#redis.roRequestCancel(key, stream, String(Date.now()), clientId, ticketId, by,
+      cancelChannel(this.#prefix), ticketKey(clientId, ticketId))
+    if (state === 0) return { outcome: 'unknown' }
+    if (state === 2) return { outcome: 'final', product, record: parseRecord(rec) as TicketEnvelope }
+    return { outcome: state === 1 ? 'requested' : 'already-requested', product }
   }
 
   /** True when the ticket has a record no later outcome may replace. */

@@ -6,6 +6,8 @@ export const TicketEventType = {
   TRY_FAILED: 'try-failed',
   /** The ticket got its record. Fields: code, record (the envelope GET answers), startedAt, tries, acceptedAt. */
   RECORD: 'record',
+  /** The client (or an operator) asked to cancel the ticket. Fields: by, acceptedAt. */
+  CANCEL_REQUESTED: 'cancel-requested',
   /** An operator's action. Fields: actor, address, action, target, before, after (JSON). */
   AUDIT: 'audit'
 } as const

@@ -12,6 +12,8 @@ export interface Principal {
   role: Role
   /** Product keys this caller may use; undefined = every enabled product. */
   products: ReadonlySet<string> | undefined
+  /** Tickets this caller may submit per window (AUTH_USERS_FILE's Quota), if it has one. */
+  quota?: { tickets: number, perSeconds: number }
 }
 
 declare module 'fastify' {
@@ -88,7 +90,16 @@ async function createAuth (app: FastifyInstance) {
       }
       const user = users.get(claims.sub)
       if (user === undefined) throw refused('no such user in AUTH_USERS_FILE')
-      return { claims, tokenId, principal: { clientId: user.Username, role: user.Role, products: user.Products === undefined ? undefined : new Set(user.Products) } }
+      return {
+        claims,
+        tokenId,
+        principal: {
+          clientId: user.Username,
+          role: user.Role,
+          products: user.Products === undefined ? undefined : new Set(user.Products),
+          ...(user.Quota === undefined ? {} : { quota: { tickets: user.Quota.Tickets, perSeconds: user.Quota.PerSeconds } })
+        }
+      }
     },
 
     principalFrom (authorization: string | undefined): Principal {

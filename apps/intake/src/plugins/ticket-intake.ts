@@ -1,13 +1,16 @@
 import fp from 'fastify-plugin'
+import type { JobType } from 'bullmq'
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import { Ajv, type ValidateFunction } from 'ajv'
 import {
-  MAX_DATA_DEPTH, Message, acceptedEnvelope, dataDepthExceeds, failedEnvelope, notReadyEnvelope, productKey,
-  type TicketEnvelope, type TicketRequest
+  MAX_DATA_DEPTH, Message, acceptedEnvelope, cancelledEnvelope, cancellingEnvelope, dataDepthExceeds, failedEnvelope,
+  finalRecordEnvelope, notReadyEnvelope, productKey, type BulkCancelFilter, type TicketEnvelope, type TicketRequest
 } from '@request-out/contracts'
 import { ticketFingerprint, ticketKey } from '@request-out/record-store'
 import { HttpProblem, RETRY_AFTER_SECONDS, unavailable } from '../http-problem.js'
+import { returnQuota, takeQuota, type QuotaState } from '../quota.js'
 import { fieldErrors } from './error-handling.js'
+import type { Product } from '@request-out/product-catalog'
 import { mayUseProduct, type Principal } from './auth.js'
 
 declare module 'fastify' {
@@ -26,6 +29,8 @@ export interface TicketAnswer {
   headers: Record<string, string>
   /** Submissions only: what `request_out_tickets_total` counts. */
   metric?: { product: string, outcome: string }
+  /** Submissions of a client with a quota: where it stands (the RateLimit fields tell it). */
+  quota?: QuotaState
 }
 
 interface SubmitContext {
@@ -34,6 +39,10 @@ interface SubmitContext {
   waitSeconds: number
   log: FastifyBaseLogger
 }
+
+/** The queue states a ticket can be cancelled in (its job not finished). */
+const CANCELLABLE_STATES = ['waiting', 'prioritized', 'delayed', 'active'] as const
+const BULK_PAGE = 500
 
 /** Where a ticket is read back; encoded, though TicketIds hold only URL-safe characters today. */
 const ticketLocation = (ticketId: string): string => `/v1/request-out/${encodeURIComponent(ticketId)}`
@@ -57,7 +66,7 @@ function createTicketIntake (app: FastifyInstance) {
 
   const reading = (envelope: TicketEnvelope, headers: Record<string, string> = {}): TicketAnswer => ({
     envelope,
-    headers: envelope.Code === 'IN_PROCESS' ? { 'retry-after': RETRY_AFTER_SECONDS, ...headers } : headers
+    headers: envelope.Code === 'IN_PROCESS' || envelope.Code === 'CANCELLING' ? { 'retry-after': RETRY_AFTER_SECONDS, ...headers } : headers
   })
   const answer = (envelope: TicketEnvelope, product: string, outcome: string, headers: Record<string, string> = {}): TicketAnswer =>
     ({ ...reading(envelope, headers), metric: { product, outcome } })
@@ -93,6 +102,26 @@ function createTicketIntake (app: FastifyInstance) {
     return state.record ?? notReadyEnvelope('IN_PROCESS')
   }
 
+  /**
+   * Takes a cancelled ticket's job out of its queue when it is not running, and stores the
+   * cancelled record. A job that is running (locked by a worker) cannot be removed: the worker
+   * holding it heard the cancellation and stops it. A ticket without a job (claimed, never queued)
+   * gets its cancelled record at once.
+   */
+  async function removeQueuedJob (clientId: string, ticket: { TicketId: string, Subject: string, SubjectType: string, SubjectIdentifier: string }, product: string, log: FastifyBaseLogger): Promise<void> {
+    const job = await ticketQueues.queueFor(product)?.getJob(ticketKey(clientId, ticket.TicketId))
+    if (job !== undefined) {
+      try {
+        await job.remove()
+      } catch (err) {
+        log.info({ clientId, ticketId: ticket.TicketId, reason: (err as Error).message }, 'cancellation: the ticket is running; its worker stops it')
+        return
+      }
+    }
+    await recordStore.writeRecord(clientId, ticket.TicketId, cancelledEnvelope(ticket))
+    log.info({ clientId, ticketId: ticket.TicketId, product }, 'ticket cancelled: taken out of its queue')
+  }
+
   /** Bounds what JSON Schema cannot: how deep `Data` nests (checked before anything walks it). */
   function depthProblem (ticket: TicketRequest): HttpProblem | undefined {
     if (ticket.Data === undefined || !dataDepthExceeds(ticket.Data)) return undefined
@@ -104,6 +133,53 @@ function createTicketIntake (app: FastifyInstance) {
     if (validateInput === undefined || validateInput(ticket.Data ?? {})) return undefined
     const errors = fieldErrors(validateInput.errors ?? [], '/Data')
     return new HttpProblem('VALIDATION_ERROR', `${Message.VALIDATION_ERROR}: ${errors.map((e) => e.Field).join(', ')}`, {}, errors)
+  }
+
+  /** Takes a place in the product's queue, claims the ticket and enqueues its job (or answers what is known of it). */
+  async function queueTicket (principal: Principal, ticket: TicketRequest, product: Product, fields: Record<string, unknown>, context: SubmitContext): Promise<TicketAnswer> {
+    const key = product.key
+    if (!ticketQueues.reserve(key, env.MAX_QUEUE_DEPTH)) {
+      context.log.warn({ ...fields, backlog: ticketQueues.backlog(key) }, 'ticket refused: queue over MAX_QUEUE_DEPTH')
+      return refusal(unavailable('The product queue is full; retry later'), key)
+    }
+
+    // Registered before anything is written, so a record stored in between is not missed.
+    const wait = context.waitSeconds > 0 ? recordWaiter.waitFor(ticketKey(principal.clientId, ticket.TicketId), context.waitSeconds * 1000) : undefined
+    let reserved = true
+    try {
+      const claim = await recordStore.claim(principal.clientId, ticket.TicketId, ticketFingerprint(ticket), key, context.requestId)
+      if (claim.outcome === 'existing' && !claim.sameFields) {
+        context.log.info({ ...fields, code: 'TICKET_CONFLICT' }, 'ticket refused: TicketId reused with other fields')
+        return answer(failedEnvelope(ticket, 'TICKET_CONFLICT', Message.TICKET_CONFLICT), key, 'TICKET_CONFLICT')
+      }
+      if (claim.outcome === 'existing' && claim.record !== undefined) return answer(claim.record, key, 'duplicate')
+      // Being cancelled: its job must not come back.
+      if (claim.outcome === 'existing' && claim.cancelRequested) return answer(cancellingEnvelope(ticket), key, 'duplicate')
+      // Also for a ticket already claimed but without a record: the add is idempotent by job id,
+      // and it re-creates the job if an earlier attempt claimed the ticket but never reached the queue.
+      reserved = false
+      await ticketQueues.enqueue(product, {
+        TicketId: ticket.TicketId,
+        Subject: ticket.Subject,
+        SubjectType: ticket.SubjectType,
+        SubjectIdentifier: ticket.SubjectIdentifier,
+        ...(ticket.Data === undefined ? {} : { Data: ticket.Data }),
+        ClientId: principal.clientId,
+        RequestId: context.requestId,
+        AcceptedAt: Date.now()
+      })
+      const outcome = claim.outcome === 'claimed' ? 'accepted' : 'duplicate'
+      context.log.info({ ...fields, outcome }, 'ticket queued')
+      const location = { location: ticketLocation(ticket.TicketId) }
+      if (wait !== undefined) {
+        const current = await currentAnswer(principal.clientId, ticket.TicketId, wait)
+        return answer(current, key, outcome, { ...location, 'preference-applied': `wait=${context.waitSeconds}` })
+      }
+      return answer(acceptedEnvelope(ticket), key, outcome, { ...location, 'retry-after': RETRY_AFTER_SECONDS })
+    } finally {
+      if (reserved) ticketQueues.release(key)
+      wait?.cancel()
+    }
   }
 
   return {
@@ -129,46 +205,94 @@ function createTicketIntake (app: FastifyInstance) {
         context.log.warn({ ...fields, code: 'UNAVAILABLE' }, 'ticket refused: history is behind (HISTORY_BACKLOG_MAX)')
         return refusal(unavailable('Ticket history is behind; retry later'), key)
       }
-      if (!ticketQueues.reserve(key, env.MAX_QUEUE_DEPTH)) {
-        context.log.warn({ ...fields, backlog: ticketQueues.backlog(key) }, 'ticket refused: queue over MAX_QUEUE_DEPTH')
-        return refusal(unavailable('The product queue is full; retry later'), key)
+      // A quota counts new tickets only: one refused, repeated or not queued is given back.
+      if (principal.quota === undefined) return await queueTicket(principal, ticket, product, fields, context)
+      const quota = await takeQuota(app.redis.producer, env.QUEUE_PREFIX, principal.clientId, principal.quota)
+      if (!quota.allowed) {
+        context.log.info({ ...fields, code: 'QUOTA_EXCEEDED' }, 'ticket refused: quota used up')
+        const problem = new HttpProblem('QUOTA_EXCEEDED', `${Message.QUOTA_EXCEEDED} (${quota.limit} per ${quota.windowSeconds} s)`, { 'retry-after': String(quota.resetSeconds) })
+        return { ...refusal(problem, key), quota }
       }
+      const queued = await queueTicket(principal, ticket, product, fields, context).catch(async (err: unknown) => {
+        await returnQuota(app.redis.producer, env.QUEUE_PREFIX, principal.clientId, principal.quota!).catch(() => {})
+        throw err
+      })
+      if (queued.metric?.outcome !== 'accepted') {
+        await returnQuota(app.redis.producer, env.QUEUE_PREFIX, principal.clientId, principal.quota).catch(() => {})
+        return { ...queued, quota: { ...quota, remaining: quota.remaining + 1 } }
+      }
+      return { ...queued, quota }
+    },
 
-      // Registered before anything is written, so a record stored in between is not missed.
-      const wait = context.waitSeconds > 0 ? recordWaiter.waitFor(ticketKey(principal.clientId, ticket.TicketId), context.waitSeconds * 1000) : undefined
-      let reserved = true
+    /**
+     * DELETE: asks for the ticket's cancellation. A queued job is removed at once and the cancelled
+     * record stored; a running one is stopped by the worker that holds it (every worker hears the
+     * request). Answers 202 CANCELLING, or as GET would once final with `Prefer: wait`; a ticket
+     * with its record answers 409 TICKET_FINAL (410 if that record is the cancellation).
+     */
+    async cancel (principal: Principal, ticketId: string, owner: string, waitSeconds: number, log: FastifyBaseLogger): Promise<TicketAnswer> {
+      if (owner !== principal.clientId && principal.role !== 'admin') {
+        throw new HttpProblem('FORBIDDEN', "Only admins may cancel other clients' tickets")
+      }
+      if (!app.redis.isReady()) throw unavailable()
+      const finalAnswer = (record: TicketEnvelope): TicketAnswer => reading(record.Code === 'CANCELLED' ? record : finalRecordEnvelope(record))
+      const wait = waitSeconds > 0 ? recordWaiter.waitFor(ticketKey(owner, ticketId), waitSeconds * 1000) : undefined
       try {
-        const claim = await recordStore.claim(principal.clientId, ticket.TicketId, ticketFingerprint(ticket), key, context.requestId)
-        if (claim.outcome === 'existing' && !claim.sameFields) {
-          context.log.info({ ...fields, code: 'TICKET_CONFLICT' }, 'ticket refused: TicketId reused with other fields')
-          return answer(failedEnvelope(ticket, 'TICKET_CONFLICT', Message.TICKET_CONFLICT), key, 'TICKET_CONFLICT')
+        const request = await recordStore.requestCancel(owner, ticketId, principal.clientId)
+        if (request.outcome === 'unknown') {
+          // Redis forgot it; history may still hold its (final) record.
+          const stored = await historyAnswer(owner, ticketId)
+          return stored.Code === 'NOT_FOUND' || stored.Code === 'IN_PROCESS' ? reading(notReadyEnvelope('NOT_FOUND')) : finalAnswer(stored)
         }
-        if (claim.outcome === 'existing' && claim.record !== undefined) return answer(claim.record, key, 'duplicate')
-        // Also for a ticket already claimed but without a record: the add is idempotent by job id,
-        // and it re-creates the job if an earlier attempt claimed the ticket but never reached the queue.
-        reserved = false
-        await ticketQueues.enqueue(product, {
-          TicketId: ticket.TicketId,
-          Subject: ticket.Subject,
-          SubjectType: ticket.SubjectType,
-          SubjectIdentifier: ticket.SubjectIdentifier,
-          ...(ticket.Data === undefined ? {} : { Data: ticket.Data }),
-          ClientId: principal.clientId,
-          RequestId: context.requestId,
-          AcceptedAt: Date.now()
-        })
-        const outcome = claim.outcome === 'claimed' ? 'accepted' : 'duplicate'
-        context.log.info({ ...fields, outcome }, 'ticket queued')
-        const location = { location: ticketLocation(ticket.TicketId) }
+        if (request.outcome === 'final') return finalAnswer(request.record)
+        const [Subject = '', SubjectType = '', SubjectIdentifier = ''] = request.product.split('/')
+        const ticket = { TicketId: ticketId, Subject, SubjectType, SubjectIdentifier }
+        if (request.outcome === 'requested') await removeQueuedJob(owner, ticket, request.product, log)
         if (wait !== undefined) {
-          const current = await currentAnswer(principal.clientId, ticket.TicketId, wait)
-          return answer(current, key, outcome, { ...location, 'preference-applied': `wait=${context.waitSeconds}` })
+          // As GET would answer once final: the cancelled record, or the product's if it finished first.
+          const current = await currentAnswer(owner, ticketId, wait)
+          return reading(current.Code === 'IN_PROCESS' ? cancellingEnvelope(ticket) : current, { 'preference-applied': `wait=${waitSeconds}` })
         }
-        return answer(acceptedEnvelope(ticket), key, outcome, { ...location, 'retry-after': RETRY_AFTER_SECONDS })
+        return reading(cancellingEnvelope(ticket), { location: ticketLocation(ticketId) })
       } finally {
-        if (reserved) ticketQueues.release(key)
         wait?.cancel()
       }
+    },
+
+    /**
+     * Operators' bulk cancellation: every unfinished ticket of the product (or all products) in
+     * the given states, of the client if one is given. A dry run only counts them. Resolves how
+     * many matched and how many were asked to cancel.
+     */
+    async cancelMatching (admin: Principal, filter: BulkCancelFilter, dryRun: boolean, log: FastifyBaseLogger): Promise<{ matched: number, cancelled: number }> {
+      if (!app.redis.isReady()) throw unavailable()
+      // Waiting means waiting to run: with fair sharing, waiting jobs sit in BullMQ's prioritized set.
+      const states: JobType[] = filter.State === undefined ? [...CANCELLABLE_STATES] : filter.State === 'waiting' ? ['waiting', 'prioritized'] : [filter.State]
+      const products = filter.Product === undefined ? ticketQueues.all() : ticketQueues.all().filter(([key]) => key === filter.Product)
+      let matched = 0
+      let cancelled = 0
+      for (const [, queue] of products) {
+        // In pages. A cancelled queued job leaves the list, so after cancelling, the same page is read
+        // again; jobs seen already (running ones stay listed until their worker stops them) are skipped.
+        const seen = new Set<string>()
+        for (let start = 0; ;) {
+          const jobs = await queue.getJobs(states, start, start + BULK_PAGE - 1, true)
+          let fresh = 0
+          for (const job of jobs) {
+            if (job?.id === undefined || seen.has(job.id)) continue
+            seen.add(job.id)
+            fresh++
+            if (filter.ClientId !== undefined && job.data.ClientId !== filter.ClientId) continue
+            matched++
+            if (dryRun) continue
+            const answer = await this.cancel(admin, job.data.TicketId, job.data.ClientId, 0, log)
+            if (answer.envelope?.Code === 'CANCELLING' || answer.envelope?.Code === 'CANCELLED') cancelled++
+          }
+          if (jobs.length < BULK_PAGE) break
+          if (dryRun || fresh === 0) start += BULK_PAGE
+        }
+      }
+      return { matched, cancelled }
     },
 
     /** GET: the ticket's record, or the seed's answer while it has none (admins read any client's). */

@@ -6,6 +6,7 @@ import { isRedisUnavailable } from '@request-out/redis-connection'
 import { QUEUE_STATES, productQueue, type QueueCounts } from '@request-out/runtime'
 import { retryPolicy, type Product } from '@request-out/product-catalog'
 import { ticketKey } from '@request-out/record-store'
+import { fairPriority } from '../fair-share.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -117,7 +118,9 @@ function createTicketQueues (app: FastifyInstance) {
       const a = adds.get(product.key)
       if (queue === undefined || a === undefined) throw new Error(`no queue for product ${product.key}`)
       try {
-        await queue.add(TICKET_JOB_NAME, job, { jobId: ticketKey(job.ClientId, job.TicketId), ...retryPolicy.jobOptions(product) })
+        // Fairness `client`: a priority that takes this client's turn among the product's clients.
+        const priority = product.fairness === 'client' ? await fairPriority(app.redis.producer, queue, job.ClientId) : undefined
+        await queue.add(TICKET_JOB_NAME, job, { jobId: ticketKey(job.ClientId, job.TicketId), ...retryPolicy.jobOptions(product), ...(priority === undefined ? {} : { priority }) })
         a.finished++
       } catch (err) {
         a.started--

@@ -2,7 +2,8 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply } from 'fastify'
 import { Value } from '@sinclair/typebox/value'
 import {
-  AdminAuditSearchForm, AdminTicketActionForm, AdminTicketSearchForm, AuditQuery, TicketHistoryParams, TicketSearchQuery
+  AdminAuditSearchForm, AdminBulkCancelForm, AdminTicketActionForm, AdminTicketSearchForm, AuditQuery, BulkCancelFilter,
+  TicketHistoryParams, TicketSearchQuery
 } from '@request-out/contracts'
 import { ticketKey } from '@request-out/record-store'
 import { HttpProblem } from '../../http-problem.js'
@@ -101,6 +102,38 @@ const historyPages: FastifyPluginAsyncTypebox = async (app) => {
     const { ClientId, TicketId } = request.params
     await ticketHistory.erase(ClientId, TicketId, operator(request))
     return reply.redirect(ticketPage(ClientId, TicketId, 'erase'), 303)
+  })
+
+  app.post('/admin/tickets/:ClientId/:TicketId/cancel', {
+    schema: { hide: true, params: TicketHistoryParams, body: AdminTicketActionForm },
+    preHandler: app.csrfProtection
+  }, async (request, reply) => {
+    const { ClientId, TicketId } = request.params
+    const admin = sessionPrincipal(request)
+    if (admin === undefined) throw new HttpProblem('UNAUTHORIZED')
+    await app.audit({ ...operator(request), action: 'ticket.cancel', target: `${ClientId}/${TicketId}`, clientId: ClientId, ticketId: TicketId })
+    await app.ticketIntake.cancel(admin, TicketId, ClientId, 0, request.log)
+    return reply.redirect(ticketPage(ClientId, TicketId, 'cancel'), 303)
+  })
+
+  // Bulk cancellation: the form counts first (a dry run), then the operator confirms that count.
+  app.post('/admin/cancellations', {
+    schema: { hide: true, body: AdminBulkCancelForm },
+    preHandler: app.csrfProtection
+  }, async (request, reply) => {
+    const admin = sessionPrincipal(request)
+    if (admin === undefined) throw new HttpProblem('UNAUTHORIZED')
+    const { csrf: _csrf, DryRun, ...fields } = request.body
+    const { query: filter, problems } = toQuery<BulkCancelFilter>(BulkCancelFilter, fields)
+    const base = { form: request.body, csrf: reply.generateCsrf(), rows: [], next: null }
+    if (filter === undefined) return await reply.code(400).view('tickets.eta', { ...base, form: {}, error: problems.join('; ') })
+    const dryRun = DryRun === 'true'
+    if (!dryRun) {
+      const { matched } = await app.ticketIntake.cancelMatching(admin, filter, true, request.log)
+      await app.audit({ ...operator(request), action: 'tickets.cancel', target: JSON.stringify(filter), before: { matched }, after: filter })
+    }
+    const result = await app.ticketIntake.cancelMatching(admin, filter, dryRun, request.log)
+    return await reply.view('cancellations.eta', { ...base, filter, dryRun, ...result })
   })
 
   app.get('/admin/audit', { schema: { hide: true, querystring: AdminAuditSearchForm } }, async (request, reply) => {

@@ -4,6 +4,7 @@ import requestOutRoutes from './request-out.js'
 import productRoutes from './products.js'
 import tokenRoutes from './tokens.js'
 import adminHistoryRoutes from './admin-history.js'
+import cancellationRoutes from './cancellations.js'
 
 /** Everything under /v1 that needs a Bearer token. Public routes (login, health, docs) live outside. */
 const protectedRoutes: FastifyPluginAsync = async (app) => {
@@ -12,6 +13,7 @@ const protectedRoutes: FastifyPluginAsync = async (app) => {
   await app.register(productRoutes)
   await app.register(tokenRoutes)
   await app.register(adminHistoryRoutes)
+  await app.register(cancellationRoutes)
 }
 
 export default protectedRoutes

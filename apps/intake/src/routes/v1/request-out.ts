@@ -4,6 +4,7 @@ import { Type } from '@sinclair/typebox'
 import { ErrorEnvelope, TicketEnvelope, TicketParams, TicketRequest } from '@request-out/contracts'
 import { principalOf } from '../../plugins/auth.js'
 import type { TicketAnswer } from '../../plugins/ticket-intake.js'
+import type { QuotaState } from '../../quota.js'
 import { preferredWaitSeconds } from '../../prefer-wait.js'
 
 const errorResponses = {
@@ -17,24 +18,66 @@ const errorResponses = {
   503: ErrorEnvelope
 }
 const ticketResponses = {
-  200: TicketEnvelope, 404: TicketEnvelope, 409: TicketEnvelope, 422: TicketEnvelope, 502: TicketEnvelope
+  200: TicketEnvelope, 404: TicketEnvelope, 409: TicketEnvelope, 410: TicketEnvelope, 422: TicketEnvelope, 502: TicketEnvelope
 }
+const OwnerQuery = Type.Object({ ClientId: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })) }, { additionalProperties: false })
 
 const PreferHeader = Type.Object({
   prefer: Type.Optional(Type.String({ description: 'wait=N (N ≤ 30): hold the answer until the ticket is final or N seconds pass' }))
 })
 
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** A submission's quota state, for the RateLimit fields. */
+    quotaState: QuotaState | undefined
+  }
+}
+
 /** Sends what the ticket service answered; its outcome is counted by the metrics hook. */
 function send (request: FastifyRequest, reply: FastifyReply, answer: TicketAnswer): FastifyReply {
   if (answer.metric !== undefined) request.ticketOutcome = answer.metric
+  if (answer.quota !== undefined) request.quotaState = answer.quota
   if (answer.problem !== undefined) throw answer.problem
   for (const [name, value] of Object.entries(answer.headers)) void reply.header(name, value)
   const envelope = answer.envelope as TicketEnvelope
   return reply.code(envelope.StatusCode).send(envelope)
 }
 
+interface Policy { name: string, quota: number, windowSeconds: number, remaining: number, resetSeconds: number }
+
+/**
+ * The IETF RateLimit fields (draft-ietf-httpapi-ratelimit-headers, RateLimit-Policy and RateLimit)
+ * for whichever limit is closest to being hit: the per-client request rate (its counts come from
+ * @fastify/rate-limit's headers) or the client's ticket quota.
+ */
+function rateLimitFields (request: FastifyRequest, reply: FastifyReply, windowSeconds: number): void {
+  const policies: Policy[] = []
+  const limit = Number(reply.getHeader('x-ratelimit-limit'))
+  if (Number.isFinite(limit) && limit > 0) {
+    policies.push({
+      name: 'requests',
+      quota: limit,
+      windowSeconds,
+      remaining: Number(reply.getHeader('x-ratelimit-remaining') ?? limit),
+      resetSeconds: Number(reply.getHeader('x-ratelimit-reset') ?? windowSeconds)
+    })
+  }
+  const q = request.quotaState
+  if (q !== undefined) policies.push({ name: 'tickets', quota: q.limit, windowSeconds: q.windowSeconds, remaining: q.remaining, resetSeconds: q.resetSeconds })
+  const closest = policies.sort((a, b) => a.remaining / a.quota - b.remaining / b.quota)[0]
+  if (closest === undefined) return
+  void reply.header('ratelimit-policy', `"${closest.name}";q=${closest.quota};w=${closest.windowSeconds}`)
+  void reply.header('ratelimit', `"${closest.name}";r=${Math.max(0, closest.remaining)};t=${Math.max(0, closest.resetSeconds)}`)
+}
+
 const requestOutRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { env } = app.config
+  app.decorateRequest('quotaState', undefined)
+  const windowSeconds = Math.ceil(env.RATE_LIMIT_WINDOW_MS / 1000)
+  app.addHook('onSend', async (request, reply, payload) => {
+    rateLimitFields(request, reply, windowSeconds)
+    return payload
+  })
   const perClientLimit = {
     rateLimit: {
       max: env.RATE_LIMIT_MAX,
@@ -67,7 +110,7 @@ const requestOutRoutes: FastifyPluginAsyncTypebox = async (app) => {
       description: 'Admins may read another client\'s ticket with ?ClientId=. Supports Prefer: wait=N (long poll).',
       security: [{ bearerAuth: [] }],
       params: TicketParams,
-      querystring: Type.Object({ ClientId: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })) }, { additionalProperties: false }),
+      querystring: OwnerQuery,
       headers: PreferHeader,
       response: { ...ticketResponses, ...errorResponses }
     },
@@ -75,6 +118,31 @@ const requestOutRoutes: FastifyPluginAsyncTypebox = async (app) => {
   }, async (request, reply) => {
     const principal = principalOf(request)
     return send(request, reply, await app.ticketIntake.read(principal, request.params.TicketId, request.query.ClientId ?? principal.clientId, preferredWaitSeconds(request.headers.prefer)))
+  })
+
+  app.delete('/request-out/:TicketId', {
+    schema: {
+      tags: ['request-out'],
+      summary: 'Cancel a ticket',
+      description: 'Answers 202 CANCELLING: a queued ticket is taken out at once, a running one is stopped by its worker, and ' +
+        'the ticket ends with a 410 CANCELLED record. With Prefer: wait=N, answers as GET would once final. A ticket with its ' +
+        'record answers 409 TICKET_FINAL (with the record), a cancelled one 410 again, an unknown one 404. Admins may cancel ' +
+        'another client\'s ticket with ?ClientId=.',
+      security: [{ bearerAuth: [] }],
+      params: TicketParams,
+      querystring: OwnerQuery,
+      headers: PreferHeader,
+      response: { 202: TicketEnvelope, ...ticketResponses, ...errorResponses }
+    },
+    config: perClientLimit
+  }, async (request, reply) => {
+    const principal = principalOf(request)
+    const owner = request.query.ClientId ?? principal.clientId
+    if (principal.role === 'admin') {
+      await app.audit({ actor: principal.clientId, address: request.ip, action: 'ticket.cancel', target: `${owner}/${request.params.TicketId}`, clientId: owner, ticketId: request.params.TicketId })
+    }
+    return send(request, reply, await app.ticketIntake.cancel(principal, request.params.TicketId, owner,
+      preferredWaitSeconds(request.headers.prefer), request.log))
   })
 }
 

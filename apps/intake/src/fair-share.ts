@@ -1,0 +1,42 @@
+import type { Queue } from 'bullmq'
+import type { RedisClient } from '@request-out/redis-connection'
+
+/** BullMQ's highest priority number (lowest urgency); priorities are 1 … this. */
+const MAX_PRIORITY = 2_097_152
+
+// Fair sharing between the clients of a product, on BullMQ's priorities (start-time fair queuing):
+// a client's next ticket gets the priority after its previous one, but never lower than the
+// priority now at the head of the queue. A client with a backlog keeps its turn order; a client
+// without one starts at the head, so it waits for about one ticket of each other client, not for
+// their backlogs. Within a client, priorities rise: FIFO.
+//
+// The rounds restart whenever nothing waits in the prioritized set, which keeps the numbers far
+// below MAX_PRIORITY in practice. A queue that never empties for 2 million rounds is clamped at
+// MAX_PRIORITY: new tickets then queue FIFO behind the older ones (no starvation, no fairness)
+// until it drains.
+//
+// KEYS[1] BullMQ's prioritized set (score = priority * 2^32 + counter), KEYS[2] the last priority
+// of each client (a hash, same hash tag). ARGV[1] the client, ARGV[2] MAX_PRIORITY.
+const FAIR_PRIORITY = `
+local head = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+if #head == 0 then
+  redis.call('DEL', KEYS[2])
+end
+local now = 0
+if head[2] then now = math.floor(tonumber(head[2]) / 4294967296) - 1 end
+local last = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')
+local p = math.max(now, last) + 1
+if p > tonumber(ARGV[2]) then p = tonumber(ARGV[2]) end
+redis.call('HSET', KEYS[2], ARGV[1], p)
+return p
+`
+
+interface FairCommands {
+  roFairPriority: (prioritized: string, lastByClient: string, clientId: string, max: string) => Promise<number>
+}
+
+/** The BullMQ priority of a client's next ticket on a product whose Fairness is `client`. */
+export async function fairPriority (redis: RedisClient, queue: Queue, clientId: string): Promise<number> {
+  if (!('roFairPriority' in redis)) redis.defineCommand('roFairPriority', { numberOfKeys: 2, lua: FAIR_PRIORITY })
+  return await (redis as RedisClient & FairCommands).roFairPriority(queue.keys.prioritized as string, queue.toKey('ro-fair'), clientId, String(MAX_PRIORITY))
+}

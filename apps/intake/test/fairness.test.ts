@@ -1,0 +1,109 @@
+import t, { type Test } from 'tap'
+import type { FastifyInstance } from 'fastify'
+import {
+  TEST_REDIS_URL, json, okResult, spawnWorker, startUpstream, uniquePrefix, waitFor, writeCatalog
+} from '@request-out/test-support'
+import { recordChannel, ticketKey } from '@request-out/record-store'
+import { Redis } from 'ioredis'
+import { TEST_USERS, postTicket, startIntake, tokenFor, writeUsersFile } from './helpers.js'
+
+const FAIR = { Subject: 'fair', SubjectType: 'share', SubjectIdentifier: 'slow' }
+const FIFO = { Subject: 'fair', SubjectType: 'share', SubjectIdentifier: 'fifo' }
+const CAPPED = { Subject: 'fair', SubjectType: 'share', SubjectIdentifier: 'capped' }
+
+/** Records in the order they are stored (the record channel), for one prefix. */
+async function recordOrder (t: Test, prefix: string): Promise<string[]> {
+  const order: string[] = []
+  const sub = new Redis(TEST_REDIS_URL)
+  t.teardown(() => sub.disconnect())
+  sub.on('message', (_c: string, key: string) => order.push(key))
+  await sub.subscribe(recordChannel(prefix))
+  return order
+}
+
+async function flood (app: FastifyInstance, clientId: string, product: Record<string, string>, n: number, tag: string): Promise<void> {
+  const token = tokenFor(clientId)
+  for (let i = 0; i < n; i++) t.equal((await postTicket(app, token, { ...product, TicketId: `${tag}-${i}` })).statusCode, 202)
+}
+
+t.test('fair sharing: a client with a backlog does not hold up another client; fifo does', async (t) => {
+  const catalog = writeCatalog([
+    { ...FAIR, Name: 'fair', Kind: 'sandbox', Concurrency: 1, Sandbox: { LatencyMs: 20 } },
+    { ...FIFO, Name: 'fifo', Kind: 'sandbox', Concurrency: 1, Fairness: 'fifo', Sandbox: { LatencyMs: 20 } }
+  ])
+  const prefix = uniquePrefix('fair')
+  const { app } = await startIntake(t, { PRODUCTS_FILE: catalog }, prefix)
+  const order = await recordOrder(t, prefix)
+  // Both backlogs queued before any worker runs: then client B sends its three.
+  await flood(app, 'noisy', FAIR, 60, 'a-fair')
+  await flood(app, 'noisy', FIFO, 60, 'a-fifo')
+  await flood(app, 'quiet', FAIR, 3, 'b-fair')
+  await flood(app, 'quiet', FIFO, 3, 'b-fifo')
+  const worker = await spawnWorker({ REDIS_URL: TEST_REDIS_URL, QUEUE_PREFIX: prefix, PRODUCTS_FILE: catalog })
+  t.teardown(async () => { await worker.stop() })
+  await waitFor('every record', () => order.length >= 126, 60_000, 50)
+  const position = (clientId: string, id: string): number => order.filter((k) => !k.includes('fifo')).indexOf(ticketKey(clientId, id))
+  const fifoPosition = (clientId: string, id: string): number => order.filter((k) => k.includes('fifo')).indexOf(ticketKey(clientId, id))
+  const lastFairB = Math.max(...[0, 1, 2].map((i) => position('quiet', `b-fair-${i}`)))
+  t.ok(lastFairB >= 0 && lastFairB <= 6, `fair: B's three tickets done among the first 7 (the last at ${lastFairB}), not after A's 60`)
+  t.same([0, 1, 2].map((i) => position('quiet', `b-fair-${i}`)), [0, 1, 2].map((i) => position('quiet', `b-fair-${i}`)).sort((a, b) => a - b), "FIFO within B's tickets")
+  const aOrder = Array.from({ length: 60 }, (_, i) => position('noisy', `a-fair-${i}`))
+  t.same(aOrder, [...aOrder].sort((a, b) => a - b), "FIFO within A's tickets")
+  const firstFifoB = Math.min(...[0, 1, 2].map((i) => fifoPosition('quiet', `b-fifo-${i}`)))
+  t.equal(firstFifoB, 60, 'fifo: B waits for all of A\'s backlog')
+})
+
+t.test('ClientConcurrency holds over two worker processes; other clients keep running', async (t) => {
+  let running = new Map<string, number>()
+  const most = new Map<string, number>()
+  const upstream = await startUpstream(t, async (body, _req, res) => {
+    const client = String(body.TicketId).split('-')[0] ?? ''
+    running.set(client, (running.get(client) ?? 0) + 1)
+    most.set(client, Math.max(most.get(client) ?? 0, running.get(client) ?? 0))
+    await new Promise((resolve) => setTimeout(resolve, 150))
+    running.set(client, (running.get(client) ?? 1) - 1)
+    json(res, 200, okResult)
+  })
+  const catalog = writeCatalog([{ ...CAPPED, Name: 'capped', Kind: 'http', Concurrency: 10, ClientConcurrency: 2, Http: { Url: upstream.url } }])
+  const prefix = uniquePrefix('capped')
+  const { app } = await startIntake(t, { PRODUCTS_FILE: catalog }, prefix)
+  const order = await recordOrder(t, prefix)
+  const env = { REDIS_URL: TEST_REDIS_URL, QUEUE_PREFIX: prefix, PRODUCTS_FILE: catalog }
+  const workers = await Promise.all([spawnWorker(env), spawnWorker(env)])
+  t.teardown(async () => { await Promise.all(workers.map(async (w) => w.stop())) })
+  running = new Map()
+  await flood(app, 'busy-client', CAPPED, 16, 'busy')
+  await flood(app, 'quiet', CAPPED, 4, 'quiet')
+  await waitFor('every record', () => order.length >= 20, 60_000, 50)
+  t.equal(most.get('busy'), 2, 'at most 2 of one client at once, over both workers')
+  t.ok((most.get('quiet') ?? 0) >= 1, 'the other client ran meanwhile')
+  const quietDone = Math.max(...[0, 1, 2, 3].map((i) => order.indexOf(ticketKey('quiet', `quiet-${i}`))))
+  t.ok(quietDone < 19, `the other client's tickets did not wait for the capped backlog (last at ${quietDone} of 20)`)
+})
+
+t.test('quotas over two intakes: 429 QUOTA_EXCEEDED with Retry-After; RateLimit fields for the closest limit', async (t) => {
+  const users = writeUsersFile(t, [...TEST_USERS, { ...TEST_USERS.find((u) => u.Username === 'client-a')!, Username: 'quota-user', Quota: { Tickets: 3, PerSeconds: 3600 } }])
+  const prefix = uniquePrefix('quota')
+  const one = await startIntake(t, { AUTH_USERS_FILE: users }, prefix)
+  const two = await startIntake(t, { AUTH_USERS_FILE: users }, prefix)
+  const token = tokenFor('quota-user')
+  const seed = { Subject: 'digitalid', SubjectType: 'enrollment', SubjectIdentifier: 'ektp' }
+  const first = await postTicket(one.app, token, { ...seed, TicketId: 'q-1' })
+  t.equal(first.statusCode, 202)
+  t.equal(first.headers['ratelimit-policy'], '"tickets";q=3;w=3600', 'the quota is the closest limit')
+  t.match(first.headers.ratelimit, /^"tickets";r=2;t=\d+$/)
+  t.equal((await postTicket(two.app, token, { ...seed, TicketId: 'q-2' })).statusCode, 202)
+  t.equal((await postTicket(one.app, token, { ...seed, TicketId: 'q-1' })).statusCode, 202, 'a repeated POST answers the ticket')
+  t.equal((await postTicket(two.app, token, { ...seed, TicketId: 'q-3' })).statusCode, 202, 'and did not count: the third new ticket passes')
+  const over = await postTicket(one.app, token, { ...seed, TicketId: 'q-4' })
+  t.equal(over.statusCode, 429)
+  t.match(over.json(), { Code: 'QUOTA_EXCEEDED', Message: /3 per 3600 s/ })
+  const retryAfter = Number(over.headers['retry-after'])
+  t.ok(retryAfter > 0 && retryAfter <= 3600, `Retry-After ${retryAfter} s: the end of the window`)
+  t.match(over.headers.ratelimit, /^"tickets";r=0;t=\d+$/)
+  t.equal((await postTicket(two.app, token, { ...seed, TicketId: 'q-5' })).statusCode, 429, 'the other intake agrees')
+  const other = await postTicket(one.app, tokenFor('client-a'), { ...seed, TicketId: 'q-1' })
+  t.equal(other.statusCode, 202, 'another client has no quota')
+  t.match(other.headers['ratelimit-policy'], /^"requests";q=6000;w=60$/, 'its closest limit is the request rate')
+  t.match(other.headers.ratelimit, /^"requests";r=\d+;t=\d+$/)
+})
