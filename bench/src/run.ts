@@ -15,6 +15,7 @@ import { recordChannel, ticketKey, ticketRedisKey } from '@request-out/record-st
 import { historyBacklog } from '@request-out/history'
 import { locatePostgres } from '@request-out/local-services'
 import { freePort, spawnApp, startPrivateRedis, waitFor } from '@request-out/test-support'
+import { fairnessRow } from './fairness-bench.js'
 import { benchDatabase, searchAtScale } from './history-bench.js'
 import { percentile, printTable } from './report.js'
 
@@ -277,8 +278,8 @@ async function main (): Promise<void> {
     }
     const drained = async (): Promise<void> => {
       await waitFor('the queue to drain', async () => {
-        const c = await queue.getJobCounts('waiting', 'active', 'delayed')
-        return (c.waiting ?? 0) + (c.active ?? 0) + (c.delayed ?? 0) === 0
+        const c = await queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed')
+        return (c.waiting ?? 0) + (c.prioritized ?? 0) + (c.active ?? 0) + (c.delayed ?? 0) === 0
       }, 240_000, 200)
     }
     await enqueue(10_000)
@@ -294,7 +295,11 @@ async function main (): Promise<void> {
     subscriber.disconnect()
     await stopAll()
 
-    // ---------- 6. history search at 1,000,000 tickets
+    // ---------- 6. fair sharing between clients
+    results.fairness = await fairnessRow(redis.url, log)
+    log(`fairness: ${JSON.stringify(results.fairness)}`)
+
+    // ---------- 7. history search at 1,000,000 tickets
     results.search = await searchAtScale(historyDb.url, log)
     log(`search: ${JSON.stringify(results.search)}`)
   } finally {
@@ -315,6 +320,7 @@ async function main (): Promise<void> {
   const w = results.workerMemory as { rssAfter10kMb: number, rssAfter100kMb: number, ratio: number }
   const h = results.pipelineHistory as { offTicketsPerSecond: number, onTicketsPerSecond: number, ratio: number, historyCatchUpSecondsAfterLastRecord: number }
   const search = results.search as Record<string, { p50Ms: number, p99Ms: number }>
+  const f = results.fairness as { aloneP50Ms: number, fairP50Ms: number, fifoP50Ms: number, fairRatio: number, fifoRatio: number }
   printTable('benchmark (target)', [
     ['intake accept req/s (ceiling)', `${a.intake.rps} (${a.ceiling.rps})`],
     ['intake accept ratio (≥ 0.90)', a.ratio],
@@ -325,6 +331,8 @@ async function main (): Promise<void> {
     ['pipeline ratio history on / off (≥ 0.90)', h.ratio],
     ['history complete after the last record, s', h.historyCatchUpSecondsAfterLastRecord],
     ...Object.entries(search).map(([kind, r]): [string, string] => [`search p50 / p99 ms at 1M tickets: ${kind} (p99 < 50)`, `${r.p50Ms} / ${r.p99Ms}`]),
+    ['fairness: B\'s p50 ms behind A\'s 5,000 / alone (ratio ≤ 3)', `${f.fairP50Ms} / ${f.aloneP50Ms} (${f.fairRatio})`],
+    ['same with Fairness "fifo" (ratio)', `${f.fifoP50Ms} (${f.fifoRatio})`],
     ['light load 200/s submit-to-record p50 / p99 ms (p50 ≤ 3)', `${l.submitToRecordP50Ms} / ${l.submitToRecordP99Ms}`],
     ['accept req/s at 10k / 1M stored', `${g['10000']?.acceptRps} / ${g['1000000']?.acceptRps} (ratio ${g.acceptRatio1mTo10k})`],
     ['GET p50 / p99 ms at 10k stored', `${g['10000']?.getP50Ms} / ${g['10000']?.getP99Ms}`],

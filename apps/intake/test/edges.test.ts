@@ -1,7 +1,7 @@
 import t from 'tap'
 import net from 'node:net'
 import { readFileSync } from 'node:fs'
-import { WORKSPACE_ROOT } from '@request-out/test-support'
+import { WORKSPACE_ROOT, waitingJobs } from '@request-out/test-support'
 import { SEED_TICKET, getTicket, postTicket, startIntake, tokenFor } from './helpers.js'
 
 const seedNotReady = JSON.parse(readFileSync(`${WORKSPACE_ROOT}/packages/contracts/test/fixtures/seed-in-process.json`, 'utf8')) as Record<string, unknown>
@@ -107,7 +107,7 @@ t.test('MAX_QUEUE_DEPTH holds under a burst: 600 POSTs 20 at a time against a li
   // Never more than a few over. A count read under way may see some of the 20 adds in flight and
   // still add them on top (counted twice, never missed), so up to 20 fewer until the next read.
   t.ok(accepted >= 180 && accepted <= 205, `${accepted} accepted (limit 200: a few over at most, at most the in-flight 20 under)`)
-  const waiting = await app.ticketQueues.queueFor('digitalid/enrollment/ektp')?.getWaitingCount()
+  const waiting = await waitingJobs(app.ticketQueues.queueFor('digitalid/enrollment/ektp'))
   t.equal(waiting, accepted, 'the queue holds exactly the accepted tickets')
 })
 

@@ -1,5 +1,6 @@
 import t from 'tap'
 import { createSigner } from 'fast-jwt'
+import { waitingJobs } from '@request-out/test-support'
 import { SEED_TICKET, postTicket, signToken, startIntake, tokenFor } from './helpers.js'
 
 const isErrorEnvelope = (body: Record<string, unknown>, code: string, status: number): boolean =>
@@ -34,7 +35,7 @@ t.test('every POST error path answers its code in the envelope', async (t) => {
   const bad = (await postTicket(app, token, { TicketId: 'a b', Subject: 'digitalid', Extra: true })).json() as { Data: { Errors: Array<{ Field: string }> }, Message: string }
   t.same(bad.Data.Errors.map((e) => e.Field).sort(), ['/Extra', '/SubjectIdentifier', '/SubjectType', '/TicketId'], 'each bad field is named')
   t.match(bad.Message, /\/TicketId/)
-  t.equal((await app.ticketQueues.queueFor('digitalid/enrollment/ektp')?.getJobCounts('waiting'))?.waiting, 0, 'nothing was enqueued')
+  t.equal(await waitingJobs(app.ticketQueues.queueFor('digitalid/enrollment/ektp')), 0, 'nothing was enqueued')
 })
 
 t.test('forged, expired and foreign tokens get 401 with WWW-Authenticate', async (t) => {

@@ -22,7 +22,8 @@ t.test('health, metrics, OpenAPI and Swagger UI', async (t) => {
   t.match(metrics.body, /http_request_duration_seconds_bucket\{.*route="\/v1\/request-out".*status_code="202"/)
   t.match(metrics.body, /request_out_tickets_total\{product="digitalid\/enrollment\/ektp",outcome="accepted"\} 1/)
   t.match(metrics.body, /request_out_tickets_total\{product="unknown",outcome="PRODUCT_NOT_AVAILABLE"\} 1/)
-  t.match(metrics.body, /request_out_queue_jobs\{product="digitalid\/enrollment\/ektp",state="waiting"\} 1/)
+  // Fair-shared products wait in BullMQ's prioritized set.
+  t.match(metrics.body, /request_out_queue_jobs\{product="digitalid\/enrollment\/ektp",state="prioritized"\} 1/)
   t.match(metrics.body, /process_resident_memory_bytes/)
 
   const spec = (await app.inject({ method: 'GET', url: '/docs/json' })).json() as {
@@ -31,7 +32,7 @@ t.test('health, metrics, OpenAPI and Swagger UI', async (t) => {
   }
   t.match(spec.openapi, /^3\./)
   const post = spec.paths['/v1/request-out']?.post
-  t.same(Object.keys(post?.responses ?? {}).sort(), ['200', '202', '400', '401', '403', '404', '409', '413', '415', '422', '429', '500', '502', '503'],
+  t.same(Object.keys(post?.responses ?? {}).sort(), ['200', '202', '400', '401', '403', '404', '409', '410', '413', '415', '422', '429', '500', '502', '503'],
     'POST documents every response code')
   t.ok(spec.paths['/v1/request-out/{TicketId}']?.get, 'GET documented')
   t.ok(spec.paths['/v1/auth/login']?.post, 'login documented')

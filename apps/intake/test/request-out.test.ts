@@ -1,6 +1,6 @@
 import t from 'tap'
 import { readFileSync } from 'node:fs'
-import { waitFor } from '@request-out/test-support'
+import { waitFor, waitingJobs } from '@request-out/test-support'
 import { completedEnvelope, failedEnvelope, type TicketEnvelope } from '@request-out/contracts'
 import { productQueue } from '@request-out/runtime'
 import { ticketKey } from '@request-out/record-store'
@@ -71,8 +71,7 @@ t.test('tenant isolation: tickets are namespaced per client; admins read any', a
   // B uses the same TicketId with other fields: no conflict, its own ticket.
   const other = { ...SEED_TICKET, Data: { NIK: '3201014509900001' } }
   t.equal((await postTicket(app, b, other)).statusCode, 202)
-  const jobs = await app.ticketQueues.queueFor(SANDBOX)?.getJobCounts('waiting')
-  t.equal(jobs?.waiting, 2, 'two jobs, one per client')
+  t.equal(await waitingJobs(app.ticketQueues.queueFor(SANDBOX)), 2, 'two jobs, one per client')
   t.not(ticketKey('client-a', SEED_TICKET.TicketId), ticketKey('client-b', SEED_TICKET.TicketId))
 })
 
@@ -83,7 +82,7 @@ t.test('idempotency: same ticket again answers its state; other fields answer 40
   t.equal((await postTicket(app, token, SEED_TICKET)).statusCode, 202)
   const again = await postTicket(app, token, SEED_TICKET)
   t.equal(again.statusCode, 202, 'same fields: accepted again')
-  t.equal((await queue?.getJobCounts('waiting'))?.waiting, 1, 'still one job')
+  t.equal(await waitingJobs(queue), 1, 'still one job')
 
   const conflict = await postTicket(app, token, { ...SEED_TICKET, SubjectIdentifier: 'ektp', Data: { NIK: '3201014509900001' } })
   t.equal(conflict.statusCode, 409)
@@ -92,7 +91,7 @@ t.test('idempotency: same ticket again answers its state; other fields answer 40
   await app.recordStore.writeRecord('client-a', SEED_TICKET.TicketId, completedEnvelope(SEED_TICKET, { ResourceType: 'data', Resource: 'nik', ResourceId: '1', Data: null }))
   const afterRecord = await postTicket(app, token, SEED_TICKET)
   t.equal(afterRecord.statusCode, 200, 'once final, a re-POST answers the record')
-  t.equal((await queue?.getJobCounts('waiting'))?.waiting, 1, 'and enqueues nothing')
+  t.equal(await waitingJobs(queue), 1, 'and enqueues nothing')
 })
 
 t.test('the race: 20 concurrent identical POSTs enqueue one job', async (t) => {
@@ -101,8 +100,8 @@ t.test('the race: 20 concurrent identical POSTs enqueue one job', async (t) => {
   const ticket = { ...SEED_TICKET, TicketId: 'race-1' }
   const answers = await Promise.all(Array.from({ length: 20 }, async () => postTicket(app, token, ticket)))
   t.same([...new Set(answers.map((a) => a.statusCode))], [202], 'every POST answers 202')
-  const counts = await app.ticketQueues.queueFor(SANDBOX)?.getJobCounts('waiting', 'active', 'delayed')
-  t.equal((counts?.waiting ?? 0) + (counts?.active ?? 0) + (counts?.delayed ?? 0), 1, 'exactly one job')
+  const counts = await app.ticketQueues.queueFor(SANDBOX)?.getJobCounts('waiting', 'prioritized', 'active', 'delayed')
+  t.equal((counts?.waiting ?? 0) + (counts?.prioritized ?? 0) + (counts?.active ?? 0) + (counts?.delayed ?? 0), 1, 'exactly one job')
 })
 
 t.test('Prefer: wait answers as soon as the record is stored', async (t) => {
@@ -200,7 +199,7 @@ t.test("a product's input schema checks Data before anything is enqueued", async
   t.match(res.json(), { Code: 'VALIDATION_ERROR' })
   const fields = (res.json() as { Data: { Errors: Array<{ Field: string }> } }).Data.Errors.map((e) => e.Field).sort()
   t.same(fields, ['/Data/Extra', '/Data/NIK'], 'each bad field named')
-  t.equal((await app.ticketQueues.queueFor(SANDBOX)?.getJobCounts('waiting'))?.waiting, 0)
+  t.equal(await waitingJobs(app.ticketQueues.queueFor(SANDBOX)), 0)
 })
 
 t.test('overload: a queue deeper than MAX_QUEUE_DEPTH answers 503 with Retry-After', async (t) => {

@@ -1,9 +1,9 @@
 import t from 'tap'
 import { Redis } from 'ioredis'
 import { completedEnvelope } from '@request-out/contracts'
-import { TEST_REDIS_URL, deleteKeys, uniquePrefix } from '@request-out/test-support'
+import { TEST_REDIS_URL, deleteKeys, uniquePrefix, waitFor } from '@request-out/test-support'
 import {
-  RecordStore, RecordWaiter, TICKET_GROUPS, legacyTicketRedisKey, parseTicketKey, ticketEventStream, ticketFingerprint, ticketGroup, ticketKey, ticketRedisKey
+  RecordStore, RecordWaiter, TICKET_GROUPS, cancelChannel, legacyTicketRedisKey, parseTicketKey, ticketEventStream, ticketFingerprint, ticketGroup, ticketKey, ticketRedisKey
 } from '../src/index.js'
 
 /** A record store under a prefix of its own on the test Redis, cleaned up after the test. */
@@ -51,8 +51,8 @@ t.test('claim, read, write once, expiry, and the wake-up', async (t) => {
 
   t.same(await store.read('c', 't-1'), { exists: false })
   t.same(await store.claim('c', 't-1', 'fp1', 's/t/i'), { outcome: 'claimed' })
-  t.same(await store.claim('c', 't-1', 'fp1', 's/t/i'), { outcome: 'existing', sameFields: true, record: undefined })
-  t.same(await store.claim('c', 't-1', 'fp2', 's/t/i'), { outcome: 'existing', sameFields: false, record: undefined })
+  t.same(await store.claim('c', 't-1', 'fp1', 's/t/i'), { outcome: 'existing', sameFields: true, record: undefined, cancelRequested: false })
+  t.same(await store.claim('c', 't-1', 'fp2', 's/t/i'), { outcome: 'existing', sameFields: false, record: undefined, cancelRequested: false })
   t.same(await store.read('c', 't-1'), { exists: true, product: 's/t/i', record: undefined })
 
   const wait = waiter.waitFor(ticketKey('c', 't-1'), 5000)
@@ -142,4 +142,29 @@ t.test('tickets stored before groups existed stay readable', async (t) => {
   const { prefix, redis, store } = storeFor(t, 'legacy')
   await redis.hset(legacyTicketRedisKey(prefix, 'c', 'old-1'), 'fp', 'x', 'product', 's/t/i', 'rec', JSON.stringify(record), 'code', 'SUCCESS')
   t.same(await store.read('c', 'old-1'), { exists: true, product: 's/t/i', record })
+})
+
+t.test('cancellation: asked once, announced, seen by claims and deliveries; a final ticket is not cancelled', async (t) => {
+  const { prefix, redis, store } = storeFor(t, 'cancel')
+  const heard: string[] = []
+  const sub = new Redis(TEST_REDIS_URL)
+  t.teardown(() => sub.disconnect())
+  sub.on('message', (_c: string, key: string) => heard.push(key))
+  await sub.subscribe(cancelChannel(prefix))
+  t.same(await store.requestCancel('c', 'none', 'c'), { outcome: 'unknown' })
+  await store.claim('c', 'x', 'fp', 's/t/i')
+  t.same(await store.deliveryState('c', 'x'), { finalCode: undefined, cancelRequested: false })
+  t.same(await store.requestCancel('c', 'x', 'ops'), { outcome: 'requested', product: 's/t/i' })
+  t.same(await store.requestCancel('c', 'x', 'ops'), { outcome: 'already-requested', product: 's/t/i' }, 'asked once')
+  t.same(await store.deliveryState('c', 'x'), { finalCode: undefined, cancelRequested: true })
+  t.match(await store.claim('c', 'x', 'fp', 's/t/i'), { outcome: 'existing', cancelRequested: true })
+  const events = await store.eventsOf('c', 'x')
+  t.match(events.map((e) => e.type), ['accepted', 'cancel-requested'])
+  t.match(events[1]?.fields, { by: 'ops', acceptedAt: /^\d+$/ })
+  await waitFor('the announcement', () => heard.length === 1, 2000)
+  t.same(heard, [ticketKey('c', 'x')], 'announced once')
+  await store.claim('c', 'y', 'fp', 's/t/i')
+  await store.writeRecord('c', 'y', record)
+  t.match(await store.requestCancel('c', 'y', 'c'), { outcome: 'final', product: 's/t/i', record: { StatusCode: 200 } })
+  t.equal(await redis.hget(ticketRedisKey(prefix, 'c', 'y'), 'cancel'), null, 'a final ticket is not marked')
 })

@@ -13,3 +13,12 @@ export async function waitFor<T> (what: string, check: () => T | Promise<T>, tim
   }
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`)
 }
+
+/**
+ * Jobs waiting to run in a queue: BullMQ keeps those with a priority (every fair-shared product's)
+ * in its prioritized set, the others in its wait list.
+ */
+export async function waitingJobs (queue: { getJobCounts: (...types: Array<'waiting' | 'prioritized'>) => Promise<Record<string, number>> } | undefined): Promise<number> {
+  const counts = await queue?.getJobCounts('waiting', 'prioritized')
+  return (counts?.waiting ?? 0) + (counts?.prioritized ?? 0)
+}
