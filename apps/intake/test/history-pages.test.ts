@@ -18,7 +18,8 @@ t.test('the ticket history pages in a real browser: search, a ticket, retry, era
   const upstream = await startFailingUpstream(t)
   const catalogFile = writeCatalog([
     { Subject: 'digitalid', SubjectType: 'enrollment', SubjectIdentifier: 'ektp', Name: 'e-KTP sandbox', Kind: 'sandbox' },
-    { Subject: 'digitalid', SubjectType: 'verification', SubjectIdentifier: 'flaky', Name: 'Flaky verification', Kind: 'http', Attempts: 1, TimeoutMs: 2000, Http: { Url: upstream.url } }
+    { Subject: 'digitalid', SubjectType: 'verification', SubjectIdentifier: 'flaky', Name: 'Flaky verification', Kind: 'http', Attempts: 1, TimeoutMs: 2000, Http: { Url: upstream.url } },
+    { Subject: 'digitalid', SubjectType: 'verification', SubjectIdentifier: 'idle', Name: 'Nobody serves this', Kind: 'sandbox' }
   ])
   const db = await createTestDatabase()
   const prefix = uniquePrefix('histpages')
@@ -26,7 +27,7 @@ t.test('the ticket history pages in a real browser: search, a ticket, retry, era
   const app = await buildApp(loadIntakeConfig({ ...env, LOG_LEVEL: 'silent' }), { logger: false })
   await app.listen({ port: 0, host: '127.0.0.1' })
   const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
-  const worker = await spawnWorker(env)
+  const worker = await spawnWorker({ ...env, WORKER_PRODUCTS: 'digitalid/enrollment/ektp,digitalid/verification/flaky' })
   const writer = await spawnWorker({ ...env, WORKER_ROLE: 'history', HISTORY_POLL_MS: '20' })
   let browser: Browser | undefined
   t.teardown(async () => {
@@ -106,13 +107,36 @@ t.test('the ticket history pages in a real browser: search, a ticket, retry, era
   t.match(await page.locator('[data-field=record]').textContent(), /"NIK": "\[erased\]"/, 'erased')
   t.match((await api('GET', '/v1/request-out/page-ok-1')).json, { Data: { NIK: '[erased]' } }, 'the client reads the erased record')
 
-  // The audit trail page: both actions, by the session's operator.
-  await page.click('header a[href="/admin/audit"]')
-  await waitFor('two audit rows', async () => {
-    await page.reload()
-    return await page.locator('tr[data-action]').count() === 2
+  // Cancellation: one ticket from its page, then the rest in bulk after a count.
+  const idle = { ...SEED_TICKET, SubjectType: 'verification', SubjectIdentifier: 'idle' }
+  for (const id of ['idle-1', 'idle-2', 'idle-3']) t.equal((await fetch(`${base}/v1/request-out`, { method: 'POST', headers: { authorization: `Bearer ${client}`, 'content-type': 'application/json' }, body: JSON.stringify({ ...idle, TicketId: id }) })).status, 202)
+  await waitFor('idle-1 in history', async () => {
+    await page.goto(`${base}/admin/tickets/demo-client/idle-1`)
+    return await page.locator('button:text("Cancel the ticket")').count() === 1
   }, 15_000, 200)
-  t.same(await page.locator('tr[data-action]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-action'))), ['personal-data.erase', 'job.retry'])
+  await page.click('button:text("Cancel the ticket")')
+  await page.waitForURL(/done=cancel/)
+  t.equal((await api('GET', '/v1/request-out/idle-1')).status, 410, 'cancelled from its page')
+  await page.goto(`${base}/admin/tickets`)
+  await page.fill('form[action="/admin/cancellations"] input[name=Product]', 'digitalid/verification/idle')
+  await page.fill('form[action="/admin/cancellations"] input[name=ClientId]', 'demo-client')
+  await page.click('button:text("Count matching tickets")')
+  await page.locator('[data-field=matched]').waitFor()
+  t.match(await page.locator('[data-field=matched]').textContent(), /2 tickets match/, 'the dry run counts first')
+  t.equal((await api('GET', '/v1/request-out/idle-2')).status, 404, 'and cancels nothing')
+  await shot('cancel-count')
+  await page.click('button:text("Cancel these 2 tickets")')
+  await page.locator('[data-field=cancelled]').waitFor()
+  t.match(await page.locator('[data-field=cancelled]').textContent(), /2 of 2/)
+  for (const id of ['idle-2', 'idle-3']) t.equal((await api('GET', `/v1/request-out/${id}`)).status, 410, `${id} cancelled in bulk`)
+
+  // The audit trail page: every action, by the session's operator.
+  await page.click('header a[href="/admin/audit"]')
+  await waitFor('four audit rows', async () => {
+    await page.reload()
+    return await page.locator('tr[data-action]').count() === 4
+  }, 15_000, 200)
+  t.same(await page.locator('tr[data-action]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-action'))), ['tickets.cancel', 'ticket.cancel', 'personal-data.erase', 'job.retry'])
   t.match(await page.locator('tr[data-action="job.retry"]').textContent(), /demo-admin/)
   await shot('audit')
 

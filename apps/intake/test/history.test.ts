@@ -165,6 +165,7 @@ t.test('PostgreSQL stopped under load: tickets still processed, GET of a forgott
 
   await server.restart()
   await waitFor('the history to be complete', async () => await searchCount(app, '&ClientId=client-a') === accepted.length, 60_000, 250)
+    .catch(async (err: Error) => { throw new Error(`${err.message} (${await searchCount(app, '&ClientId=client-a')} of ${accepted.length})\n${h.writer.output().slice(-3000)}`) })
   t.equal(await searchCount(app, '&ClientId=client-a&Code=IN_PROCESS'), 0, 'every record arrived')
   await waitFor('tickets accepted again', async () => (await postTicket(app, client, ticket('after-outage'))).statusCode === 202, 10_000, 250)
   const db = new pg.Client({ connectionString: h.databaseUrl })
@@ -180,6 +181,7 @@ t.test('a history writer killed mid-stream: another takes over its batch, nothin
   const ids = Array.from({ length: 300 }, (_, i) => `kill-${i}`)
   const posting = (async () => { for (const id of ids) await postTicket(app, client, ticket(id)) })()
   await waitFor('the writer storing', async () => await searchCount(app, '&ClientId=client-a') > 20, 15_000, 20)
+    .catch((err: Error) => { throw new Error(`${err.message}\n${h.writer.output().slice(-3000)}`) })
   await h.writer.stop('SIGKILL')
   await posting
   const second = await spawnWorker({ REDIS_URL: TEST_REDIS_URL, QUEUE_PREFIX: h.prefix, DATABASE_URL: h.databaseUrl, WORKER_ROLE: 'history', HISTORY_POLL_MS: '20', HISTORY_CLAIM_IDLE_MS: '1000' })
