@@ -49,6 +49,23 @@ export function createWorkerMetrics () {
         } catch { /* Redis away: the gauge stays empty rather than stale */ }
       }
     }),
+    webhookDeliveries: new Counter({
+      name: 'request_out_webhook_deliveries_total',
+      help: 'Webhook delivery attempts by outcome (delivered, failed, gone, refused, skipped)',
+      labelNames: ['outcome'] as const,
+      registers: [registry]
+    }),
+    webhookDuration: new Histogram({
+      name: 'request_out_webhook_delivery_seconds',
+      help: 'Time of one webhook delivery attempt, until the receiver answered or failed',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry]
+    }),
+    webhookEndpointsDisabled: new Counter({
+      name: 'request_out_webhook_endpoints_disabled_total',
+      help: 'Webhook endpoints disabled because their receiver answered 410 Gone',
+      registers: [registry]
+    }),
     activeJobs: new Gauge({
       name: 'request_out_active_jobs',
       help: 'Tickets being processed by this worker, by product',

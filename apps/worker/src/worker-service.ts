@@ -4,6 +4,7 @@ import { RecordStore } from '@request-out/record-store'
 import { closeRedis, createRedis, describeTarget, isRedisReady, monitorConnection } from '@request-out/redis-connection'
 import type { WorkerConfig } from './config.js'
 import { CancelListener } from './cancel-listener.js'
+import { WebhookService } from './webhook-service.js'
 import { startEventTrimmer } from './event-trimmer.js'
 import { closeHealthServer, startHealthServer } from './health-server.js'
 import { ProductWorkers } from './product-workers.js'
@@ -19,6 +20,7 @@ export class WorkerService {
   readonly #recordStore: RecordStore
   readonly #subscriber
   readonly #cancels: CancelListener
+  readonly #webhooks: WebhookService
   #stopTrimmer: (() => void) | undefined
   #health: { server: Server, port: number } | undefined
   #stopping: Promise<void> | undefined
@@ -36,6 +38,7 @@ export class WorkerService {
     this.#subscriber = createRedis(config.redis, 'subscriber', 'request-out:worker-cancels')
     this.#subscriber.on('error', () => {}) // the worker connection's monitor tells an outage
     this.#cancels = new CancelListener(this.#subscriber, env.QUEUE_PREFIX, log)
+    this.#webhooks = new WebhookService(this.#redis, env, this.metrics, log)
     this.#workers = new ProductWorkers({
       products: config.products,
       connection: this.#redis,
@@ -60,6 +63,7 @@ export class WorkerService {
     // Not awaited: a worker starts while Redis is away; ioredis subscribes once it connects.
     this.#cancels.start().catch((err: unknown) => this.#log.warn({ err }, 'cancellations not subscribed yet'))
     this.#workers.start()
+    this.#webhooks.start()
     this.metrics.readQueueCountsWith(async () => this.#workers.jobCounts())
     this.#health = await startHealthServer(this.#config.env.WORKER_METRICS_HOST, this.#config.env.WORKER_METRICS_PORT, {
       registry: this.metrics.registry,
@@ -73,7 +77,7 @@ export class WorkerService {
   async stop (): Promise<void> {
     this.#stopping ??= (async () => {
       this.#stopTrimmer?.()
-      await this.#workers.close(this.#config.env.SHUTDOWN_TIMEOUT_MS)
+      await Promise.all([this.#workers.close(this.#config.env.SHUTDOWN_TIMEOUT_MS), this.#webhooks.stop()])
       await closeRedis(this.#redis)
       await closeRedis(this.#subscriber)
       await closeHealthServer(this.#health?.server)

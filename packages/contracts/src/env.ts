@@ -27,6 +27,15 @@ const Common = {
   RECORD_TTL_SECONDS: int(604_800, 60, 31_536_000, 'How long tickets and records are kept'),
   REDIS_COMMAND_TIMEOUT_MS: int(1000, 50, 60_000, 'A request-path Redis command not answered within this answers 503 (a hung Redis looks like a dead one)'),
   SHUTDOWN_TIMEOUT_MS: int(10_000, 100, 600_000, 'Time allowed for a graceful stop'),
+  WEBHOOK_RETRY_SCHEDULE: Type.String({
+    pattern: '^\\d+(,\\d+)*$',
+    default: '5,300,1800,7200,18000,36000,36000,86400,86400',
+    description: 'Seconds between webhook delivery attempts (each with jitter); its length is the number of retries (default: about 3.1 days)'
+  }),
+  WEBHOOK_ALLOW_PRIVATE_NETWORKS: Type.Boolean({
+    default: false,
+    description: 'Allow webhook URLs on loopback, private and link-local addresses (tests, closed networks); refused by default'
+  }),
   DATABASE_URL: Type.Optional(Type.String({
     pattern: '^postgres(ql)?://',
     description: 'PostgreSQL of the ticket history, search and audit trail (unset: history off)'
@@ -84,6 +93,9 @@ export const WorkerEnv = Type.Object({
     default: 'products',
     description: 'products: run product jobs; history: copy ticket events into DATABASE_URL (scale each on its own)'
   }),
+  WEBHOOK_TIMEOUT_MS: int(10_000, 100, 120_000, 'A webhook receiver must answer within this'),
+  WEBHOOK_MAX_IN_FLIGHT: int(10, 1, 1000, 'Deliveries in flight to one endpoint at most, over every worker'),
+  WEBHOOK_CONCURRENCY: int(50, 1, 10_000, 'Deliveries this worker process makes at once (any endpoints)'),
   HISTORY_BATCH_SIZE: int(1000, 1, 10_000, 'Events a history writer stores per transaction, at most'),
   HISTORY_POLL_MS: int(100, 10, 10_000, 'How long an idle history writer waits before reading again'),
   HISTORY_CLAIM_IDLE_MS: int(30_000, 1000, 3_600_000, 'Events another writer read but has not stored for this long are taken over'),

@@ -1,13 +1,8 @@
 import type pg from 'pg'
 import type { AuditQuery, AuditRow, TicketDetail, TicketEnvelope, TicketSearchQuery, TicketSummary, TimelineEntry } from '@request-out/contracts'
-import { TicketEventType, type TicketEvent } from '@request-out/record-store'
+import { TicketEventType, type StreamEvent } from '@request-out/record-store'
 import { decodeCursor, encodeCursor } from './cursor.js'
 import { erasePersonalFields } from './personal-data.js'
-
-/** A ticket event as the writer hands it over: with the group whose stream it came from. */
-export interface StreamEvent extends TicketEvent {
-  group: number
-}
 
 /** A page's filters, with its size as a number. */
 export type TicketFilter = Omit<TicketSearchQuery, 'Limit'> & { Limit?: number }

@@ -2,9 +2,9 @@ import t, { type Test } from 'tap'
 import { Redis } from 'ioredis'
 import pg from 'pg'
 import { completedEnvelope, failedEnvelope } from '@request-out/contracts'
-import { RecordStore, ticketEventStream, ticketGroup } from '@request-out/record-store'
+import { RecordStore, ticketEventStream, ticketGroup, type StreamEvent } from '@request-out/record-store'
 import { TEST_REDIS_URL, createTestDatabase, deleteKeys, uniquePrefix, waitFor } from '@request-out/test-support'
-import { ERASED, HistoryStore, HistoryWriter, BadCursorError, historyBacklog, migrateHistory, type StreamEvent } from '../src/index.js'
+import { ERASED, HistoryStore, HistoryWriter, BadCursorError, historyBacklog, migrateHistory } from '../src/index.js'
 
 interface Setup {
   prefix: string

@@ -5,6 +5,7 @@ import productRoutes from './products.js'
 import tokenRoutes from './tokens.js'
 import adminHistoryRoutes from './admin-history.js'
 import cancellationRoutes from './cancellations.js'
+import webhookRoutes from './webhooks.js'
 
 /** Everything under /v1 that needs a Bearer token. Public routes (login, health, docs) live outside. */
 const protectedRoutes: FastifyPluginAsync = async (app) => {
@@ -14,6 +15,7 @@ const protectedRoutes: FastifyPluginAsync = async (app) => {
   await app.register(tokenRoutes)
   await app.register(adminHistoryRoutes)
   await app.register(cancellationRoutes)
+  await app.register(webhookRoutes)
 }
 
 export default protectedRoutes

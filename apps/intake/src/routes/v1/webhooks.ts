@@ -1,0 +1,144 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from '@sinclair/typebox'
+import { Queue } from 'bullmq'
+import {
+  ApiEnvelope, DeliveriesResponse, DoneResponse, ErrorEnvelope, Message, SeedMessage, Status, TicketParams, WebhookRequest, WebhookResponse,
+  type WebhookView
+} from '@request-out/contracts'
+import { ticketKey } from '@request-out/record-store'
+import {
+  DELIVERY_JOB_NAME, DeliveryState, EndpointStore, checkWebhookUrl, deliveryJobOptions, retrySchedule, view, webhookQueue, type DeliveryJob
+} from '@request-out/webhooks'
+import { HttpProblem, unavailable } from '../../http-problem.js'
+import { principalOf, type Principal } from '../../plugins/auth.js'
+
+const errors = { 400: ErrorEnvelope, 401: ErrorEnvelope, 403: ErrorEnvelope, 404: ErrorEnvelope, 413: ErrorEnvelope, 415: ErrorEnvelope, 429: ErrorEnvelope, 503: ErrorEnvelope }
+const OwnerQuery = Type.Object({ ClientId: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })) }, { additionalProperties: false })
+const ResendResponse = ApiEnvelope(Type.Object({ WebhookId: Type.String() }), 'ResendResponse')
+
+const ok = <T>(data: T) => ({ Status: Status.SUCCESS, Message: SeedMessage.SUCCESS, Data: data, StatusCode: 200 })
+
+/** The client a call acts for: its own, or (admins only) the one named by ?ClientId=. */
+function ownerOf (principal: Principal, clientId: string | undefined): string {
+  if (clientId === undefined || clientId === principal.clientId) return principal.clientId
+  if (principal.role !== 'admin') throw new HttpProblem('FORBIDDEN', "Only admins may act for another client's webhook")
+  return clientId
+}
+
+/**
+ * A client's webhook endpoint (Standard Webhooks v1) and its tickets' deliveries. URLs are checked
+ * at registration (and again at every delivery, on the address connected to): no loopback, private
+ * or link-local hosts unless WEBHOOK_ALLOW_PRIVATE_NETWORKS; https in production.
+ */
+const webhookRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const { env } = app.config
+  const endpoints = new EndpointStore(app.redis.producer, env.QUEUE_PREFIX)
+  const state = new DeliveryState(app.redis.producer, env.QUEUE_PREFIX, env.RECORD_TTL_SECONDS)
+  const { name, prefix } = webhookQueue(env.QUEUE_PREFIX)
+  const queue = new Queue<DeliveryJob>(name, { connection: app.redis.producer, prefix })
+  queue.on('error', (err) => app.log.debug({ err }, 'webhook queue error'))
+  app.addHook('onClose', async () => { await queue.close() })
+  const schedule = retrySchedule(env.WEBHOOK_RETRY_SCHEDULE)
+  const ready = (): void => { if (!app.redis.isReady()) throw unavailable() }
+  const audited = async (principal: Principal, owner: string, ip: string, action: string, after?: unknown): Promise<void> => {
+    if (owner !== principal.clientId) await app.audit({ actor: principal.clientId, address: ip, action, target: `webhook:${owner}`, ...(after === undefined ? {} : { after }) })
+  }
+
+  app.put('/webhook', {
+    schema: {
+      tags: ['webhooks'],
+      summary: 'Register or change the client\'s webhook endpoint; the first registration answers its signing secret, once',
+      security: [{ bearerAuth: [] }],
+      querystring: OwnerQuery,
+      body: WebhookRequest,
+      response: { 200: WebhookResponse, 201: WebhookResponse, ...errors }
+    }
+  }, async (request, reply) => {
+    const principal = principalOf(request)
+    const owner = ownerOf(principal, request.query.ClientId)
+    ready()
+    const refusal = await checkWebhookUrl(request.body.Url, { allowPrivate: env.WEBHOOK_ALLOW_PRIVATE_NETWORKS, requireHttps: env.NODE_ENV === 'production' })
+    if (refusal !== undefined) {
+      throw new HttpProblem('VALIDATION_ERROR', `${Message.VALIDATION_ERROR}: /Url ${refusal}`, {}, [{ Field: '/Url', Message: refusal }])
+    }
+    await audited(principal, owner, request.ip, 'webhook.set', { Url: request.body.Url, Events: request.body.Events })
+    const { endpoint, secret } = await endpoints.put(owner, request.body.Url, request.body.Events)
+    return await reply.code(secret === undefined ? 200 : 201).send({ ...ok<WebhookView>(view(endpoint, secret)), StatusCode: secret === undefined ? 200 : 201 })
+  })
+
+  app.get('/webhook', {
+    schema: { tags: ['webhooks'], summary: 'The client\'s webhook endpoint (never its secret)', security: [{ bearerAuth: [] }], querystring: OwnerQuery, response: { 200: WebhookResponse, ...errors } }
+  }, async (request) => {
+    ready()
+    const endpoint = await endpoints.get(ownerOf(principalOf(request), request.query.ClientId))
+    if (endpoint === undefined) throw new HttpProblem('NOT_FOUND', 'No webhook endpoint is registered')
+    return ok(view(endpoint))
+  })
+
+  app.delete('/webhook', {
+    schema: { tags: ['webhooks'], summary: 'Remove the client\'s webhook endpoint', security: [{ bearerAuth: [] }], querystring: OwnerQuery, response: { 200: DoneResponse, ...errors } }
+  }, async (request) => {
+    const principal = principalOf(request)
+    const owner = ownerOf(principal, request.query.ClientId)
+    ready()
+    await audited(principal, owner, request.ip, 'webhook.delete')
+    if (!await endpoints.remove(owner)) throw new HttpProblem('NOT_FOUND', 'No webhook endpoint is registered')
+    return { Status: Status.SUCCESS, Message: SeedMessage.SUCCESS, Data: null, StatusCode: 200 }
+  })
+
+  app.post('/webhook/rotate', {
+    schema: {
+      tags: ['webhooks'],
+      summary: 'A new signing secret (answered once); for 24 hours the old one signs every delivery too',
+      security: [{ bearerAuth: [] }],
+      querystring: OwnerQuery,
+      response: { 200: WebhookResponse, ...errors }
+    }
+  }, async (request) => {
+    const principal = principalOf(request)
+    const owner = ownerOf(principal, request.query.ClientId)
+    ready()
+    await audited(principal, owner, request.ip, 'webhook.rotate')
+    const rotated = await endpoints.rotate(owner)
+    if (rotated === undefined) throw new HttpProblem('NOT_FOUND', 'No webhook endpoint is registered')
+    return ok(view(rotated.endpoint, rotated.secret))
+  })
+
+  app.get('/request-out/:TicketId/deliveries', {
+    schema: {
+      tags: ['webhooks'],
+      summary: 'Every delivery attempt of the ticket\'s webhook events, newest first (time, status or error, duration)',
+      security: [{ bearerAuth: [] }],
+      params: TicketParams,
+      querystring: OwnerQuery,
+      response: { 200: DeliveriesResponse, ...errors }
+    }
+  }, async (request) => {
+    const owner = ownerOf(principalOf(request), request.query.ClientId)
+    ready()
+    return ok({ Deliveries: await state.attempts(ticketKey(owner, request.params.TicketId)) })
+  })
+
+  app.post('/request-out/:TicketId/deliveries', {
+    schema: {
+      tags: ['webhooks'],
+      summary: 'Send the ticket\'s last webhook event again now (the same webhook-id and body)',
+      security: [{ bearerAuth: [] }],
+      params: TicketParams,
+      querystring: OwnerQuery,
+      response: { 202: ResendResponse, ...errors }
+    }
+  }, async (request, reply) => {
+    const principal = principalOf(request)
+    const owner = ownerOf(principal, request.query.ClientId)
+    ready()
+    const frozen = await state.frozen(ticketKey(owner, request.params.TicketId))
+    if (frozen === undefined) throw new HttpProblem('NOT_FOUND', 'This ticket has no webhook event to send again')
+    await audited(principal, owner, request.ip, 'webhook.resend', { TicketId: request.params.TicketId, WebhookId: frozen.webhookId })
+    await queue.add(DELIVERY_JOB_NAME, { clientId: owner, ticketId: request.params.TicketId, ...frozen },
+      { jobId: `${frozen.webhookId}.resend.${Date.now()}`, ...deliveryJobOptions(schedule) })
+    return await reply.code(202).send({ Status: Status.SUCCESS, Message: SeedMessage.SUCCESS, Data: { WebhookId: frozen.webhookId }, StatusCode: 202 })
+  })
+}
+
+export default webhookRoutes

@@ -1,0 +1,167 @@
+import t, { type Test } from 'tap'
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import type { FastifyInstance } from 'fastify'
+import { Webhook } from 'standardwebhooks'
+import { TEST_REDIS_URL, freePort, spawnWorker, uniquePrefix, waitFor, type AppProcess } from '@request-out/test-support'
+import { SEED_TICKET, getTicket, postTicket, startIntake, tokenFor } from './helpers.js'
+
+interface Received { headers: IncomingHttpHeaders, body: string, at: number }
+type Mode = 'ok' | 'fail' | 'gone' | 'slow'
+
+/** A real receiver on loopback: records every delivery; answers as `mode` says. */
+async function receiver (t: Test, port?: number): Promise<{ url: string, port: number, got: Received[], mode: { value: Mode }, close: () => Promise<void>, reopen: () => Promise<void> }> {
+  const got: Received[] = []
+  const mode = { value: 'ok' as Mode }
+  let server: Server
+  const open = async (p: number): Promise<number> => {
+    server = createServer((req, res) => {
+      let body = ''
+      req.on('data', (c: Buffer) => { body += c.toString() })
+      req.on('end', () => {
+        got.push({ headers: req.headers, body, at: Date.now() })
+        const answer = (): void => {
+          if (mode.value === 'fail') res.writeHead(500).end('{"Message":"not now"}')
+          else if (mode.value === 'gone') res.writeHead(410).end()
+          else res.writeHead(204).end()
+        }
+        if (mode.value === 'slow') setTimeout(() => { mode.value = 'ok'; answer() }, 3000)
+        else answer()
+      })
+    })
+    await new Promise<void>((resolve) => server.listen(p, '127.0.0.1', () => resolve()))
+    return (server.address() as AddressInfo).port
+  }
+  const chosen = await open(port ?? 0)
+  const close = async (): Promise<void> => {
+    server.closeAllConnections()
+    await new Promise((resolve) => server.close(resolve))
+  }
+  t.teardown(close)
+  return { url: `http://127.0.0.1:${chosen}/hooks`, port: chosen, got, mode, close, reopen: async () => { await open(chosen) } }
+}
+
+const client = tokenFor('client-a')
+const auth = { authorization: `Bearer ${client}` }
+const ENV = { WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true', WEBHOOK_RETRY_SCHEDULE: '1,1,1,1,1,1,1,1' }
+
+async function setup (t: Test): Promise<{ app: FastifyInstance, workerEnv: Record<string, string>, worker: AppProcess }> {
+  const prefix = uniquePrefix('hooks')
+  const { app } = await startIntake(t, ENV, prefix)
+  const workerEnv = { REDIS_URL: TEST_REDIS_URL, QUEUE_PREFIX: prefix, ...ENV, WORKER_LOCK_DURATION_MS: '2000', WORKER_STALLED_INTERVAL_MS: '1000' }
+  const worker = await spawnWorker(workerEnv)
+  t.teardown(async () => { await worker.stop() })
+  return { app, workerEnv, worker }
+}
+
+const register = async (app: FastifyInstance, url: string) =>
+  await app.inject({ method: 'PUT', url: '/v1/webhook', headers: auth, payload: { Url: url } })
+
+const verify = (secret: string, r: Received): unknown => new Webhook(secret).verify(r.body, {
+  'webhook-id': String(r.headers['webhook-id']),
+  'webhook-timestamp': String(r.headers['webhook-timestamp']),
+  'webhook-signature': String(r.headers['webhook-signature'])
+})
+
+t.test('loopback is refused by default, at registration: no traffic is sent', async (t) => {
+  const hook = await receiver(t)
+  const { app } = await startIntake(t)
+  const res = await register(app, hook.url)
+  t.equal(res.statusCode, 400)
+  t.match(res.json(), { Code: 'VALIDATION_ERROR', Data: { Errors: [{ Field: '/Url', Message: /127\.0\.0\.1, not a public address/ }] } })
+  t.match((await register(app, 'http://169.254.169.254/latest')).json(), { Code: 'VALIDATION_ERROR' }, 'nor the cloud metadata address')
+  t.equal(hook.got.length, 0)
+})
+
+t.test('signed deliveries: verified with standardwebhooks, retried with the same id, through a rotation, and 410 disables', async (t) => {
+  const hook = await receiver(t)
+  const { app } = await setup(t)
+  const created = await register(app, hook.url)
+  t.equal(created.statusCode, 201)
+  const secret = (created.json() as { Data: { Secret: string } }).Data.Secret
+  t.match(secret, /^whsec_[A-Za-z0-9+/]{40,}={0,2}$/, 'the secret, shown once')
+  const shown = await app.inject({ method: 'GET', url: '/v1/webhook', headers: auth })
+  t.match(shown.json(), { Data: { Url: hook.url, Events: ['ticket.completed', 'ticket.failed', 'ticket.cancelled'], Enabled: true } })
+  t.notOk((shown.json() as { Data: Record<string, unknown> }).Data.Secret, 'never shown again')
+
+  // A completed ticket: one delivery, verified, its data what GET answers.
+  t.equal((await postTicket(app, client, { ...SEED_TICKET, TicketId: 'hook-1' }, { prefer: 'wait=10' })).statusCode, 200)
+  await waitFor('the delivery', () => hook.got.length === 1, 15_000, 20)
+  const first = hook.got[0] as Received
+  const payload = verify(secret, first) as { type: string, data: unknown }
+  t.equal(payload.type, 'ticket.completed')
+  t.same(payload.data, (await getTicket(app, client, 'hook-1')).json(), 'data is exactly what GET answers')
+  t.equal(first.headers['content-type'], 'application/json')
+
+  // Receiver failing, then back: retried with the same webhook-id and body.
+  hook.mode.value = 'fail'
+  t.equal((await postTicket(app, client, { ...SEED_TICKET, TicketId: 'hook-2' })).statusCode, 202)
+  await waitFor('two failed attempts', () => hook.got.length >= 3, 15_000, 20)
+  hook.mode.value = 'ok'
+  await waitFor('the retry that succeeds', async () => {
+    const list = (await app.inject({ method: 'GET', url: '/v1/request-out/hook-2/deliveries', headers: auth })).json() as { Data: { Deliveries: Array<{ Status: number | null }> } }
+    return list.Data.Deliveries[0]?.Status === 204
+  }, 20_000, 50)
+  const attempts = hook.got.slice(1)
+  t.equal(new Set(attempts.map((r) => r.headers['webhook-id'])).size, 1, 'one webhook-id across retries')
+  t.equal(new Set(attempts.map((r) => r.body)).size, 1, 'and one body')
+  for (const r of attempts) t.ok(verify(secret, r), 'each attempt verifies')
+  const log = ((await app.inject({ method: 'GET', url: '/v1/request-out/hook-2/deliveries', headers: auth })).json() as { Data: { Deliveries: Array<{ Status: number, Attempt: number }> } }).Data.Deliveries
+  t.same(log.map((d) => d.Status), [204, ...Array(attempts.length - 1).fill(500)], 'every attempt logged, newest first')
+
+  // Re-send on demand: the same id and body again.
+  const resent = await app.inject({ method: 'POST', url: '/v1/request-out/hook-2/deliveries', headers: auth })
+  t.equal(resent.statusCode, 202)
+  const before = hook.got.length
+  await waitFor('the re-send', () => hook.got.length === before + 1, 15_000, 20)
+  t.equal(hook.got.at(-1)?.headers['webhook-id'], attempts[0]?.headers['webhook-id'])
+
+  // Rotation: both secrets sign for a while.
+  const rotated = await app.inject({ method: 'POST', url: '/v1/webhook/rotate', headers: auth })
+  const newSecret = (rotated.json() as { Data: { Secret: string } }).Data.Secret
+  t.not(newSecret, secret)
+  t.equal((await postTicket(app, client, { ...SEED_TICKET, TicketId: 'hook-3' })).statusCode, 202)
+  await waitFor('the delivery after rotation', () => hook.got.some((r) => JSON.parse(r.body).data.TicketId === 'hook-3'), 15_000, 20)
+  const afterRotation = hook.got.find((r) => JSON.parse(r.body).data.TicketId === 'hook-3') as Received
+  t.equal(String(afterRotation.headers['webhook-signature']).split(' ').length, 2, 'two signatures')
+  t.ok(verify(newSecret, afterRotation), 'verifies with the new secret')
+  t.ok(verify(secret, afterRotation), 'and with the old one')
+
+  // 410 ends it and disables the endpoint.
+  hook.mode.value = 'gone'
+  t.equal((await postTicket(app, client, { ...SEED_TICKET, TicketId: 'hook-4' })).statusCode, 202)
+  await waitFor('the endpoint disabled', async () => ((await app.inject({ method: 'GET', url: '/v1/webhook', headers: auth })).json() as { Data: { Enabled: boolean } }).Data.Enabled === false, 15_000, 50)
+  t.match((await app.inject({ method: 'GET', url: '/v1/webhook', headers: auth })).json(), { Data: { Enabled: false, DisabledReason: /410/ } })
+  const gone = hook.got.length
+  t.equal((await postTicket(app, client, { ...SEED_TICKET, TicketId: 'hook-5' }, { prefer: 'wait=10' })).statusCode, 200)
+  await new Promise((resolve) => setTimeout(resolve, 1500))
+  t.equal(hook.got.length, gone, 'a disabled endpoint gets nothing')
+  t.equal((await register(app, hook.url)).statusCode, 200, 'registering again enables it (no new secret)')
+})
+
+t.test('a receiver down and back, and a worker SIGKILLed mid-delivery: still delivered, same id', async (t) => {
+  const port = await freePort()
+  const hook = await receiver(t, port)
+  const { app, workerEnv, worker } = await setup(t)
+  const secret = ((await register(app, hook.url)).json() as { Data: { Secret: string } }).Data.Secret
+
+  await hook.close()
+  t.equal((await postTicket(app, client, { ...SEED_TICKET, TicketId: 'down-1' })).statusCode, 202)
+  await waitFor('failed attempts while it is down', async () =>
+    ((await app.inject({ method: 'GET', url: '/v1/request-out/down-1/deliveries', headers: auth })).json() as { Data: { Deliveries: unknown[] } }).Data.Deliveries.length >= 2, 15_000, 50)
+  await hook.reopen()
+  await waitFor('the delivery once it is back', () => hook.got.some((r) => JSON.parse(r.body).data.TicketId === 'down-1'), 15_000, 20)
+  t.ok(verify(secret, hook.got.find((r) => JSON.parse(r.body).data.TicketId === 'down-1') as Received))
+
+  // The receiver holds the request; the worker dies with it in flight; another worker delivers it.
+  hook.mode.value = 'slow'
+  t.equal((await postTicket(app, client, { ...SEED_TICKET, TicketId: 'killed-1' })).statusCode, 202)
+  await waitFor('the delivery in flight', () => hook.got.some((r) => JSON.parse(r.body).data.TicketId === 'killed-1'), 15_000, 20)
+  await worker.stop('SIGKILL')
+  const second = await spawnWorker(workerEnv)
+  t.teardown(async () => { await second.stop() })
+  await waitFor('the delivery again', () => hook.got.filter((r) => JSON.parse(r.body).data.TicketId === 'killed-1').length >= 2, 20_000, 50)
+  const both = hook.got.filter((r) => JSON.parse(r.body).data.TicketId === 'killed-1')
+  t.equal(both[0]?.headers['webhook-id'], both[1]?.headers['webhook-id'], 'the same webhook-id: the receiver can drop the duplicate')
+  t.ok(verify(secret, both[1] as Received))
+})

@@ -1,0 +1,30 @@
+import type { Cluster, Redis } from 'ioredis'
+import { ticketEventStreams } from './ticket-layout.js'
+
+const field = (flat: unknown[], name: string): unknown => {
+  for (let i = 0; i + 1 < flat.length; i += 2) if (flat[i] === name) return flat[i + 1]
+  return undefined
+}
+
+/**
+ * Events a consumer group has not handled yet, over every stream: those not yet read (the group's
+ * lag) plus those read but not acknowledged. 0 while the group does not exist.
+ */
+export async function consumerBacklog (redis: Redis | Cluster, prefix: string, groupName: string): Promise<number> {
+  const counts = await Promise.all(ticketEventStreams(prefix).map(async (stream) => {
+    let groups: unknown[]
+    try {
+      groups = await redis.xinfo('GROUPS', stream) as unknown[]
+    } catch {
+      return 0 // no such stream yet
+    }
+    const group = groups.map((g) => g as unknown[]).find((g) => field(g, 'name') === groupName)
+    if (group === undefined) return 0
+    const pending = Number(field(group, 'pending') ?? 0)
+    const lag = field(group, 'lag')
+    // Redis cannot always tell the lag (it answers nil): count the whole stream then, an upper bound.
+    const unread = lag === null || lag === undefined ? Number(await redis.xlen(stream)) - pending : Number(lag)
+    return pending + Math.max(0, unread)
+  }))
+  return counts.reduce((a, b) => a + b, 0)
+}

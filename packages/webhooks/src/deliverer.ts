@@ -1,0 +1,124 @@
+import { DelayedError, UnrecoverableError, type Job } from 'bullmq'
+import { Agent, request } from 'undici'
+import { ticketKey } from '@request-out/record-store'
+import { guardedLookup } from './address-policy.js'
+import type { DeliveryState } from './delivery-state.js'
+import { signingSecrets, type EndpointStore } from './endpoint-store.js'
+import { signature } from './signing.js'
+import { DeliveryFailure, retryAfterMs, type DeliveryJob } from './webhook-queue.js'
+
+/** Bytes of a receiver's answer read at most (and never stored): enough for a status line's worth. */
+const BODY_CAP = 1024
+
+export interface DelivererLog {
+  info: (obj: object, msg: string) => void
+  warn: (obj: object, msg: string) => void
+}
+
+export interface DelivererOptions {
+  endpoints: EndpointStore
+  state: DeliveryState
+  timeoutMs: number
+  maxInFlight: number
+  allowPrivate: boolean
+  log: DelivererLog
+  /** Told of every attempt: its outcome (`delivered`, `failed`, `gone`, `refused`, `skipped`) and duration. */
+  observe: (outcome: string, seconds: number) => void
+}
+
+/** Reads at most BODY_CAP bytes of the answer, then lets the rest go. */
+async function drain (body: AsyncIterable<Buffer> & { destroy: () => void }): Promise<void> {
+  let read = 0
+  for await (const chunk of body) {
+    read += chunk.length
+    if (read >= BODY_CAP) break
+  }
+  body.destroy()
+}
+
+/**
+ * Delivers one event to its client's endpoint: signed (Standard Webhooks), to the address the
+ * guarded lookup allowed, no redirects followed, within the timeout. 2xx ends it; 410 ends it and
+ * disables the endpoint; anything else is retried on the schedule (or after Retry-After). Each
+ * endpoint has a bound on deliveries in flight and a circuit breaker: over either, the delivery
+ * waits (not an attempt). Every attempt is logged on its ticket.
+ */
+export function webhookDeliverer (options: DelivererOptions) {
+  const { endpoints, state, log } = options
+  const agent = new Agent({
+    connect: { lookup: guardedLookup(options.allowPrivate), timeout: options.timeoutMs },
+    headersTimeout: options.timeoutMs,
+    bodyTimeout: options.timeoutMs,
+    keepAliveTimeout: 10_000
+  })
+  const wait = async (job: Job<DeliveryJob>, token: string | undefined, ms: number): Promise<never> => {
+    await job.moveToDelayed(Date.now() + ms, token)
+    throw new DelayedError()
+  }
+
+  const deliver = async (job: Job<DeliveryJob>, token?: string): Promise<string> => {
+    const d = job.data
+    const endpoint = await endpoints.get(d.clientId)
+    if (endpoint === undefined || !endpoint.Enabled) {
+      options.observe('skipped', 0)
+      return 'skipped: no enabled endpoint'
+    }
+    const jobId = job.id ?? d.webhookId
+    if (!await state.acquireSlot(d.clientId, jobId, options.maxInFlight, options.timeoutMs + 30_000)) {
+      return await wait(job, token, 200 + Math.floor(Math.random() * 300))
+    }
+    try {
+      const breaker = await state.breaker(d.clientId)
+      if (!breaker.go) return await wait(job, token, Math.max(100, breaker.untilMs - Date.now()))
+      const started = process.hrtime.bigint()
+      const attempt = job.attemptsMade + 1
+      let status: number | null = null
+      let error: string | null = null
+      let retryAfter: number | undefined
+      // The time of this attempt (receivers refuse old timestamps against replays); id and body stay the event's.
+      const timestamp = Math.floor(Date.now() / 1000)
+      try {
+        const res = await request(endpoint.Url, {
+          dispatcher: agent,
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            'user-agent': 'request-out-webhooks',
+            'webhook-id': d.webhookId,
+            'webhook-timestamp': String(timestamp),
+            'webhook-signature': signature(signingSecrets(endpoint), d.webhookId, timestamp, d.body)
+          },
+          body: d.body,
+          signal: AbortSignal.timeout(options.timeoutMs)
+        })
+        status = res.statusCode
+        retryAfter = retryAfterMs(res.headers['retry-after'])
+        await drain(res.body)
+      } catch (err) {
+        error = err instanceof Error ? `${err.name}: ${err.message}`.slice(0, 200) : 'delivery failed'
+      }
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9
+      await state.logAttempt(ticketKey(d.clientId, d.ticketId), {
+        At: new Date().toISOString(), WebhookId: d.webhookId, Type: d.type, Attempt: attempt, Status: status, Error: error, DurationMs: Math.round(seconds * 1000)
+      }).catch(() => {})
+      if (status !== null && status >= 200 && status < 300) {
+        await state.succeeded(d.clientId)
+        options.observe('delivered', seconds)
+        return 'delivered'
+      }
+      await state.failed(d.clientId)
+      if (status === 410) {
+        await endpoints.setEnabled(d.clientId, false, 'the receiver answered 410 Gone')
+        options.observe('gone', seconds)
+        log.warn({ clientId: d.clientId, webhookId: d.webhookId }, 'webhook endpoint answered 410: disabled')
+        throw new UnrecoverableError('the receiver answered 410 Gone: endpoint disabled')
+      }
+      options.observe(error?.startsWith('AddressRefused') === true ? 'refused' : 'failed', seconds)
+      log.info({ clientId: d.clientId, webhookId: d.webhookId, attempt, status, error }, 'webhook delivery failed; it is retried')
+      throw new DeliveryFailure(status === null ? (error ?? 'no answer') : `the receiver answered ${status}`, retryAfter)
+    } finally {
+      await state.releaseSlot(d.clientId, jobId).catch(() => {})
+    }
+  }
+  return Object.assign(deliver, { close: async () => agent.close() })
+}

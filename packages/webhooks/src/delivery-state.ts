@@ -1,0 +1,107 @@
+import type { Cluster, Redis } from 'ioredis'
+import type { DeliveryAttempt, WebhookEventType } from '@request-out/contracts'
+import { acquireLeasedSlot, releaseLeasedSlot } from '@request-out/redis-connection'
+
+const LOG_LENGTH = 100
+/** After this many failures in a row an endpoint's circuit opens: its deliveries wait, one probe goes first. */
+const BREAKER_THRESHOLD = 5
+const BREAKER_OPEN_MS = 60_000
+
+const b64 = (s: string): string => Buffer.from(s).toString('base64url')
+
+/** The event a ticket's deliveries carry: frozen when it happened, re-sent as it was. */
+export interface FrozenEvent {
+  webhookId: string
+  type: WebhookEventType
+  /** Epoch seconds. */
+  timestamp: number
+  body: string
+}
+
+/**
+ * What deliveries keep in Redis besides their queue: each ticket's delivery log and frozen event,
+ * each endpoint's in-flight set, circuit breaker and recent outcome counts. One key per script:
+ * valid on Redis Cluster.
+ */
+export class DeliveryState {
+  readonly #redis: Redis | Cluster
+  readonly #prefix: string
+  readonly #ttlSeconds: number
+
+  constructor (redis: Redis | Cluster, prefix: string, ttlSeconds: number) {
+    this.#redis = redis
+    this.#prefix = prefix
+    this.#ttlSeconds = ttlSeconds
+  }
+
+  async freeze (ticket: string, event: FrozenEvent): Promise<void> {
+    const key = `${this.#prefix}:webhook-last:${ticket}`
+    await this.#redis.set(key, JSON.stringify(event), 'EX', this.#ttlSeconds)
+  }
+
+  async frozen (ticket: string): Promise<FrozenEvent | undefined> {
+    const raw = await this.#redis.get(`${this.#prefix}:webhook-last:${ticket}`)
+    return raw === null ? undefined : JSON.parse(raw) as FrozenEvent
+  }
+
+  async logAttempt (ticket: string, attempt: DeliveryAttempt): Promise<void> {
+    const key = `${this.#prefix}:webhook-log:${ticket}`
+    await this.#redis.multi().lpush(key, JSON.stringify(attempt)).ltrim(key, 0, LOG_LENGTH - 1).expire(key, this.#ttlSeconds).exec()
+  }
+
+  /** Newest first. */
+  async attempts (ticket: string): Promise<DeliveryAttempt[]> {
+    return (await this.#redis.lrange(`${this.#prefix}:webhook-log:${ticket}`, 0, LOG_LENGTH - 1)).map((raw) => JSON.parse(raw) as DeliveryAttempt)
+  }
+
+  /** One of the endpoint's `cap` in-flight places (over every worker), held until released or the lease ends. */
+  async acquireSlot (clientId: string, jobId: string, cap: number, leaseMs: number): Promise<boolean> {
+    return await acquireLeasedSlot(this.#redis, `${this.#prefix}:webhook-inflight:${b64(clientId)}`, jobId, cap, leaseMs)
+  }
+
+  async releaseSlot (clientId: string, jobId: string): Promise<void> {
+    await releaseLeasedSlot(this.#redis, `${this.#prefix}:webhook-inflight:${b64(clientId)}`, jobId)
+  }
+
+  /**
+   * The circuit breaker's word on a delivery: `go`, or wait until the time returned. While open,
+   * one delivery (the probe) goes when the wait is over; the rest wait for its outcome.
+   */
+  async breaker (clientId: string): Promise<{ go: true } | { go: false, untilMs: number }> {
+    const key = `${this.#prefix}:webhook-breaker:${b64(clientId)}`
+    const [failures, openUntil] = await this.#redis.hmget(key, 'failures', 'openUntil')
+    if (Number(failures ?? 0) < BREAKER_THRESHOLD) return { go: true }
+    const until = Number(openUntil ?? 0)
+    if (Date.now() < until) return { go: false, untilMs: until }
+    // Open and due: one probe, then the circuit stays open for another period unless it succeeds.
+    const probe = await this.#redis.set(`${key}:probe`, '1', 'PX', BREAKER_OPEN_MS, 'NX')
+    return probe === 'OK' ? { go: true } : { go: false, untilMs: Date.now() + BREAKER_OPEN_MS }
+  }
+
+  async succeeded (clientId: string): Promise<void> {
+    const key = `${this.#prefix}:webhook-breaker:${b64(clientId)}`
+    await this.#redis.del(key, `${key}:probe`)
+    await this.#count(clientId, 'ok')
+  }
+
+  async failed (clientId: string): Promise<void> {
+    const key = `${this.#prefix}:webhook-breaker:${b64(clientId)}`
+    const failures = await this.#redis.hincrby(key, 'failures', 1)
+    if (failures >= BREAKER_THRESHOLD) await this.#redis.hset(key, 'openUntil', String(Date.now() + BREAKER_OPEN_MS))
+    await this.#redis.expire(key, 86_400)
+    await this.#count(clientId, 'failed')
+  }
+
+  async #count (clientId: string, outcome: 'ok' | 'failed'): Promise<void> {
+    const hour = Math.floor(Date.now() / 3600_000)
+    const key = `${this.#prefix}:webhook-stats:${b64(clientId)}:${hour}`
+    await this.#redis.multi().hincrby(key, outcome, 1).expire(key, 7200).exec()
+  }
+
+  /** Deliveries of the last hour or two, by outcome: the operators' page shows the success rate. */
+  async recent (clientId: string): Promise<{ ok: number, failed: number }> {
+    const hour = Math.floor(Date.now() / 3600_000)
+    const counts = await Promise.all([hour, hour - 1].map(async (h) => this.#redis.hmget(`${this.#prefix}:webhook-stats:${b64(clientId)}:${h}`, 'ok', 'failed')))
+    return counts.reduce((a, [ok, failed]) => ({ ok: a.ok + Number(ok ?? 0), failed: a.failed + Number(failed ?? 0) }), { ok: 0, failed: 0 })
+  }
+}

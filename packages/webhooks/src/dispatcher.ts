@@ -1,0 +1,62 @@
+import type { Queue } from 'bullmq'
+import type { Cluster, Redis } from 'ioredis'
+import type { WebhookEventType } from '@request-out/contracts'
+import { TicketEventConsumer, TicketEventType, ticketKey, type StreamEvent, type TicketEventConsumerOptions } from '@request-out/record-store'
+import type { DeliveryState } from './delivery-state.js'
+import type { EndpointStore } from './endpoint-store.js'
+import { DELIVERY_JOB_NAME, deliveryJobOptions, type DeliveryJob } from './webhook-queue.js'
+
+/** The consumer group of the webhook dispatchers on every ticket event stream. */
+export const WEBHOOK_GROUP = 'webhooks'
+
+/** The event a record is: completed, cancelled, or failed (rejected or never answered). */
+export function eventTypeOf (code: string): WebhookEventType {
+  if (code === 'SUCCESS') return 'ticket.completed'
+  if (code === 'CANCELLED') return 'ticket.cancelled'
+  return 'ticket.failed'
+}
+
+export type DispatcherOptions = Omit<TicketEventConsumerOptions, 'group' | 'name' | 'handle' | 'startAt'> & {
+  endpoints: EndpointStore
+  state: DeliveryState
+  queue: Queue<DeliveryJob>
+  schedule: number[]
+}
+
+/**
+ * Turns ticket records into deliveries: a consumer of the `webhooks` group that, for each record
+ * whose client has an enabled endpoint asking for its event, freezes the payload (what GET answers,
+ * as it was then) and queues one delivery job. The job id is the event's webhook-id, so a batch
+ * handled twice queues nothing twice. Its group starts at new events: endpoints are not called for
+ * records older than the dispatcher.
+ */
+export class WebhookDispatcher extends TicketEventConsumer {
+  constructor (redis: Redis | Cluster, options: DispatcherOptions) {
+    const { endpoints, state, queue, schedule, ...consumer } = options
+    // Endpoints are read once a second at most: a record costs no Redis call when its client has none.
+    let cache = new Map<string, Awaited<ReturnType<EndpointStore['get']>>>()
+    let cachedAt = 0
+    const endpointOf = async (clientId: string): Promise<Awaited<ReturnType<EndpointStore['get']>>> => {
+      if (Date.now() - cachedAt > 1000) {
+        cache = new Map((await endpoints.list()).map(({ clientId: c, endpoint }) => [c, endpoint]))
+        cachedAt = Date.now()
+      }
+      return cache.get(clientId)
+    }
+    const handle = async (events: StreamEvent[]): Promise<void> => {
+      for (const event of events) {
+        if (event.type !== TicketEventType.RECORD || event.fields.record === undefined) continue
+        const type = eventTypeOf(event.fields.code ?? '')
+        const endpoint = await endpointOf(event.clientId)
+        if (endpoint === undefined || !endpoint.Enabled || !endpoint.Events.includes(type)) continue
+        const webhookId = `msg_${event.group}_${event.id.replace('-', '_')}`
+        const timestamp = Math.floor(event.at / 1000)
+        const body = JSON.stringify({ type, timestamp: new Date(event.at).toISOString(), data: JSON.parse(event.fields.record) as unknown })
+        const job: DeliveryJob = { clientId: event.clientId, ticketId: event.ticketId, webhookId, type, timestamp, body }
+        await state.freeze(ticketKey(event.clientId, event.ticketId), { webhookId, type, timestamp, body })
+        await queue.add(DELIVERY_JOB_NAME, job, { jobId: webhookId, ...deliveryJobOptions(schedule) })
+      }
+    }
+    super(redis, { ...consumer, group: WEBHOOK_GROUP, name: 'webhook dispatcher', startAt: '$', handle })
+  }
+}

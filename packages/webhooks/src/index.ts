@@ -1,0 +1,7 @@
+export * from './address-policy.js'
+export * from './deliverer.js'
+export * from './delivery-state.js'
+export * from './dispatcher.js'
+export * from './endpoint-store.js'
+export * from './signing.js'
+export * from './webhook-queue.js'

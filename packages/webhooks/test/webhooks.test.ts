@@ -1,0 +1,45 @@
+import t from 'tap'
+import { Webhook } from 'standardwebhooks'
+import {
+  DeliveryFailure, checkWebhookUrl, deliveryBackoff, isPublicAddress, newSecret, retryAfterMs, retrySchedule, signature
+} from '../src/index.js'
+
+t.test('signatures verify with the standardwebhooks package, with either secret during a rotation', async (t) => {
+  const [a, b] = [newSecret(), newSecret()]
+  t.match(a, /^whsec_[A-Za-z0-9+/]{43}=$/)
+  const body = JSON.stringify({ type: 'ticket.completed', timestamp: new Date().toISOString(), data: { TicketId: 'x' } })
+  const ts = Math.floor(Date.now() / 1000)
+  const headers = { 'webhook-id': 'msg_1_2_0', 'webhook-timestamp': String(ts), 'webhook-signature': signature([b, a], 'msg_1_2_0', ts, body) }
+  t.same(new Webhook(a).verify(body, headers), JSON.parse(body))
+  t.same(new Webhook(b).verify(body, headers), JSON.parse(body))
+  t.throws(() => new Webhook(newSecret()).verify(body, headers), 'a foreign secret does not verify')
+  t.throws(() => new Webhook(a).verify(`${body} `, headers), 'nor a changed body')
+})
+
+t.test('the address policy: public addresses only', async (t) => {
+  for (const ip of ['127.0.0.1', '10.1.2.3', '172.16.0.1', '192.168.1.1', '169.254.169.254', '100.64.0.1', '0.0.0.0', '::1', 'fe80::1', 'fd00::1', '::ffff:127.0.0.1', '224.0.0.1']) {
+    t.equal(isPublicAddress(ip), false, `${ip} refused`)
+  }
+  for (const ip of ['93.184.216.34', '8.8.8.8', '2606:2800:220:1:248:1893:25c8:1946', '::ffff:8.8.8.8']) t.equal(isPublicAddress(ip), true, `${ip} allowed`)
+  t.match(await checkWebhookUrl('http://127.0.0.1:9/x', { allowPrivate: false, requireHttps: false }), /not a public address/)
+  t.match(await checkWebhookUrl('http://localhost/x', { allowPrivate: false, requireHttps: false }), /not a public address/, 'names are resolved')
+  t.equal(await checkWebhookUrl('http://127.0.0.1:9/x', { allowPrivate: true, requireHttps: false }), undefined)
+  t.match(await checkWebhookUrl('http://93.184.216.34/x', { allowPrivate: false, requireHttps: true }), /https/)
+  t.match(await checkWebhookUrl('https://user:pw@93.184.216.34/x', { allowPrivate: false, requireHttps: true }), /credentials/)
+  t.match(await checkWebhookUrl('ftp://93.184.216.34/x', { allowPrivate: false, requireHttps: false }), /http/)
+})
+
+t.test('the retry schedule: its delays with jitter, or the receiver\'s Retry-After', async (t) => {
+  const schedule = retrySchedule('5,300,1800')
+  t.same(schedule, [5000, 300_000, 1_800_000])
+  const backoff = deliveryBackoff(schedule)
+  for (let n = 1; n <= 3; n++) {
+    const d = backoff(n)
+    const base = schedule[n - 1] as number
+    t.ok(d >= base * 0.8 && d <= base * 1.2, `retry ${n}: ${d} ms, within 20 % of ${base}`)
+  }
+  t.equal(backoff(1, 'webhook', new DeliveryFailure('503', 42_000)), 42_000)
+  t.equal(retryAfterMs('120'), 120_000)
+  t.ok((retryAfterMs(new Date(Date.now() + 60_000).toUTCString()) ?? 0) > 50_000, 'an HTTP date')
+  t.equal(retryAfterMs(undefined), undefined)
+})
