@@ -65,6 +65,23 @@ async function main (): Promise<number> {
     ]
   }))
 
+  // A webhook receiver that fails a quarter of its deliveries and is slow (past the timeout) now and then.
+  const delivered = new Set<string>()
+  let hookCalls = 0
+  const receiver = createServer((req, res) => {
+    let body = ''
+    req.on('data', (c: Buffer) => { body += c.toString() })
+    req.on('end', () => {
+      hookCalls++
+      const roll = Math.random()
+      if (roll < 0.25) { res.writeHead(500).end(); return }
+      if (roll < 0.30) { setTimeout(() => { if (!res.destroyed) res.writeHead(204).end() }, 1500); return }
+      delivered.add(String((JSON.parse(body) as { data: { TicketId: string } }).data.TicketId))
+      res.writeHead(204).end()
+    })
+  })
+  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', () => resolve()))
+
   const redis = await startPrivateRedis(['--appendonly', 'yes', '--appendfsync', 'always'])
   log(`private redis-server with AOF (appendfsync always) on ${redis.url}`)
   const env = {
@@ -77,7 +94,10 @@ async function main (): Promise<number> {
     WORKER_MAX_STALLED_COUNT: '20',
     RATE_LIMIT_MAX: '10000000',
     MAX_QUEUE_DEPTH: '10000000',
-    SHUTDOWN_TIMEOUT_MS: '5000'
+    SHUTDOWN_TIMEOUT_MS: '5000',
+    WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true',
+    WEBHOOK_TIMEOUT_MS: '1000',
+    WEBHOOK_RETRY_SCHEDULE: '1,1,1,2,2,2,5,5,5,5,10,10'
   }
   const ports = [await freePort(), await freePort()]
   const intakes: AppProcess[] = ports.map((port) => spawnApp('intake', { ...env, PORT: String(port), LOG_LEVEL: 'warn' }))
@@ -102,6 +122,12 @@ async function main (): Promise<number> {
   await subscriber.subscribe(recordChannel(PREFIX))
 
   const token = createSigner({ key: DEVELOPMENT_JWT_SECRET, iss: 'request-out', aud: 'request-out', expiresIn: 3_600_000 })({ sub: CLIENT, role: 'client', jti: randomUUID() })
+  const registered = await fetch(`http://127.0.0.1:${ports[0] as number}/v1/webhook`, {
+    method: 'PUT',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ Url: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks` })
+  })
+  if (registered.status !== 201) throw new Error(`webhook registration: ${registered.status}`)
   const accepted = new Set<string>()
   const gaveUp: string[] = []
   let posts = 0
@@ -218,6 +244,15 @@ async function main (): Promise<number> {
     log(`${missing} accepted tickets still without a record`)
   }
 
+  // --- every final ticket's webhook delivered (retried past the receiver's failures, kills and restarts)
+  const finals = (): string[] => [...codes].filter(([, code]) => code !== null).map(([id]) => id)
+  const undelivered = (): number => finals().filter((id) => !delivered.has(id)).length
+  while (undelivered() > 0 && Date.now() - started < DEADLINE_MS + 180_000) {
+    log(`${undelivered()} final tickets not yet delivered to the webhook receiver`)
+    await sleep(2000)
+  }
+  const hooksLost = undelivered()
+
   // --- verdict
   const byCode = new Map<string, number>()
   let wrongFailures = 0
@@ -246,6 +281,8 @@ async function main (): Promise<number> {
     ['failed: refused by the upstream (422, by design)', byCode.get('PRODUCT_REJECTED') ?? 0],
     ['failed: retries exhausted (502)', byCode.get('PRODUCT_FAILED') ?? 0],
     ['lost (accepted, no record)', byCode.get('MISSING') ?? 0],
+    ['webhooks delivered (receiver fails 25 %, slow 5 %)', `${finals().length - hooksLost} of ${finals().length} (${hookCalls} calls)`],
+    ['webhooks lost', hooksLost],
     ['gave up submitting (never accepted)', gaveUp.length],
     ['records written more than once', [...recordWrites.values()].filter((n) => n > 1).length],
     ['re-runs that found the record already stored', duplicates],
@@ -268,11 +305,13 @@ async function main (): Promise<number> {
   await redis.destroy()
   upstream.closeAllConnections()
   upstream.close()
+  receiver.closeAllConnections()
+  receiver.close()
 
   const lost = byCode.get('MISSING') ?? 0
   const rewritten = [...recordWrites.values()].filter((n) => n > 1).length
-  const ok = lost === 0 && rewritten === 0 && wrongFailures === 0 && missedRefusals === 0 && gaveUp.length === 0
-  console.log(ok ? '\nsoak passed: nothing lost, no failure but the designed refusals' : `\nsoak FAILED: lost ${lost}, records rewritten ${rewritten}, unexpected failures ${wrongFailures}, missed refusals ${missedRefusals}, gave up ${gaveUp.length}`)
+  const ok = lost === 0 && rewritten === 0 && wrongFailures === 0 && missedRefusals === 0 && gaveUp.length === 0 && hooksLost === 0
+  console.log(ok ? '\nsoak passed: nothing lost (records or webhooks), no failure but the designed refusals' : `\nsoak FAILED: lost ${lost}, webhooks lost ${hooksLost}, records rewritten ${rewritten}, unexpected failures ${wrongFailures}, missed refusals ${missedRefusals}, gave up ${gaveUp.length}`)
   return ok ? 0 : 1
 }
 

@@ -18,6 +18,7 @@ import recordsPlugin from './plugins/records.js'
 import historyPlugin from './plugins/history.js'
 import auditPlugin from './plugins/audit.js'
 import ticketHistoryPlugin from './plugins/ticket-history.js'
+import webhooksPlugin from './plugins/webhooks.js'
 import ticketQueuesPlugin from './plugins/ticket-queues.js'
 import availabilityPlugin from './plugins/availability.js'
 import rateLimitPlugin from './plugins/rate-limit.js'
@@ -95,6 +96,7 @@ export async function buildApp (config: IntakeConfig, options: BuildOptions = {}
   await app.register(historyPlugin)
   await app.register(auditPlugin)
   await app.register(ticketHistoryPlugin)
+  await app.register(webhooksPlugin)
   await app.register(ticketQueuesPlugin)
   await app.register(availabilityPlugin)
   await app.register(rateLimitPlugin)

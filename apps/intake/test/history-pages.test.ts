@@ -1,5 +1,6 @@
 import t from 'tap'
 import { existsSync, mkdirSync } from 'node:fs'
+import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { chromium, type Browser } from 'playwright-core'
@@ -23,7 +24,7 @@ t.test('the ticket history pages in a real browser: search, a ticket, retry, era
   ])
   const db = await createTestDatabase()
   const prefix = uniquePrefix('histpages')
-  const env = { REDIS_URL: TEST_REDIS_URL, QUEUE_PREFIX: prefix, PRODUCTS_FILE: catalogFile, DATABASE_URL: db.url, LOG_LEVEL: 'warn' }
+  const env = { REDIS_URL: TEST_REDIS_URL, QUEUE_PREFIX: prefix, PRODUCTS_FILE: catalogFile, DATABASE_URL: db.url, LOG_LEVEL: 'warn', WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true' }
   const app = await buildApp(loadIntakeConfig({ ...env, LOG_LEVEL: 'silent' }), { logger: false })
   await app.listen({ port: 0, host: '127.0.0.1' })
   const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
@@ -47,6 +48,13 @@ t.test('the ticket history pages in a real browser: search, a ticket, retry, era
     })
     return { status: res.status, json: await res.json() as Record<string, unknown> }
   }
+  // The client's webhook receiver: the ticket page lists its deliveries, the webhooks page its endpoint.
+  const received: string[] = []
+  const hook = createServer((req, res) => { req.resume(); req.on('end', () => { received.push(String(req.headers['webhook-id'])); res.writeHead(204).end() }) })
+  await new Promise<void>((resolve) => hook.listen(0, '127.0.0.1', () => resolve()))
+  t.teardown(() => { hook.closeAllConnections(); hook.close() })
+  t.equal((await api('PUT', '/v1/webhook', { Url: `http://127.0.0.1:${(hook.address() as AddressInfo).port}/hook` })).status, 201)
+  await new Promise((resolve) => setTimeout(resolve, 1200)) // the dispatchers read endpoints once a second
   t.equal((await api('POST', '/v1/request-out', { ...SEED_TICKET, TicketId: 'page-ok-1', Data: { NIK: '3201015508900001' } })).status, 200)
   t.equal((await api('POST', '/v1/request-out', { ...SEED_TICKET, TicketId: 'page-ok-2' })).status, 200)
   t.equal((await api('POST', '/v1/request-out', { ...SEED_TICKET, SubjectType: 'verification', SubjectIdentifier: 'flaky', TicketId: 'page-failed' })).status, 502)
@@ -130,13 +138,33 @@ t.test('the ticket history pages in a real browser: search, a ticket, retry, era
   t.match(await page.locator('[data-field=cancelled]').textContent(), /2 of 2/)
   for (const id of ['idle-2', 'idle-3']) t.equal((await api('GET', `/v1/request-out/${id}`)).status, 410, `${id} cancelled in bulk`)
 
+  // Webhooks: the ticket page lists the deliveries and sends again; the webhooks page switches the endpoint.
+  await waitFor('the delivery on the ticket page', async () => {
+    await page.goto(`${base}/admin/tickets/demo-client/page-ok-2`)
+    return await page.locator('tr[data-delivery="204"]').count() === 1
+  }, 15_000, 200)
+  const sent = received.length
+  await page.click('button:text("Send the last event again")')
+  await page.waitForURL(/done=resend/)
+  await waitFor('the re-send', () => received.length === sent + 1, 15_000, 50)
+  await page.click('header a[href="/admin/webhooks"]')
+  await page.locator('tr[data-client="demo-client"]').waitFor()
+  t.equal(await page.locator('tr[data-client="demo-client"] [data-field=state]').textContent(), 'enabled')
+  t.match(await page.locator('tr[data-client="demo-client"] [data-field=rate]').textContent(), /100 %/)
+  await shot('webhooks')
+  await page.click('tr[data-client="demo-client"] button:text("Disable")')
+  await page.waitForURL(/\/admin\/webhooks$/)
+  t.match(await page.locator('tr[data-client="demo-client"] [data-field=state]').textContent(), /disabled/)
+  t.match((await api('GET', '/v1/webhook')).json, { Data: { Enabled: false, DisabledReason: 'disabled by an operator' } }, 'the client sees it')
+
   // The audit trail page: every action, by the session's operator.
   await page.click('header a[href="/admin/audit"]')
-  await waitFor('four audit rows', async () => {
+  await waitFor('six audit rows', async () => {
     await page.reload()
-    return await page.locator('tr[data-action]').count() === 4
+    return await page.locator('tr[data-action]').count() === 6
   }, 15_000, 200)
-  t.same(await page.locator('tr[data-action]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-action'))), ['tickets.cancel', 'ticket.cancel', 'personal-data.erase', 'job.retry'])
+  t.same(await page.locator('tr[data-action]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-action'))),
+    ['webhook.disable', 'webhook.resend', 'tickets.cancel', 'ticket.cancel', 'personal-data.erase', 'job.retry'])
   t.match(await page.locator('tr[data-action="job.retry"]').textContent(), /demo-admin/)
   await shot('audit')
 

@@ -179,11 +179,18 @@ t.test('a history writer killed mid-stream: another takes over its batch, nothin
   const h = await harness(t)
   const { app } = h
   const ids = Array.from({ length: 300 }, (_, i) => `kill-${i}`)
-  const posting = (async () => { for (const id of ids) await postTicket(app, client, ticket(id)) })()
-  await waitFor('the writer storing', async () => await searchCount(app, '&ClientId=client-a') > 20, 15_000, 20)
-    .catch((err: Error) => { throw new Error(`${err.message}\n${h.writer.output().slice(-3000)}`) })
+  const statuses = new Map<number, number>()
+  const posting = (async () => {
+    for (const id of ids) {
+      const status = (await postTicket(app, client, ticket(id))).statusCode
+      statuses.set(status, (statuses.get(status) ?? 0) + 1)
+    }
+  })()
+  await waitFor('the writer storing', async () => await searchCount(app, '&ClientId=client-a') > 20, 30_000, 20)
+    .catch((err: Error) => { throw new Error(`${err.message} (POST answers so far: ${JSON.stringify([...statuses])})\n${h.writer.output().slice(-3000)}`) })
   await h.writer.stop('SIGKILL')
   await posting
+  t.same([...statuses], [[202, 300]], 'every ticket accepted')
   const second = await spawnWorker({ REDIS_URL: TEST_REDIS_URL, QUEUE_PREFIX: h.prefix, DATABASE_URL: h.databaseUrl, WORKER_ROLE: 'history', HISTORY_POLL_MS: '20', HISTORY_CLAIM_IDLE_MS: '1000' })
   t.teardown(async () => { await second.stop() })
   await waitFor('all 300 with their records', async () => await searchCount(app, '&ClientId=client-a&Code=SUCCESS') === 300, 60_000, 250)

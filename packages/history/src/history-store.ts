@@ -58,16 +58,24 @@ export class HistoryStore {
 
   async #transaction<T> (work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     const client = await this.#pool.connect()
+    // A checked-out client has no listener of the pool's: a server that goes away between two
+    // queries would otherwise be an unhandled 'error' that ends the process. The failing query
+    // rejects anyway, and the client is thrown away below rather than reused.
+    const onError = (): void => {}
+    client.on('error', onError)
+    let failure: Error | undefined
     try {
       await client.query('BEGIN')
       const result = await work(client)
       await client.query('COMMIT')
       return result
     } catch (err) {
+      failure = err instanceof Error ? err : new Error(String(err))
       await client.query('ROLLBACK').catch(() => {})
       throw err
     } finally {
-      client.release()
+      client.removeListener('error', onError)
+      client.release(failure)
     }
   }
 

@@ -71,8 +71,10 @@ const historyPages: FastifyPluginAsyncTypebox = async (app) => {
     const base = { ticket: null, job: undefined, csrf: reply.generateCsrf(), done: (request.query as { done?: string }).done }
     return await render(reply, 'ticket.eta', async () => {
       const ticket = await ticketHistory.detail(ClientId, TicketId)
-      return { ticket, record: JSON.stringify(ticket.Record, null, 2), job: await jobOf(ticket.Product, ClientId, TicketId) }
-    }, base)
+      const deliveries = await app.webhooks.state.attempts(ticketKey(ClientId, TicketId))
+      const resendable = await app.webhooks.state.frozen(ticketKey(ClientId, TicketId)) !== undefined
+      return { ticket, record: JSON.stringify(ticket.Record, null, 2), job: await jobOf(ticket.Product, ClientId, TicketId), deliveries, resendable }
+    }, { ...base, deliveries: [], resendable: false })
   })
 
   const ticketPage = (clientId: string, ticketId: string, done: string): string =>
@@ -93,6 +95,16 @@ const historyPages: FastifyPluginAsyncTypebox = async (app) => {
     await app.audit({ ...operator(request), action: 'job.retry', target: `${queue?.name ?? ''}/${job.id ?? ''}`, clientId: ClientId, ticketId: TicketId, before: { state } })
     await job.retry('failed')
     return reply.redirect(ticketPage(ClientId, TicketId, 'retry'), 303)
+  })
+
+  app.post('/admin/tickets/:ClientId/:TicketId/resend', {
+    schema: { hide: true, params: TicketHistoryParams, body: AdminTicketActionForm },
+    preHandler: app.csrfProtection
+  }, async (request, reply) => {
+    const { ClientId, TicketId } = request.params
+    await app.audit({ ...operator(request), action: 'webhook.resend', target: `${ClientId}/${TicketId}`, clientId: ClientId, ticketId: TicketId })
+    if (await app.webhooks.resend(ClientId, TicketId) === undefined) throw new HttpProblem('NOT_FOUND', 'This ticket has no webhook event to send again')
+    return reply.redirect(ticketPage(ClientId, TicketId, 'resend'), 303)
   })
 
   app.post('/admin/tickets/:ClientId/:TicketId/erase', {

@@ -1,14 +1,11 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import { Queue } from 'bullmq'
 import {
   ApiEnvelope, DeliveriesResponse, DoneResponse, ErrorEnvelope, Message, SeedMessage, Status, TicketParams, WebhookRequest, WebhookResponse,
   type WebhookView
 } from '@request-out/contracts'
 import { ticketKey } from '@request-out/record-store'
-import {
-  DELIVERY_JOB_NAME, DeliveryState, EndpointStore, checkWebhookUrl, deliveryJobOptions, retrySchedule, view, webhookQueue, type DeliveryJob
-} from '@request-out/webhooks'
+import { checkWebhookUrl, view } from '@request-out/webhooks'
 import { HttpProblem, unavailable } from '../../http-problem.js'
 import { principalOf, type Principal } from '../../plugins/auth.js'
 
@@ -32,13 +29,7 @@ function ownerOf (principal: Principal, clientId: string | undefined): string {
  */
 const webhookRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { env } = app.config
-  const endpoints = new EndpointStore(app.redis.producer, env.QUEUE_PREFIX)
-  const state = new DeliveryState(app.redis.producer, env.QUEUE_PREFIX, env.RECORD_TTL_SECONDS)
-  const { name, prefix } = webhookQueue(env.QUEUE_PREFIX)
-  const queue = new Queue<DeliveryJob>(name, { connection: app.redis.producer, prefix })
-  queue.on('error', (err) => app.log.debug({ err }, 'webhook queue error'))
-  app.addHook('onClose', async () => { await queue.close() })
-  const schedule = retrySchedule(env.WEBHOOK_RETRY_SCHEDULE)
+  const { endpoints, state } = app.webhooks
   const ready = (): void => { if (!app.redis.isReady()) throw unavailable() }
   const audited = async (principal: Principal, owner: string, ip: string, action: string, after?: unknown): Promise<void> => {
     if (owner !== principal.clientId) await app.audit({ actor: principal.clientId, address: ip, action, target: `webhook:${owner}`, ...(after === undefined ? {} : { after }) })
@@ -132,12 +123,10 @@ const webhookRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const principal = principalOf(request)
     const owner = ownerOf(principal, request.query.ClientId)
     ready()
-    const frozen = await state.frozen(ticketKey(owner, request.params.TicketId))
-    if (frozen === undefined) throw new HttpProblem('NOT_FOUND', 'This ticket has no webhook event to send again')
-    await audited(principal, owner, request.ip, 'webhook.resend', { TicketId: request.params.TicketId, WebhookId: frozen.webhookId })
-    await queue.add(DELIVERY_JOB_NAME, { clientId: owner, ticketId: request.params.TicketId, ...frozen },
-      { jobId: `${frozen.webhookId}.resend.${Date.now()}`, ...deliveryJobOptions(schedule) })
-    return await reply.code(202).send({ Status: Status.SUCCESS, Message: SeedMessage.SUCCESS, Data: { WebhookId: frozen.webhookId }, StatusCode: 202 })
+    await audited(principal, owner, request.ip, 'webhook.resend', { TicketId: request.params.TicketId })
+    const webhookId = await app.webhooks.resend(owner, request.params.TicketId)
+    if (webhookId === undefined) throw new HttpProblem('NOT_FOUND', 'This ticket has no webhook event to send again')
+    return await reply.code(202).send({ Status: Status.SUCCESS, Message: SeedMessage.SUCCESS, Data: { WebhookId: webhookId }, StatusCode: 202 })
   })
 }
 

@@ -1,0 +1,43 @@
+import fp from 'fastify-plugin'
+import type { FastifyInstance } from 'fastify'
+import { Queue } from 'bullmq'
+import { ticketKey } from '@request-out/record-store'
+import {
+  DELIVERY_JOB_NAME, DeliveryState, EndpointStore, deliveryJobOptions, retrySchedule, webhookQueue, type DeliveryJob
+} from '@request-out/webhooks'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    webhooks: ReturnType<typeof createWebhooks>
+  }
+}
+
+/** The intake's side of webhooks: clients' endpoints, the tickets' delivery logs, and re-sends. */
+function createWebhooks (app: FastifyInstance) {
+  const { env } = app.config
+  const { name, prefix } = webhookQueue(env.QUEUE_PREFIX)
+  const queue = new Queue<DeliveryJob>(name, { connection: app.redis.producer, prefix })
+  queue.on('error', (err) => app.log.debug({ err }, 'webhook queue error'))
+  const schedule = retrySchedule(env.WEBHOOK_RETRY_SCHEDULE)
+  const state = new DeliveryState(app.redis.producer, env.QUEUE_PREFIX, env.RECORD_TTL_SECONDS)
+  return {
+    endpoints: new EndpointStore(app.redis.producer, env.QUEUE_PREFIX),
+    state,
+    queue,
+    /** Queues the ticket's last event again (same webhook-id and body); its id, or undefined when it has none. */
+    async resend (clientId: string, ticketId: string): Promise<string | undefined> {
+      const frozen = await state.frozen(ticketKey(clientId, ticketId))
+      if (frozen === undefined) return undefined
+      await queue.add(DELIVERY_JOB_NAME, { clientId, ticketId, ...frozen }, { jobId: `${frozen.webhookId}.resend.${Date.now()}`, ...deliveryJobOptions(schedule) })
+      return frozen.webhookId
+    }
+  }
+}
+
+async function webhooksPlugin (app: FastifyInstance): Promise<void> {
+  const webhooks = createWebhooks(app)
+  app.decorate('webhooks', webhooks)
+  app.addHook('onClose', async () => { await webhooks.queue.close() })
+}
+
+export default fp(webhooksPlugin, { name: 'webhooks', dependencies: ['config', 'redis'], fastify: '5.x' })
