@@ -16,6 +16,7 @@ import authPlugin from './plugins/auth.js'
 import loginGuardPlugin from './plugins/login-guard.js'
 import recordsPlugin from './plugins/records.js'
 import historyPlugin from './plugins/history.js'
+import corsPlugin from './plugins/cors.js'
 import auditPlugin from './plugins/audit.js'
 import ticketHistoryPlugin from './plugins/ticket-history.js'
 import webhooksPlugin from './plugins/webhooks.js'
@@ -86,6 +87,7 @@ export async function buildApp (config: IntakeConfig, options: BuildOptions = {}
 
   await app.register(configPlugin, config)
   await app.register(errorHandling)
+  await app.register(corsPlugin)
   await app.register(swaggerPlugin)
   await app.register(redisPlugin)
   await app.register(metricsPlugin)

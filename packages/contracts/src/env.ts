@@ -68,6 +68,10 @@ export const IntakeEnv = Type.Object({
   HTTP_REQUEST_TIMEOUT_MS: int(45_000, 1000, 600_000, 'A request must arrive whole and be answered within this (above the 30 s long poll)'),
   HTTP_HEADERS_TIMEOUT_MS: int(10_000, 1000, 600_000, 'Request headers must arrive within this'),
   HTTP_KEEP_ALIVE_TIMEOUT_MS: int(72_000, 1000, 600_000, 'Idle keep-alive connections are closed after this (keep it above a load balancer\'s idle timeout)'),
+  CORS_ORIGINS: Type.Optional(Type.String({
+    pattern: '^https?://[^,\\s]+(,https?://[^,\\s]+)*$',
+    description: 'Comma-separated origins whose pages may call the API from a browser (default: none)'
+  })),
   HISTORY_QUERY_TIMEOUT_MS: int(1000, 100, 60_000, 'A history read (GET of a ticket Redis no longer holds, search) not answered within this answers 503'),
   HISTORY_BACKLOG_MAX: int(1_000_000, 1000, 1_000_000_000, 'Ticket events not yet stored in history above which POST answers 503 (history is never lost silently)')
 })

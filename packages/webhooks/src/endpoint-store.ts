@@ -5,14 +5,8 @@ import { newSecret } from './signing.js'
 /** After a rotation the old secret signs too, this long (Standard Webhooks' grace period). */
 const ROTATION_GRACE_MS = 24 * 3600_000
 
-/** A client's endpoint as stored (its secrets never leave the server but to sign). */
-export interface Endpoint {
-  Url: string
-  Events: WebhookEventType[]
-  Enabled: boolean
-  DisabledReason: string | null
-  CreatedAt: string
-  UpdatedAt: string
+/** A client's endpoint as stored: what the API shows, plus its secrets (which never leave the server but to sign). */
+export interface Endpoint extends Omit<WebhookView, 'Secret'> {
   Secrets: Array<{ Secret: string, Until: number | null }>
 }
 

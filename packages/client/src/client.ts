@@ -1,0 +1,179 @@
+import { StillInProcess, Unauthorized, Unavailable, errorFor } from './errors.js'
+import type { ApiEnvelope, DeliveryAttempt, ProductView, TicketEnvelope, TicketRequest, WebhookEventType, WebhookView } from './types.js'
+
+export type ClientOptions = { baseUrl: string, fetch?: typeof fetch, maxRetries?: number, requestTimeoutMs?: number } & (
+  | { username: string, password: string }
+  | { token: string }
+  | { getToken: () => Promise<string> | string }
+)
+
+export interface WaitOptions {
+  /** How long to wait for the record in all, in ms. */
+  timeoutMs?: number
+  signal?: AbortSignal
+}
+
+interface Answer { status: number, body: unknown, headers: Headers }
+
+/** The longest single `Prefer: wait` the API honours, in seconds. */
+const MAX_WAIT_SECONDS = 30
+const sleep = (ms: number, signal?: AbortSignal): Promise<void> => new Promise((resolve, reject) => {
+  const timer = setTimeout(resolve, ms)
+  signal?.addEventListener('abort', () => { clearTimeout(timer); reject(signal.reason) }, { once: true })
+})
+
+/**
+ * The Request Out API in one object: logs in lazily (and again when a 401 says the token is no
+ * longer good), retries what is safe to retry (503, 429 RATE_LIMITED after its Retry-After,
+ * network errors and timeouts; the same TicketId makes a repeated POST safe) a bounded number of
+ * times with jitter, and turns every other answer into a typed error carrying the API's `Code`.
+ */
+export class RequestOutClient {
+  readonly #base: string
+  readonly #fetch: typeof fetch
+  readonly #options: ClientOptions
+  readonly #maxRetries: number
+  readonly #timeoutMs: number
+  #token: string | undefined
+  #tokenExpiresAt = 0
+
+  constructor (options: ClientOptions) {
+    this.#options = options
+    this.#base = options.baseUrl.replace(/\/+$/, '')
+    this.#fetch = options.fetch ?? globalThis.fetch.bind(globalThis)
+    this.#maxRetries = options.maxRetries ?? 6
+    this.#timeoutMs = options.requestTimeoutMs ?? 45_000
+    if ('token' in options) this.#token = options.token
+  }
+
+  async #tokenFor (fresh: boolean): Promise<string> {
+    const o = this.#options
+    if ('getToken' in o) return await o.getToken()
+    if ('token' in o) return o.token
+    if (!fresh && this.#token !== undefined && Date.now() < this.#tokenExpiresAt) return this.#token
+    const answer = await this.#send('POST', '/v1/auth/login', { body: { Username: o.username, Password: o.password }, auth: false })
+    const data = (answer.body as ApiEnvelope<{ AccessToken: string, ExpiresIn: number }>).Data
+    this.#token = data.AccessToken
+    // Renewed a little before it lapses, so a long wait does not start with a token about to end.
+    this.#tokenExpiresAt = Date.now() + Math.max(0, data.ExpiresIn - 30) * 1000
+    return this.#token
+  }
+
+  /** One API call with retries; answers the status, body and headers of what is not an error. */
+  async #send (method: string, path: string, options: { body?: unknown, headers?: Record<string, string>, auth?: boolean, ok?: (status: number, body: unknown) => boolean } = {}): Promise<Answer> {
+    let relogged = false
+    for (let attempt = 0; ; attempt++) {
+      const headers: Record<string, string> = { accept: 'application/json', ...options.headers }
+      if (options.body !== undefined) headers['content-type'] = 'application/json'
+      if (options.auth !== false) headers.authorization = `Bearer ${await this.#tokenFor(false)}`
+      let res: Response
+      try {
+        res = await this.#fetch(`${this.#base}${path}`, {
+          method,
+          headers,
+          ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
+          signal: AbortSignal.timeout(this.#timeoutMs)
+        })
+      } catch (err) {
+        if (attempt < this.#maxRetries) { await sleep(this.#backoff(attempt)); continue }
+        throw new Unavailable(`no answer from ${this.#base}: ${err instanceof Error ? err.message : String(err)}`, 'UNAVAILABLE', 0, null)
+      }
+      const text = await res.text()
+      let body: unknown = null
+      try { body = text === '' ? null : JSON.parse(text) } catch { body = text }
+      const code = (body as { Code?: string } | null)?.Code ?? ''
+      const retryAfter = Number(res.headers.get('retry-after') ?? Number.NaN)
+      if ((options.ok ?? ((s) => s < 300))(res.status, body)) return { status: res.status, body, headers: res.headers }
+      if (res.status === 401 && options.auth !== false && !relogged && !('token' in this.#options)) {
+        relogged = true
+        await this.#tokenFor(true)
+        continue
+      }
+      const retryable = res.status === 503 || (res.status === 429 && code === 'RATE_LIMITED')
+      if (retryable && attempt < this.#maxRetries) {
+        await sleep(Number.isFinite(retryAfter) ? retryAfter * 1000 + Math.random() * 250 : this.#backoff(attempt))
+        continue
+      }
+      const message = (body as { Message?: string } | null)?.Message ?? `HTTP ${res.status}`
+      if (res.status === 401) throw new Unauthorized(message, code || 'UNAUTHORIZED', 401, body)
+      throw errorFor(code, res.status, message, body, Number.isFinite(retryAfter) ? retryAfter : undefined)
+    }
+  }
+
+  #backoff (attempt: number): number {
+    return Math.min(5000, 250 * 2 ** attempt) * (0.5 + Math.random())
+  }
+
+  /** A ticket answer: a record or an accepted / in-process one; a failure is thrown as its typed error. */
+  async #ticket (method: string, path: string, waitSeconds: number | undefined, body?: unknown, extraOk: (env: TicketEnvelope) => boolean = () => false): Promise<TicketEnvelope> {
+    const wait = waitSeconds === undefined ? undefined : Math.max(0, Math.min(MAX_WAIT_SECONDS, Math.floor(waitSeconds)))
+    const answer = await this.#send(method, path, {
+      ...(body === undefined ? {} : { body }),
+      ...(wait === undefined || wait === 0 ? {} : { headers: { prefer: `wait=${wait}` } }),
+      ok: (status, b) => status < 300 || (b as TicketEnvelope | null)?.Code === 'IN_PROCESS' || extraOk(b as TicketEnvelope)
+    })
+    return answer.body as TicketEnvelope
+  }
+
+  /** POST: the accepted ticket (202), or its record when `wait` (seconds, at most 30) is given and it is ready in time. */
+  async submit (ticket: TicketRequest, options: { wait?: number } = {}): Promise<TicketEnvelope> {
+    return await this.#ticket('POST', '/v1/request-out', options.wait, ticket)
+  }
+
+  /** GET: the record, or the in-process answer (`Code: "IN_PROCESS"`). */
+  async get (ticketId: string, options: { wait?: number } = {}): Promise<TicketEnvelope> {
+    return await this.#ticket('GET', `/v1/request-out/${encodeURIComponent(ticketId)}`, options.wait)
+  }
+
+  /** Long polls (`Prefer: wait`) until the record; throws StillInProcess when `timeoutMs` runs out. */
+  async waitFor (ticketId: string, options: WaitOptions = {}): Promise<TicketEnvelope> {
+    const deadline = Date.now() + (options.timeoutMs ?? 300_000)
+    for (;;) {
+      options.signal?.throwIfAborted()
+      const left = Math.ceil((deadline - Date.now()) / 1000)
+      const current = await this.get(ticketId, { wait: Math.max(1, Math.min(MAX_WAIT_SECONDS, left)) })
+      if (current.Code !== 'IN_PROCESS') return current
+      if (Date.now() >= deadline) throw new StillInProcess(`ticket ${ticketId} is still in process`, 'IN_PROCESS', 404, current)
+      await sleep(100, options.signal)
+    }
+  }
+
+  /** Submits and waits for the record in one call. */
+  async submitAndWait (ticket: TicketRequest, options: WaitOptions = {}): Promise<TicketEnvelope> {
+    const timeoutMs = options.timeoutMs ?? 300_000
+    const first = await this.submit(ticket, { wait: Math.min(MAX_WAIT_SECONDS, Math.ceil(timeoutMs / 1000)) })
+    if (first.StatusCode === 200) return first
+    return await this.waitFor(ticket.TicketId, { ...options, timeoutMs: Math.max(1000, timeoutMs - MAX_WAIT_SECONDS * 1000) })
+  }
+
+  /** DELETE: 202 CANCELLING while under way, or (with `wait`) the final answer; a cancelled ticket throws Cancelled. */
+  async cancel (ticketId: string, options: { wait?: number } = {}): Promise<TicketEnvelope> {
+    return await this.#ticket('DELETE', `/v1/request-out/${encodeURIComponent(ticketId)}`, options.wait)
+  }
+
+  async products (): Promise<ProductView[]> {
+    return ((await this.#send('GET', '/v1/products')).body as ApiEnvelope<{ Products: ProductView[] }>).Data.Products
+  }
+
+  /** Registers or changes the webhook; the first registration's answer carries `Secret`, once. */
+  async setWebhook (url: string, events?: WebhookEventType[]): Promise<WebhookView> {
+    return ((await this.#send('PUT', '/v1/webhook', { body: { Url: url, ...(events === undefined ? {} : { Events: events }) } })).body as ApiEnvelope<WebhookView>).Data
+  }
+
+  async getWebhook (): Promise<WebhookView> {
+    return ((await this.#send('GET', '/v1/webhook')).body as ApiEnvelope<WebhookView>).Data
+  }
+
+  async deleteWebhook (): Promise<void> {
+    await this.#send('DELETE', '/v1/webhook')
+  }
+
+  /** A new signing secret (answered once); the old one signs too for 24 hours. */
+  async rotateWebhookSecret (): Promise<WebhookView> {
+    return ((await this.#send('POST', '/v1/webhook/rotate')).body as ApiEnvelope<WebhookView>).Data
+  }
+
+  async deliveries (ticketId: string): Promise<DeliveryAttempt[]> {
+    return ((await this.#send('GET', `/v1/request-out/${encodeURIComponent(ticketId)}/deliveries`)).body as ApiEnvelope<{ Deliveries: DeliveryAttempt[] }>).Data.Deliveries
+  }
+}

@@ -1,0 +1,71 @@
+// The API's shapes, as this package publishes them: standalone (no import of a private package).
+// test/types.test.ts checks, at compile time, that each equals the TypeBox schema of
+// @request-out/contracts it mirrors, so the client cannot drift from the API.
+
+export interface TicketRequest {
+  TicketId: string
+  Subject: string
+  SubjectType: string
+  SubjectIdentifier: string
+  Data?: Record<string, unknown>
+}
+
+/** Every answer about a ticket: its record, or the seed's not-ready answer. `Code` on every non-success. */
+export interface TicketEnvelope {
+  TicketId: string
+  Subject: string
+  SubjectType: string
+  SubjectIdentifier: string
+  Action: string
+  ResourceType: string
+  Resource: string
+  ResourceId: string
+  Data: Record<string, unknown> | null
+  Status: 'success' | 'failed'
+  Code?: string
+  Message: string
+  StatusCode: number
+}
+
+export interface ProductView {
+  Key: string
+  Subject: string
+  SubjectType: string
+  SubjectIdentifier: string
+  Name: string
+  Kind: string
+  Available: boolean
+  Reason?: string
+  InputSchema?: unknown
+}
+
+export type WebhookEventType = 'ticket.completed' | 'ticket.failed' | 'ticket.cancelled'
+
+export interface WebhookView {
+  Url: string
+  Events: WebhookEventType[]
+  Enabled: boolean
+  DisabledReason: string | null
+  CreatedAt: string
+  UpdatedAt: string
+  Secret?: string
+}
+
+export interface DeliveryAttempt {
+  At: string
+  WebhookId: string
+  Type: WebhookEventType
+  Attempt: number
+  Status: number | null
+  Error: string | null
+  DurationMs: number
+}
+
+/** The envelope of every answer that is not about one ticket. */
+export interface ApiEnvelope<T> {
+  Status: 'success' | 'failed'
+  Code?: string
+  Message: string
+  Data: T
+  StatusCode: number
+}

@@ -1,0 +1,140 @@
+import t, { type Test } from 'tap'
+import { spawn } from 'node:child_process'
+import { Redis } from 'ioredis'
+import { Webhook } from 'standardwebhooks'
+import { WORKSPACE_ROOT, freePort, spawnApp, spawnWorker, startPrivateRedis, uniquePrefix, waitFor } from '@request-out/test-support'
+import {
+  Cancelled, NotFound, ProductNotAvailable, ProductRejected, RequestOutClient, TicketConflict, TicketFinal, Unauthorized, ValidationError, verifyWebhook
+} from '../src/index.js'
+
+const SEED = { Subject: 'digitalid', SubjectType: 'enrollment', SubjectIdentifier: 'ektp' }
+
+/** The real intake and a worker on a private Redis (which the tests may pause). */
+async function system (t: Test): Promise<{ base: string, redis: Awaited<ReturnType<typeof startPrivateRedis>>, prefix: string }> {
+  const redis = await startPrivateRedis()
+  t.teardown(redis.destroy)
+  const prefix = uniquePrefix('client')
+  const port = await freePort()
+  const env = { REDIS_URL: redis.url, QUEUE_PREFIX: prefix, PORT: String(port), LOG_LEVEL: 'warn' }
+  const intake = spawnApp('intake', env)
+  t.teardown(async () => { await intake.stop() })
+  const worker = await spawnWorker(env)
+  t.teardown(async () => { await worker.stop() })
+  const base = `http://127.0.0.1:${port}`
+  await waitFor('the intake', async () => (await fetch(`${base}/health/ready`).catch(() => undefined))?.ok === true, 30_000, 100)
+  return { base, redis, prefix }
+}
+
+const login = (baseUrl: string): RequestOutClient => new RequestOutClient({ baseUrl, username: 'demo-client', password: 'demo-client-secret' })
+
+t.test('submit-and-wait, a 503 storm retried to one record, a token revoked mid-session, each error typed', async (t) => {
+  const { base, redis, prefix } = await system(t)
+  const client = login(base)
+  const record = await client.submitAndWait({ ...SEED, TicketId: 'sdk-1' }, { timeoutMs: 20_000 })
+  t.match(record, { TicketId: 'sdk-1', StatusCode: 200, Status: 'success', Data: { Source: 'sandbox' } })
+  t.match(await client.products(), [{ Key: 'digitalid/enrollment/ektp', Available: true }])
+  t.match(await client.get('sdk-1'), { StatusCode: 200 })
+
+  // Redis hangs for two seconds: the intake answers 503, the client retries with the same TicketId.
+  redis.pause()
+  const submitted = client.submitAndWait({ ...SEED, TicketId: 'storm-1' }, { timeoutMs: 30_000 })
+  await new Promise((resolve) => setTimeout(resolve, 2000))
+  redis.resume()
+  t.match(await submitted, { TicketId: 'storm-1', StatusCode: 200 }, 'the record, after the storm')
+  const probe = new Redis(redis.url)
+  t.teardown(() => probe.disconnect())
+  const streams = await probe.keys(`${prefix}:*:events`)
+  let records = 0
+  for (const stream of streams) {
+    for (const [, fields] of await probe.xrange(stream, '-', '+')) {
+      if (fields.includes('storm-1') && fields[fields.indexOf('type') + 1] === 'record') records++
+    }
+  }
+  t.equal(records, 1, 'exactly one record')
+
+  // Every token of the user revoked (its session ends): the next call logs in again by itself.
+  const admin = new RequestOutClient({ baseUrl: base, username: 'demo-admin', password: 'demo-admin-secret' })
+  await admin.products()
+  const revoked = await fetch(`${base}/v1/admin/revocations`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${(await (await fetch(`${base}/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ Username: 'demo-admin', Password: 'demo-admin-secret' }) })).json() as { Data: { AccessToken: string } }).Data.AccessToken}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ Username: 'demo-client' })
+  })
+  t.equal(revoked.status, 200)
+  await new Promise((resolve) => setTimeout(resolve, 1100)) // a token issued in the same second counts as revoked
+  t.match(await client.get('sdk-1'), { StatusCode: 200 }, 'logged in again after the 401')
+
+  // Each refusal as its own error, carrying the API's Code.
+  await t.rejects(client.submit({ ...SEED, TicketId: 'sdk-1', Data: { NIK: '3201014509900001' } }), TicketConflict)
+  await t.rejects(client.submitAndWait({ ...SEED, TicketId: 'bad-nik', Data: { NIK: '3201013208900001' } }, { timeoutMs: 15_000 }), ProductRejected)
+  await t.rejects(client.submit({ ...SEED, SubjectIdentifier: 'nope', TicketId: 'x' }), ProductNotAvailable)
+  await t.rejects(client.get('never-sent'), NotFound)
+  await t.rejects(client.submit({ ...SEED, TicketId: 'bad id' }), ValidationError)
+  await t.rejects(client.cancel('sdk-1'), TicketFinal)
+  await t.rejects(new RequestOutClient({ baseUrl: base, username: 'demo-client', password: 'wrong' }).products(), Unauthorized)
+  const err = await client.get('never-sent').catch((e: unknown) => e) as NotFound
+  t.match(err, { code: 'NOT_FOUND', status: 404 })
+})
+
+t.test('cancel: CANCELLING, then Cancelled', async (t) => {
+  const { base } = await system(t)
+  const client = login(base)
+  // A product with a second of latency would be needed to catch it running; a ticket cancelled at once is enough here.
+  const answer = await client.cancel('never-there').catch((e: unknown) => e)
+  t.ok(answer instanceof NotFound)
+  await client.submitAndWait({ ...SEED, TicketId: 'done-1' }, { timeoutMs: 10_000 })
+  await t.rejects(client.cancel('done-1'), TicketFinal)
+  t.ok(Cancelled)
+})
+
+t.test('the CLI: JSON on stdout, the exit codes', async (t) => {
+  const { base } = await system(t)
+  const cli = async (args: string[], env: Record<string, string> = {}): Promise<{ code: number | null, out: string, err: string }> => {
+    const child = spawn(process.execPath, ['packages/client/dist/cli.js', ...args], {
+      cwd: WORKSPACE_ROOT,
+      env: { PATH: process.env.PATH ?? '', REQUEST_OUT_URL: base, REQUEST_OUT_USERNAME: 'demo-client', REQUEST_OUT_PASSWORD: 'demo-client-secret', ...env }
+    })
+    let out = ''
+    let err = ''
+    child.stdout.on('data', (d: Buffer) => { out += d.toString() })
+    child.stderr.on('data', (d: Buffer) => { err += d.toString() })
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve))
+    return { code, out, err }
+  }
+  const done = await cli(['submit', '--product', 'digitalid/enrollment/ektp', '--ticket-id', 'cli-1', '--wait', '10'])
+  t.equal(done.code, 0, 'a record: 0')
+  t.match(JSON.parse(done.out), { TicketId: 'cli-1', StatusCode: 200 })
+  const accepted = await cli(['submit', '--product', 'digitalid/enrollment/ektp', '--ticket-id', 'cli-2'])
+  t.equal(accepted.code, 2, 'accepted: 2')
+  t.match(JSON.parse(accepted.out), { StatusCode: 202 })
+  const rejected = await cli(['submit', '--product', 'digitalid/enrollment/ektp', '--ticket-id', 'cli-3', '--data', '{"NIK":"3201013208900001"}', '--wait', '10'])
+  t.equal(rejected.code, 3, 'refused by the product: 3')
+  t.match(rejected.err, /PRODUCT_REJECTED/)
+  t.equal((await cli(['status', 'cli-1'])).code, 0)
+  t.equal((await cli(['status', 'nobody'])).code, 4, 'not found: 4')
+  t.equal((await cli(['cancel', 'cli-1'])).code, 3, 'final already: 3')
+  const products = await cli(['products'])
+  t.equal(products.code, 0)
+  t.match(JSON.parse(products.out), [{ Key: 'digitalid/enrollment/ektp' }])
+  const usage = await cli(['submit', '--product', 'nope'])
+  t.equal(usage.code, 1, 'usage: 1')
+  t.match(usage.err, /^request-out: --product must be/)
+  t.equal((await cli(['status', 'cli-1'], { REQUEST_OUT_USERNAME: '', REQUEST_OUT_PASSWORD: '' })).code, 1, 'no credentials: 1')
+  t.equal((await cli(['status', 'cli-1'], { REQUEST_OUT_PASSWORD: 'wrong' })).code, 1, 'bad credentials: 1')
+  const help = await cli(['submit', '--help'])
+  t.equal(help.code, 0)
+  t.match(help.out, /request-out submit --product/)
+})
+
+t.test('verifyWebhook (Web Crypto) accepts what standardwebhooks signs, refuses the rest', async (t) => {
+  const secret = `whsec_${Buffer.from('a'.repeat(32)).toString('base64')}`
+  const other = `whsec_${Buffer.from('b'.repeat(32)).toString('base64')}`
+  const body = JSON.stringify({ type: 'ticket.completed', timestamp: new Date().toISOString(), data: { TicketId: 'x' } })
+  const now = new Date()
+  const sig = new Webhook(secret).sign('msg_1', now, body)
+  const headers = { 'webhook-id': 'msg_1', 'webhook-timestamp': String(Math.floor(now.getTime() / 1000)), 'webhook-signature': sig }
+  t.same(await verifyWebhook(body, headers, [other, secret]), JSON.parse(body), 'one of the secrets matches')
+  await t.rejects(verifyWebhook(body, headers, [other]), /no signature matches/)
+  await t.rejects(verifyWebhook(`${body} `, headers, [secret]), /no signature matches/)
+  await t.rejects(verifyWebhook(body, { ...headers, 'webhook-timestamp': String(Math.floor(now.getTime() / 1000) - 3600) }, [secret]), /too old/)
+})
