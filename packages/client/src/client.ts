@@ -1,5 +1,5 @@
 import { StillInProcess, Unauthorized, Unavailable, errorFor } from './errors.js'
-import type { ApiEnvelope, DeliveryAttempt, ProductView, TicketEnvelope, TicketRequest, WebhookEventType, WebhookView } from './types.js'
+import type { ApiEnvelope, BatchResult, DeliveryAttempt, ProductView, TicketEnvelope, TicketRequest, WebhookEventType, WebhookView } from './types.js'
 
 export type ClientOptions = { baseUrl: string, fetch?: typeof fetch, maxRetries?: number, requestTimeoutMs?: number } & (
   | { username: string, password: string }
@@ -15,6 +15,8 @@ export interface WaitOptions {
 
 interface Answer { status: number, body: unknown, headers: Headers }
 
+/** Tickets per batch request, at most. */
+const MAX_BATCH = 1000
 /** The longest single `Prefer: wait` the API honours, in seconds. */
 const MAX_WAIT_SECONDS = 30
 const sleep = (ms: number, signal?: AbortSignal): Promise<void> => new Promise((resolve, reject) => {
@@ -144,6 +146,20 @@ export class RequestOutClient {
     const first = await this.submit(ticket, { wait: Math.min(MAX_WAIT_SECONDS, Math.ceil(timeoutMs / 1000)) })
     if (first.StatusCode === 200) return first
     return await this.waitFor(ticket.TicketId, { ...options, timeoutMs: Math.max(1000, timeoutMs - MAX_WAIT_SECONDS * 1000) })
+  }
+
+  /**
+   * Submits many tickets, in requests of at most 1,000: one result per ticket, in order, each what
+   * a single POST of it would have answered (`StatusCode`, `Code`, `Message`, `Errors`). A request
+   * answered 503 as a whole is retried like any other.
+   */
+  async submitBatch (tickets: TicketRequest[]): Promise<BatchResult[]> {
+    const results: BatchResult[] = []
+    for (let i = 0; i < tickets.length; i += MAX_BATCH) {
+      const answer = await this.#send('POST', '/v1/request-out/batch', { body: { Tickets: tickets.slice(i, i + MAX_BATCH) } })
+      results.push(...(answer.body as ApiEnvelope<{ Results: BatchResult[] }>).Data.Results)
+    }
+    return results
   }
 
   /** DELETE: 202 CANCELLING while under way, or (with `wait`) the final answer; a cancelled ticket throws Cancelled. */

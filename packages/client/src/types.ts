@@ -69,3 +69,12 @@ export interface ApiEnvelope<T> {
   Data: T
   StatusCode: number
 }
+
+/** One ticket's result in a batch: what a single POST of it would have answered. */
+export interface BatchResult {
+  TicketId: string
+  StatusCode: number
+  Code?: string
+  Message?: string
+  Errors?: Array<{ Field: string, Message: string }>
+}

@@ -34,6 +34,9 @@ t.test('submit-and-wait, a 503 storm retried to one record, a token revoked mid-
   t.match(record, { TicketId: 'sdk-1', StatusCode: 200, Status: 'success', Data: { Source: 'sandbox' } })
   t.match(await client.products(), [{ Key: 'digitalid/enrollment/ektp', Available: true }])
   t.match(await client.get('sdk-1'), { StatusCode: 200 })
+  const batch = await client.submitBatch(Array.from({ length: 1200 }, (_, i) => ({ ...SEED, TicketId: `bulk-${i}` })))
+  t.equal(batch.length, 1200, 'split into requests of at most 1,000, one result per ticket')
+  t.ok(batch.every((r, i) => r.TicketId === `bulk-${i}` && r.StatusCode === 202), 'in order, all accepted')
 
   // Redis hangs for two seconds: the intake answers 503, the client retries with the same TicketId.
   redis.pause()

@@ -17,6 +17,7 @@ t.test('the client\'s types are the contracts\' types', async (t) => {
   t.ok(same<Client.WebhookView, Static<typeof C.WebhookView>>(true), 'WebhookView')
   t.ok(same<Client.DeliveryAttempt, Static<typeof C.DeliveryAttempt>>(true), 'DeliveryAttempt')
   t.ok(same<Client.WebhookEventType, Static<typeof C.WebhookEventType>>(true), 'WebhookEventType')
+  t.ok(same<Client.BatchResult, Static<typeof C.BatchResult>>(true), 'BatchResult')
 })
 
 t.test('every code the API answers has its typed error', async (t) => {

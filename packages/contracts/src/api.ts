@@ -137,3 +137,27 @@ export const BulkCancelResponse = ApiEnvelope(Type.Object({
   Matched: Type.Integer({ description: 'Unfinished tickets that match' }),
   Cancelled: Type.Integer({ description: 'Of those, asked to cancel now (0 in a dry run)' })
 }), 'BulkCancelResponse')
+
+/** The most tickets one batch may hold. */
+export const MAX_BATCH_TICKETS = 1000
+
+/**
+ * `POST /v1/request-out/batch`: up to 1,000 tickets. Each is checked on its own (a ticket's own
+ * validation errors are in its result), so the items are only required to be objects here.
+ */
+export const BatchRequest = Type.Object({
+  Tickets: Type.Array(Type.Record(Type.String(), Type.Unknown()), { minItems: 1, maxItems: MAX_BATCH_TICKETS })
+}, { additionalProperties: false, $id: 'BatchRequest', title: 'BatchRequest' })
+export type BatchRequest = Static<typeof BatchRequest>
+
+/** One ticket's result in a batch: what a single POST of it would have answered. */
+export const BatchResult = Type.Object({
+  TicketId: Type.String(),
+  StatusCode: Type.Integer(),
+  Code: Type.Optional(Type.String()),
+  Message: Type.Optional(Type.String()),
+  Errors: Type.Optional(Type.Array(FieldError))
+}, { additionalProperties: false })
+export type BatchResult = Static<typeof BatchResult>
+
+export const BatchResponse = ApiEnvelope(Type.Object({ Results: Type.Array(BatchResult) }), 'BatchResponse')

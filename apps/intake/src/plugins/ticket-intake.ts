@@ -4,7 +4,8 @@ import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import { Ajv, type ValidateFunction } from 'ajv'
 import {
   MAX_DATA_DEPTH, Message, acceptedEnvelope, cancelledEnvelope, cancellingEnvelope, dataDepthExceeds, failedEnvelope,
-  finalRecordEnvelope, notReadyEnvelope, productKey, type BulkCancelFilter, type TicketEnvelope, type TicketRequest
+  finalRecordEnvelope, notReadyEnvelope, productKey, TicketRequest as TicketRequestSchema, type BatchResult, type BulkCancelFilter,
+  type TicketEnvelope, type TicketRequest
 } from '@request-out/contracts'
 import { ticketFingerprint, ticketKey } from '@request-out/record-store'
 import { HttpProblem, RETRY_AFTER_SECONDS, unavailable } from '../http-problem.js'
@@ -64,6 +65,9 @@ function createTicketIntake (app: FastifyInstance) {
     if (product.inputSchema !== undefined) inputValidators.set(product.key, ajv.compile(product.inputSchema))
   }
 
+  // A batch's tickets are checked one by one against the same schema a single POST's body is.
+  const validateTicket = ajv.compile(TicketRequestSchema)
+
   const reading = (envelope: TicketEnvelope, headers: Record<string, string> = {}): TicketAnswer => ({
     envelope,
     headers: envelope.Code === 'IN_PROCESS' || envelope.Code === 'CANCELLING' ? { 'retry-after': RETRY_AFTER_SECONDS, ...headers } : headers
@@ -120,6 +124,20 @@ function createTicketIntake (app: FastifyInstance) {
     }
     await recordStore.writeRecord(clientId, ticket.TicketId, cancelledEnvelope(ticket))
     log.info({ clientId, ticketId: ticket.TicketId, product }, 'ticket cancelled: taken out of its queue')
+  }
+
+  /**
+   * The per-client rate limit for batches, counted in tickets (a fixed window of
+   * RATE_LIMIT_WINDOW_MS, shared by every intake): how many of `n` tickets may go now.
+   */
+  async function takeTicketRate (clientId: string, n: number): Promise<number> {
+    const window = Math.floor(Date.now() / env.RATE_LIMIT_WINDOW_MS)
+    const key = `${env.QUEUE_PREFIX}:rate:batch:${Buffer.from(clientId).toString('base64url')}:${window}`
+    const [[, count]] = await app.redis.producer.multi().incrby(key, n).pexpire(key, env.RATE_LIMIT_WINDOW_MS * 2).exec() as [[unknown, number]]
+    const allowed = Math.max(0, Math.min(n, env.RATE_LIMIT_MAX - (count - n)))
+    // What was not let through does not count against the next batch.
+    if (allowed < n) await app.redis.producer.decrby(key, n - allowed)
+    return allowed
   }
 
   /** Bounds what JSON Schema cannot: how deep `Data` nests (checked before anything walks it). */
@@ -222,6 +240,58 @@ function createTicketIntake (app: FastifyInstance) {
         return { ...queued, quota: { ...quota, remaining: quota.remaining + 1 } }
       }
       return { ...queued, quota }
+    },
+
+    /**
+     * POST of a batch: each ticket answered as a single POST of it would be (validation, entitlement,
+     * idempotency, quotas), in request order. The per-client rate limit counts tickets: those past
+     * it answer 429. A TicketId repeated in the batch is a re-POST (its entries run in order). The
+     * tickets run concurrently, so their Redis commands share round trips.
+     */
+    async submitBatch (principal: Principal, tickets: Array<Record<string, unknown>>, context: SubmitContext): Promise<{ results: BatchResult[], retryAfter: boolean, outcomes: Array<{ product: string, outcome: string }> }> {
+      if (!app.redis.isReady()) throw unavailable()
+      const allowed = await takeTicketRate(principal.clientId, tickets.length)
+      const results: BatchResult[] = new Array(tickets.length)
+      const outcomes: Array<{ product: string, outcome: string }> = []
+      let retryAfter = false
+      const byTicketId = new Map<string, number[]>()
+      tickets.forEach((ticket, i) => {
+        const id = typeof ticket.TicketId === 'string' ? ticket.TicketId : `#${i}`
+        byTicketId.set(id, [...(byTicketId.get(id) ?? []), i])
+      })
+      const one = async (i: number): Promise<void> => {
+        const ticket = tickets[i] as Record<string, unknown>
+        const ticketId = typeof ticket.TicketId === 'string' ? ticket.TicketId : ''
+        const result = (r: Omit<BatchResult, 'TicketId'>): void => { results[i] = { TicketId: ticketId, ...r } }
+        if (i >= allowed) {
+          retryAfter = true
+          return result({ StatusCode: 429, Code: 'RATE_LIMITED', Message: Message.RATE_LIMITED })
+        }
+        if (JSON.stringify(ticket).length > env.BODY_LIMIT_BYTES) return result({ StatusCode: 413, Code: 'PAYLOAD_TOO_LARGE', Message: Message.PAYLOAD_TOO_LARGE })
+        if (!validateTicket(ticket)) {
+          const errors = fieldErrors(validateTicket.errors ?? [])
+          return result({ StatusCode: 400, Code: 'VALIDATION_ERROR', Message: `${Message.VALIDATION_ERROR}: ${errors.map((e) => e.Field).join(', ')}`, Errors: errors })
+        }
+        let answer: TicketAnswer
+        try {
+          answer = await this.submit(principal, ticket as unknown as TicketRequest, { ...context, requestId: `${context.requestId}.${i}`, waitSeconds: 0 })
+        } catch (err) {
+          const problem = err instanceof HttpProblem ? err : unavailable()
+          if (!(err instanceof HttpProblem)) context.log.warn({ err, ticketId }, 'batch ticket failed')
+          answer = { problem, headers: {} }
+        }
+        if (answer.metric !== undefined) outcomes.push(answer.metric)
+        const p = answer.problem
+        if (p !== undefined) {
+          if (p.statusCode === 429 || p.statusCode === 503) retryAfter = true
+          return result({ StatusCode: p.statusCode, Code: p.code, Message: p.message, ...(p.errors === undefined ? {} : { Errors: p.errors }) })
+        }
+        const e = answer.envelope as TicketEnvelope
+        result({ StatusCode: e.StatusCode, ...(e.Code === undefined ? {} : { Code: e.Code }), Message: e.Message })
+      }
+      // Each TicketId's entries in order; different TicketIds at once.
+      await Promise.all([...byTicketId.values()].map(async (indexes) => { for (const i of indexes) await one(i) }))
+      return { results, retryAfter, outcomes }
     },
 
     /**

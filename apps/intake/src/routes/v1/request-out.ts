@@ -1,7 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { Type } from '@sinclair/typebox'
-import { ErrorEnvelope, TicketEnvelope, TicketParams, TicketRequest } from '@request-out/contracts'
+import { BatchRequest, BatchResponse, ErrorEnvelope, SeedMessage, Status, TicketEnvelope, TicketParams, TicketRequest } from '@request-out/contracts'
+import { RETRY_AFTER_SECONDS } from '../../http-problem.js'
 import { principalOf } from '../../plugins/auth.js'
 import type { TicketAnswer } from '../../plugins/ticket-intake.js'
 import type { QuotaState } from '../../quota.js'
@@ -102,6 +103,26 @@ const requestOutRoutes: FastifyPluginAsyncTypebox = async (app) => {
   }, async (request, reply) => send(request, reply, await app.ticketIntake.submit(principalOf(request), request.body, {
     requestId: request.id, waitSeconds: preferredWaitSeconds(request.headers.prefer), log: request.log
   })))
+
+  app.post('/request-out/batch', {
+    schema: {
+      tags: ['request-out'],
+      summary: 'Submit up to 1,000 tickets: each answered as a single POST of it would be, in request order',
+      description: 'Data.Results holds one entry per ticket (TicketId, StatusCode, Code, Message, Errors). The per-client rate ' +
+        'limit counts tickets; Retry-After is set when any ticket got 429 or 503. Prefer: wait does not apply.',
+      security: [{ bearerAuth: [] }],
+      body: BatchRequest,
+      response: { 200: BatchResponse, ...errorResponses }
+    },
+    bodyLimit: env.BATCH_BODY_LIMIT_BYTES
+  }, async (request, reply) => {
+    const { results, retryAfter, outcomes } = await app.ticketIntake.submitBatch(principalOf(request), request.body.Tickets, {
+      requestId: request.id, waitSeconds: 0, log: request.log
+    })
+    for (const outcome of outcomes) app.metrics.tickets.inc(outcome)
+    if (retryAfter) void reply.header('retry-after', RETRY_AFTER_SECONDS)
+    return { Status: Status.SUCCESS, Message: SeedMessage.SUCCESS, Data: { Results: results }, StatusCode: 200 }
+  })
 
   app.get('/request-out/:TicketId', {
     schema: {

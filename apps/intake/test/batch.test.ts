@@ -1,0 +1,48 @@
+import t from 'tap'
+import { TEST_REDIS_URL, spawnWorker, waitFor } from '@request-out/test-support'
+import { SEED_TICKET, getTicket, postTicket, startIntake, tokenFor } from './helpers.js'
+
+const client = tokenFor('client-a')
+const batch = (tickets: unknown[]) => ({ method: 'POST' as const, url: '/v1/request-out/batch', headers: { authorization: `Bearer ${client}` }, payload: { Tickets: tickets } })
+
+t.test('a batch: each ticket answered as its own POST would be, in order; records follow', async (t) => {
+  const { app, prefix } = await startIntake(t, { BODY_LIMIT_BYTES: '1024' })
+  t.equal((await postTicket(app, client, { ...SEED_TICKET, TicketId: 'taken' })).statusCode, 202)
+  const res = await app.inject(batch([
+    { ...SEED_TICKET, TicketId: 'b-1' },
+    { ...SEED_TICKET, TicketId: 'bad id' },
+    { ...SEED_TICKET, TicketId: 'b-2', SubjectIdentifier: 'nope' },
+    { ...SEED_TICKET, TicketId: 'taken', Data: { NIK: '3201014509900001' } },
+    { ...SEED_TICKET, TicketId: 'b-1' },
+    { ...SEED_TICKET, TicketId: 'b-big', Data: { Image: 'x'.repeat(2000) } },
+    { ...SEED_TICKET, TicketId: 'b-3', Data: { Unknown: 1 } }
+  ]))
+  t.equal(res.statusCode, 200)
+  const results = (res.json() as { Data: { Results: Array<Record<string, unknown>> } }).Data.Results
+  t.match(results, [
+    { TicketId: 'b-1', StatusCode: 202 },
+    { TicketId: 'bad id', StatusCode: 400, Code: 'VALIDATION_ERROR', Errors: [{ Field: '/TicketId' }] },
+    { TicketId: 'b-2', StatusCode: 404, Code: 'PRODUCT_NOT_AVAILABLE' },
+    { TicketId: 'taken', StatusCode: 409, Code: 'TICKET_CONFLICT' },
+    { TicketId: 'b-1', StatusCode: 202 },
+    { TicketId: 'b-big', StatusCode: 413, Code: 'PAYLOAD_TOO_LARGE' },
+    { TicketId: 'b-3', StatusCode: 400, Code: 'VALIDATION_ERROR', Errors: [{ Field: '/Data/Unknown' }] }
+  ], 'one result per ticket, in request order, as single POSTs would answer')
+  t.equal(results.length, 7)
+  const worker = await spawnWorker({ REDIS_URL: TEST_REDIS_URL, QUEUE_PREFIX: prefix })
+  t.teardown(async () => { await worker.stop() })
+  await waitFor('b-1 recorded', async () => (await getTicket(app, client, 'b-1')).statusCode === 200, 15_000, 50)
+  t.equal((await getTicket(app, client, 'b-2')).statusCode, 404)
+  t.equal((await app.inject(batch(Array.from({ length: 1001 }, (_, i) => ({ ...SEED_TICKET, TicketId: `x-${i}` }))))).statusCode, 400, 'more than 1,000: 400')
+  t.match((await app.inject(batch([]))).json(), { Code: 'VALIDATION_ERROR' })
+})
+
+t.test('the rate limit counts tickets: those past it answer 429, and Retry-After is set', async (t) => {
+  const { app } = await startIntake(t, { RATE_LIMIT_MAX: '5' })
+  const res = await app.inject(batch(Array.from({ length: 8 }, (_, i) => ({ ...SEED_TICKET, TicketId: `r-${i}` }))))
+  const codes = (res.json() as { Data: { Results: Array<{ StatusCode: number }> } }).Data.Results.map((r) => r.StatusCode)
+  t.same(codes, [202, 202, 202, 202, 202, 429, 429, 429])
+  t.equal(res.headers['retry-after'], '1')
+  const next = await app.inject(batch([{ ...SEED_TICKET, TicketId: 'r-9' }]))
+  t.match(next.json(), { Data: { Results: [{ StatusCode: 429, Code: 'RATE_LIMITED' }] } }, 'the window is used up')
+})
