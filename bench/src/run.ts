@@ -15,6 +15,7 @@ import { recordChannel, ticketKey, ticketRedisKey } from '@request-out/record-st
 import { historyBacklog } from '@request-out/history'
 import { locatePostgres } from '@request-out/local-services'
 import { freePort, spawnApp, startPrivateRedis, waitFor } from '@request-out/test-support'
+import { batchRow } from './batch-bench.js'
 import { fairnessRow } from './fairness-bench.js'
 import { benchDatabase, searchAtScale } from './history-bench.js'
 import { percentile, printTable } from './report.js'
@@ -118,6 +119,8 @@ async function main (): Promise<void> {
       intakePeakRssMb: memoryOf(intake.pid).peakMb
     }
     log(`accept: ${JSON.stringify(results.accept)}`)
+    results.batches = await batchRow(`http://127.0.0.1:${intakePort}/v1/request-out/batch`, auth, admin, log)
+    log(`batches: ${JSON.stringify(results.batches)}`)
 
     // ---------- 2. pipeline: POST to stored record, 2 workers, vs bare BullMQ; then again with history on
     const recordedAt = new Map<string, number>()
@@ -320,11 +323,15 @@ async function main (): Promise<void> {
   const w = results.workerMemory as { rssAfter10kMb: number, rssAfter100kMb: number, ratio: number }
   const h = results.pipelineHistory as { offTicketsPerSecond: number, onTicketsPerSecond: number, ratio: number, historyCatchUpSecondsAfterLastRecord: number }
   const search = results.search as Record<string, { p50Ms: number, p99Ms: number }>
+  const bt = results.batches as { ticketsPerSecond: number, bareAddBulkPerSecond: number, ratio: number, batch1000P50Ms: number, batch1000P99Ms: number }
   const f = results.fairness as { aloneP50Ms: number, fairP50Ms: number, fifoP50Ms: number, fairRatio: number, fifoRatio: number }
   printTable('benchmark (target)', [
     ['intake accept req/s (ceiling)', `${a.intake.rps} (${a.ceiling.rps})`],
     ['intake accept ratio (≥ 0.90)', a.ratio],
     ['intake accept p50 / p99 ms (ceiling)', `${a.intake.p50Ms} / ${a.intake.p99Ms} (${a.ceiling.p50Ms} / ${a.ceiling.p99Ms})`],
+    ['batches of 500: tickets/s (bare addBulk)', `${bt.ticketsPerSecond} (${bt.bareAddBulkPerSecond})`],
+    ['batches ratio (≥ 0.60)', bt.ratio],
+    ['batch of 1,000 answered p50 / p99 ms (p99 ≤ 200)', `${bt.batch1000P50Ms} / ${bt.batch1000P99Ms}`],
     ['pipeline tickets/s, 2 workers (bare BullMQ)', `${p.ticketsPerSecond} (${p.ceilingJobsPerSecond})`],
     ['pipeline ratio (≥ 0.80)', p.ratio],
     ['pipeline tickets/s history on / off', `${h.onTicketsPerSecond} / ${h.offTicketsPerSecond}`],
