@@ -46,7 +46,8 @@ t.test('the README session against real processes: login, POST the seed example,
   // One ticket, lines from both processes, the same ids.
   const workerLine = await worker.waitForLine((l) => l.ticketId === SEED_TICKET.TicketId && l.msg === 'ticket completed: record stored')
   t.match(workerLine, { requestId: 'readme-session-1', clientId: 'demo-client', product: 'digitalid/enrollment/ektp', attempt: 1, jobId: /\.312d31-/ })
-  const intakeLine = await intake.waitForLine((l) => l.ticketId === SEED_TICKET.TicketId && l.msg === 'ticket queued')
+  // One access line for the POST, carrying the ticket's fields.
+  const intakeLine = await intake.waitForLine((l) => l.ticketId === SEED_TICKET.TicketId && l.msg === 'request completed' && l.outcome === 'accepted')
   t.match(intakeLine, { requestId: 'readme-session-1', clientId: 'demo-client', product: 'digitalid/enrollment/ektp' })
 
   // A ticket with personal data, valid and invalid, through both processes at debug level.

@@ -9,6 +9,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** Set on ticket submissions: counted once, when the answer is sent, whatever path it took. */
     ticketOutcome: { product: string, outcome: string } | undefined
+    /** Fields a route adds to the request's one access log line (a ticket's ids and outcome). */
+    logFields: Record<string, unknown> | undefined
   }
   interface FastifyContextConfig {
     /** The route submits tickets; refusals before the handler count as ticket outcomes too. */

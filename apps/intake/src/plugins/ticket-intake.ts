@@ -39,6 +39,8 @@ interface SubmitContext {
   /** Seconds of `Prefer: wait=N`; 0 answers at once. */
   waitSeconds: number
   log: FastifyBaseLogger
+  /** Puts an accepted ticket's fields on the request's access line (else they get a line of their own). */
+  annotate?: (fields: Record<string, unknown>) => void
 }
 
 /** The queue states a ticket can be cancelled in (its job not finished). */
@@ -187,7 +189,8 @@ function createTicketIntake (app: FastifyInstance) {
         AcceptedAt: Date.now()
       })
       const outcome = claim.outcome === 'claimed' ? 'accepted' : 'duplicate'
-      context.log.info({ ...fields, outcome }, 'ticket queued')
+      if (context.annotate !== undefined) context.annotate({ ...fields, outcome })
+    else context.log.info({ ...fields, outcome }, 'ticket queued')
       const location = { location: ticketLocation(ticket.TicketId) }
       if (wait !== undefined) {
         const current = await currentAnswer(principal.clientId, ticket.TicketId, wait)

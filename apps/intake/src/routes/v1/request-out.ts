@@ -101,7 +101,10 @@ const requestOutRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     config: { ...perClientLimit, countsTickets: true }
   }, async (request, reply) => send(request, reply, await app.ticketIntake.submit(principalOf(request), request.body, {
-    requestId: request.id, waitSeconds: preferredWaitSeconds(request.headers.prefer), log: request.log
+    requestId: request.id,
+    waitSeconds: preferredWaitSeconds(request.headers.prefer),
+    log: request.log,
+    annotate: (fields) => { request.logFields = fields }
   })))
 
   app.post('/request-out/batch', {
