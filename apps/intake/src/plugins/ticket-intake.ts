@@ -190,7 +190,7 @@ function createTicketIntake (app: FastifyInstance) {
       })
       const outcome = claim.outcome === 'claimed' ? 'accepted' : 'duplicate'
       if (context.annotate !== undefined) context.annotate({ ...fields, outcome })
-    else context.log.info({ ...fields, outcome }, 'ticket queued')
+      else context.log.info({ ...fields, outcome }, 'ticket queued')
       const location = { location: ticketLocation(ticket.TicketId) }
       if (wait !== undefined) {
         const current = await currentAnswer(principal.clientId, ticket.TicketId, wait)
