@@ -22,7 +22,7 @@ import ticketHistoryPlugin from './plugins/ticket-history.js'
 import webhooksPlugin from './plugins/webhooks.js'
 import ticketQueuesPlugin from './plugins/ticket-queues.js'
 import availabilityPlugin from './plugins/availability.js'
-import rateLimitPlugin from './plugins/rate-limit.js'
+import clientRatePlugin from './plugins/client-rate.js'
 import ticketIntakePlugin from './plugins/ticket-intake.js'
 import healthRoutes from './routes/health.js'
 import metricsRoutes from './routes/metrics.js'
@@ -51,11 +51,10 @@ export async function buildApp (config: IntakeConfig, options: BuildOptions = {}
           serializers: { req: requestForLog as (req: unknown) => Record<string, unknown> },
           ...(options.logStream === undefined ? {} : { stream: options.logStream })
         },
-    // One access line per request (below) instead of Fastify's two, with a ticket's fields on it.
-    disableRequestLogging: true,
     genReqId: requestIdFor,
     // `requestId` is the field name the workers use too, so one search finds a ticket everywhere.
-    logController: new LogController({ requestIdLogLabel: 'requestId' }),
+    // One access line per request (the onResponse hook below) instead of Fastify's two.
+    logController: new LogController({ requestIdLogLabel: 'requestId', disableRequestLogging: true }),
     bodyLimit: config.env.BODY_LIMIT_BYTES,
     trustProxy: config.env.TRUST_PROXY,
     // Refuse unknown fields instead of silently dropping them, and never coerce types: "12" is not 12.
@@ -110,7 +109,7 @@ export async function buildApp (config: IntakeConfig, options: BuildOptions = {}
   await app.register(webhooksPlugin)
   await app.register(ticketQueuesPlugin)
   await app.register(availabilityPlugin)
-  await app.register(rateLimitPlugin)
+  await app.register(clientRatePlugin)
   await app.register(ticketIntakePlugin)
 
   await app.register(healthRoutes)

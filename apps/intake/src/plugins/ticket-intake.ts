@@ -128,20 +128,6 @@ function createTicketIntake (app: FastifyInstance) {
     log.info({ clientId, ticketId: ticket.TicketId, product }, 'ticket cancelled: taken out of its queue')
   }
 
-  /**
-   * The per-client rate limit for batches, counted in tickets (a fixed window of
-   * RATE_LIMIT_WINDOW_MS, shared by every intake): how many of `n` tickets may go now.
-   */
-  async function takeTicketRate (clientId: string, n: number): Promise<number> {
-    const window = Math.floor(Date.now() / env.RATE_LIMIT_WINDOW_MS)
-    const key = `${env.QUEUE_PREFIX}:rate:batch:${Buffer.from(clientId).toString('base64url')}:${window}`
-    const [[, count]] = await app.redis.producer.multi().incrby(key, n).pexpire(key, env.RATE_LIMIT_WINDOW_MS * 2).exec() as [[unknown, number]]
-    const allowed = Math.max(0, Math.min(n, env.RATE_LIMIT_MAX - (count - n)))
-    // What was not let through does not count against the next batch.
-    if (allowed < n) await app.redis.producer.decrby(key, n - allowed)
-    return allowed
-  }
-
   /** Bounds what JSON Schema cannot: how deep `Data` nests (checked before anything walks it). */
   function depthProblem (ticket: TicketRequest): HttpProblem | undefined {
     if (ticket.Data === undefined || !dataDepthExceeds(ticket.Data)) return undefined
@@ -253,7 +239,8 @@ function createTicketIntake (app: FastifyInstance) {
      */
     async submitBatch (principal: Principal, tickets: Array<Record<string, unknown>>, context: SubmitContext): Promise<{ results: BatchResult[], retryAfter: boolean, outcomes: Array<{ product: string, outcome: string }> }> {
       if (!app.redis.isReady()) throw unavailable()
-      const allowed = await takeTicketRate(principal.clientId, tickets.length)
+      // The per-client rate limit counts a batch's tickets.
+      const { allowed } = await app.clientRate.take(principal.clientId, tickets.length)
       const results: BatchResult[] = new Array(tickets.length)
       const outcomes: Array<{ product: string, outcome: string }> = []
       let retryAfter = false
@@ -390,6 +377,6 @@ async function ticketIntakePlugin (app: FastifyInstance): Promise<void> {
 
 export default fp(ticketIntakePlugin, {
   name: 'ticket-intake',
-  dependencies: ['config', 'redis', 'records', 'history', 'ticket-queues', 'availability', 'auth'],
+  dependencies: ['config', 'redis', 'records', 'history', 'ticket-queues', 'availability', 'auth', 'client-rate'],
   fastify: '5.x'
 })

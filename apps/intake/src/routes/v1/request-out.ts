@@ -2,7 +2,8 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { Type } from '@sinclair/typebox'
 import { BatchRequest, BatchResponse, ErrorEnvelope, SeedMessage, Status, TicketEnvelope, TicketParams, TicketRequest } from '@request-out/contracts'
-import { RETRY_AFTER_SECONDS } from '../../http-problem.js'
+import { HttpProblem, RETRY_AFTER_SECONDS } from '../../http-problem.js'
+import type { RateDecision } from '../../plugins/client-rate.js'
 import { principalOf } from '../../plugins/auth.js'
 import type { TicketAnswer } from '../../plugins/ticket-intake.js'
 import type { QuotaState } from '../../quota.js'
@@ -46,23 +47,21 @@ function send (request: FastifyRequest, reply: FastifyReply, answer: TicketAnswe
 
 interface Policy { name: string, quota: number, windowSeconds: number, remaining: number, resetSeconds: number }
 
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Where the client stands under the per-client rate limit, for the RateLimit fields. */
+    rateState: RateDecision | undefined
+  }
+}
+
 /**
  * The IETF RateLimit fields (draft-ietf-httpapi-ratelimit-headers, RateLimit-Policy and RateLimit)
- * for whichever limit is closest to being hit: the per-client request rate (its counts come from
- * @fastify/rate-limit's headers) or the client's ticket quota.
+ * for whichever limit is closest to being hit: the per-client request rate or the ticket quota.
  */
-function rateLimitFields (request: FastifyRequest, reply: FastifyReply, windowSeconds: number): void {
+function rateLimitFields (request: FastifyRequest, reply: FastifyReply, limit: number, windowSeconds: number): void {
   const policies: Policy[] = []
-  const limit = Number(reply.getHeader('x-ratelimit-limit'))
-  if (Number.isFinite(limit) && limit > 0) {
-    policies.push({
-      name: 'requests',
-      quota: limit,
-      windowSeconds,
-      remaining: Number(reply.getHeader('x-ratelimit-remaining') ?? limit),
-      resetSeconds: Number(reply.getHeader('x-ratelimit-reset') ?? windowSeconds)
-    })
-  }
+  const r = request.rateState
+  if (r !== undefined) policies.push({ name: 'requests', quota: limit, windowSeconds, remaining: r.remaining, resetSeconds: r.resetSeconds })
   const q = request.quotaState
   if (q !== undefined) policies.push({ name: 'tickets', quota: q.limit, windowSeconds: q.windowSeconds, remaining: q.remaining, resetSeconds: q.resetSeconds })
   const closest = policies.sort((a, b) => a.remaining / a.quota - b.remaining / b.quota)[0]
@@ -74,18 +73,16 @@ function rateLimitFields (request: FastifyRequest, reply: FastifyReply, windowSe
 const requestOutRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { env } = app.config
   app.decorateRequest('quotaState', undefined)
-  const windowSeconds = Math.ceil(env.RATE_LIMIT_WINDOW_MS / 1000)
+  app.decorateRequest('rateState', undefined)
   app.addHook('onSend', async (request, reply, payload) => {
-    rateLimitFields(request, reply, windowSeconds)
+    rateLimitFields(request, reply, app.clientRate.limit, app.clientRate.windowSeconds)
     return payload
   })
-  const perClientLimit = {
-    rateLimit: {
-      max: env.RATE_LIMIT_MAX,
-      timeWindow: env.RATE_LIMIT_WINDOW_MS,
-      keyGenerator: (request: { principal?: { clientId: string } | undefined, ip: string }) =>
-        `client:${request.principal?.clientId ?? request.ip}`
-    }
+  // The per-client rate limit, after authentication and body validation (a batch counts its tickets itself).
+  const perClientLimit = async (request: FastifyRequest): Promise<void> => {
+    const decision = await app.clientRate.take(principalOf(request).clientId)
+    request.rateState = decision
+    if (decision.allowed === 0) throw new HttpProblem('RATE_LIMITED', undefined, { 'retry-after': String(decision.resetSeconds) })
   }
 
   app.post('/request-out', {
@@ -99,7 +96,8 @@ const requestOutRoutes: FastifyPluginAsyncTypebox = async (app) => {
       body: TicketRequest,
       response: { 202: TicketEnvelope, ...ticketResponses, ...errorResponses }
     },
-    config: { ...perClientLimit, countsTickets: true }
+    config: { countsTickets: true },
+    preHandler: perClientLimit
   }, async (request, reply) => send(request, reply, await app.ticketIntake.submit(principalOf(request), request.body, {
     requestId: request.id,
     waitSeconds: preferredWaitSeconds(request.headers.prefer),
@@ -138,7 +136,7 @@ const requestOutRoutes: FastifyPluginAsyncTypebox = async (app) => {
       headers: PreferHeader,
       response: { ...ticketResponses, ...errorResponses }
     },
-    config: perClientLimit
+    preHandler: perClientLimit
   }, async (request, reply) => {
     const principal = principalOf(request)
     return send(request, reply, await app.ticketIntake.read(principal, request.params.TicketId, request.query.ClientId ?? principal.clientId, preferredWaitSeconds(request.headers.prefer)))
@@ -158,7 +156,7 @@ const requestOutRoutes: FastifyPluginAsyncTypebox = async (app) => {
       headers: PreferHeader,
       response: { 202: TicketEnvelope, ...ticketResponses, ...errorResponses }
     },
-    config: perClientLimit
+    preHandler: perClientLimit
   }, async (request, reply) => {
     const principal = principalOf(request)
     const owner = request.query.ClientId ?? principal.clientId

@@ -1,0 +1,94 @@
+import fp from 'fastify-plugin'
+import type { FastifyInstance } from 'fastify'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    clientRate: ReturnType<typeof createClientRate>
+  }
+}
+
+/** What a client may do now under the per-client rate limit. */
+export interface RateDecision {
+  /** How many of the asked tokens were granted (0: refuse with 429). */
+  allowed: number
+  /** Tokens left in the window, as far as this intake knows. */
+  remaining: number
+  /** Seconds until the window ends. */
+  resetSeconds: number
+}
+
+interface ClientState {
+  granted: number
+  used: number
+  count: number
+  /** The window's counter is used up: no more leases until the next window (refusals cost no Redis call). */
+  exhausted: boolean
+}
+
+/**
+ * The per-client rate limit (RATE_LIMIT_MAX per RATE_LIMIT_WINDOW_MS, shared by every intake)
+ * without a Redis call per request: an intake takes tokens from the client's window counter in
+ * Redis in leases (about a twentieth of the limit, at most 100) and spends them locally. The
+ * counter never grants past the limit, so clients get at most RATE_LIMIT_MAX per window over all
+ * intakes; a lease held by one intake is not available to another, so a client spread over several
+ * intakes may be refused up to a lease per intake early. Windows are aligned to the epoch.
+ */
+function createClientRate (app: FastifyInstance) {
+  const { env } = app.config
+  const max = env.RATE_LIMIT_MAX
+  const windowMs = env.RATE_LIMIT_WINDOW_MS
+  const lease = Math.max(1, Math.min(100, Math.ceil(max / 20)))
+  let currentWindow = -1
+  const states = new Map<string, ClientState>()
+
+  async function lease_ (clientId: string, window: number, want: number): Promise<{ got: number, count: number }> {
+    const key = `${env.QUEUE_PREFIX}:rate:${Buffer.from(clientId).toString('base64url')}:${window}`
+    const replies = await app.redis.producer.multi().incrby(key, want).pexpire(key, windowMs * 2).exec()
+    const count = Number(replies?.[0]?.[1] ?? 0)
+    const got = Math.max(0, Math.min(want, max - (count - want)))
+    // What was not granted does not count against the window.
+    if (got < want) await app.redis.producer.decrby(key, want - got)
+    return { got, count: count - (want - got) }
+  }
+
+  return {
+    limit: max,
+    windowSeconds: Math.ceil(windowMs / 1000),
+    /** Takes `n` tokens of the client's window (granting what is left when fewer). Redis away: allowed (the route answers 503 itself if it needs Redis). */
+    async take (clientId: string, n = 1): Promise<RateDecision> {
+      const now = Date.now()
+      const window = Math.floor(now / windowMs)
+      const resetSeconds = Math.max(1, Math.ceil(((window + 1) * windowMs - now) / 1000))
+      if (window !== currentWindow) {
+        states.clear()
+        currentWindow = window
+      }
+      let state = states.get(clientId)
+      if (state === undefined) {
+        state = { granted: 0, used: 0, count: 0, exhausted: false }
+        states.set(clientId, state)
+      }
+      if (state.granted - state.used < n && !state.exhausted) {
+        try {
+          const want = Math.max(lease, n - (state.granted - state.used))
+          const { got, count } = await lease_(clientId, window, want)
+          state.granted += got
+          state.count = count
+          state.exhausted = got < want
+        } catch (err) {
+          app.log.debug({ err }, 'rate limit not counted: Redis unavailable')
+          return { allowed: n, remaining: max, resetSeconds }
+        }
+      }
+      const allowed = Math.min(n, state.granted - state.used)
+      state.used += allowed
+      return { allowed, remaining: Math.max(0, max - state.count + (state.granted - state.used)), resetSeconds }
+    }
+  }
+}
+
+async function clientRatePlugin (app: FastifyInstance): Promise<void> {
+  app.decorate('clientRate', createClientRate(app))
+}
+
+export default fp(clientRatePlugin, { name: 'client-rate', dependencies: ['config', 'redis'], fastify: '5.x' })
