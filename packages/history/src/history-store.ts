@@ -312,7 +312,8 @@ export class HistoryStore {
       }
     }
     await sweep('DELETE FROM tickets WHERE id IN (SELECT id FROM tickets WHERE accepted_at < $1 LIMIT $2)', ticketsBefore)
-    await sweep('DELETE FROM ticket_events WHERE event_id IN (SELECT event_id FROM ticket_events WHERE accepted_at < $1 LIMIT $2)', ticketsBefore)
+    // By the events' own time (indexed): an event is never older than its ticket's acceptance.
+    await sweep('DELETE FROM ticket_events WHERE event_id IN (SELECT event_id FROM ticket_events WHERE at < $1 LIMIT $2)', ticketsBefore)
     // The only deletion the audit trail's trigger lets through (see the migration).
     await sweep('DELETE FROM audit_log WHERE id IN (SELECT id FROM audit_log WHERE at < $1 LIMIT $2)', auditBefore,
       "SELECT set_config('request_out.audit_retention', 'on', true)")
