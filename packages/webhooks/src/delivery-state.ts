@@ -3,9 +3,13 @@ import type { DeliveryAttempt, WebhookEventType } from '@request-out/contracts'
 import { acquireLeasedSlot, releaseLeasedSlot } from '@request-out/redis-connection'
 
 const LOG_LENGTH = 100
-/** After this many failures in a row an endpoint's circuit opens: its deliveries wait, one probe goes first. */
-const BREAKER_THRESHOLD = 5
-const BREAKER_OPEN_MS = 60_000
+/**
+ * After this many failures in a row an endpoint's circuit opens: its deliveries wait, one probe
+ * goes first. High enough that a flaky but living receiver (a quarter of its answers 500) does not
+ * trip it (0.25^20 per run of deliveries), low enough that a dead one does within seconds under load.
+ */
+const BREAKER_THRESHOLD = 20
+const BREAKER_OPEN_MS = 30_000
 
 const b64 = (s: string): string => Buffer.from(s).toString('base64url')
 
