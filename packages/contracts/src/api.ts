@@ -1,5 +1,5 @@
 import { FormatRegistry, Type, type Static, type TSchema } from '@sinclair/typebox'
-import { ErrorStatus, Status, type ErrorCode } from './codes.js'
+import { ErrorStatus, SeedMessage, Status, type ErrorCode } from './codes.js'
 import { NamePattern, Subject, SubjectIdentifier, SubjectType } from './ticket.js'
 
 /** The envelope of every answer that is not about one ticket (login, products, early errors). */
@@ -27,6 +27,11 @@ export const ErrorEnvelope = ApiEnvelope(
   'ErrorEnvelope'
 )
 export type ErrorEnvelope = Static<typeof ErrorEnvelope>
+
+/** The envelope of a successful answer that is not about one ticket. */
+export function successEnvelope<T> (data: T, statusCode = 200): { Status: 'success', Message: string, Data: T, StatusCode: number } {
+  return { Status: Status.SUCCESS, Message: SeedMessage.SUCCESS, Data: data, StatusCode: statusCode }
+}
 
 export function errorEnvelope (code: ErrorCode, message: string, errors?: FieldError[]): ErrorEnvelope {
   return {

@@ -202,12 +202,14 @@ export class HistoryStore {
        FROM tickets WHERE client_id = $1 AND ticket_id = $2 ORDER BY accepted_at DESC LIMIT 1`, [clientId, ticketId])
     const row = rows[0]
     if (row === undefined) return undefined
-    const events = await this.#pool.query<{ type: string, at: Date, details: Record<string, unknown> }>(
-      'SELECT type, at, details FROM ticket_events WHERE client_id = $1 AND ticket_id = $2 AND accepted_at = $3',
-      [clientId, ticketId, row.accepted_at])
-    const actions = await this.#pool.query<{ action: string, at: Date, actor: string, address: string, before: unknown, after: unknown }>(
-      `SELECT action, at, actor, address, before, after FROM audit_log
-       WHERE client_id = $1 AND ticket_id = $2 AND at >= $3`, [clientId, ticketId, row.accepted_at])
+    const [events, actions] = await Promise.all([
+      this.#pool.query<{ type: string, at: Date, details: Record<string, unknown> }>(
+        'SELECT type, at, details FROM ticket_events WHERE client_id = $1 AND ticket_id = $2 AND accepted_at = $3',
+        [clientId, ticketId, row.accepted_at]),
+      this.#pool.query<{ action: string, at: Date, actor: string, address: string, before: unknown, after: unknown }>(
+        `SELECT action, at, actor, address, before, after FROM audit_log
+         WHERE client_id = $1 AND ticket_id = $2 AND at >= $3`, [clientId, ticketId, row.accepted_at])
+    ])
     const timeline: TimelineEntry[] = [
       ...events.rows.map((e) => ({ At: e.at.toISOString(), Type: e.type, Details: e.details })),
       ...actions.rows.map((a) => ({ At: a.at.toISOString(), Type: a.action, Details: { Actor: a.actor, Address: a.address, Before: a.before, After: a.after } }))

@@ -150,6 +150,13 @@ export async function requireAdmin (request: FastifyRequest): Promise<void> {
   if (principalOf(request).role !== Role.ADMIN) throw new HttpProblem('FORBIDDEN', 'This call needs the admin role')
 }
 
+/** The client a call acts for: the caller's own, or (admins only) the one it names. */
+export function actingFor (principal: Principal, clientId: string | undefined, what: string): string {
+  if (clientId === undefined || clientId === principal.clientId) return principal.clientId
+  if (principal.role !== Role.ADMIN) throw new HttpProblem('FORBIDDEN', `Only admins may ${what}`)
+  return clientId
+}
+
 export function mayUseProduct (principal: Principal, productKey: string): boolean {
   return principal.role === Role.ADMIN || principal.products === undefined || principal.products.has(productKey)
 }

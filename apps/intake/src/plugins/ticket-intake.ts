@@ -12,7 +12,7 @@ import { HttpProblem, RETRY_AFTER_SECONDS, unavailable } from '../http-problem.j
 import { returnQuota, takeQuota, type QuotaState } from '../quota.js'
 import { fieldErrors } from './error-handling.js'
 import type { Product } from '@request-out/product-catalog'
-import { mayUseProduct, type Principal } from './auth.js'
+import { actingFor, mayUseProduct, type Principal } from './auth.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -288,13 +288,15 @@ function createTicketIntake (app: FastifyInstance) {
      * DELETE: asks for the ticket's cancellation. A queued job is removed at once and the cancelled
      * record stored; a running one is stopped by the worker that holds it (every worker hears the
      * request). Answers 202 CANCELLING, or as GET would once final with `Prefer: wait`; a ticket
-     * with its record answers 409 TICKET_FINAL (410 if that record is the cancellation).
+     * with its record answers 409 TICKET_FINAL (410 if that record is the cancellation). An admin's
+     * cancellation is audited when `address` (where it came from) is given.
      */
-    async cancel (principal: Principal, ticketId: string, owner: string, waitSeconds: number, log: FastifyBaseLogger): Promise<TicketAnswer> {
-      if (owner !== principal.clientId && principal.role !== 'admin') {
-        throw new HttpProblem('FORBIDDEN', "Only admins may cancel other clients' tickets")
-      }
+    async cancel (principal: Principal, ticketId: string, ownerId: string, waitSeconds: number, log: FastifyBaseLogger, address?: string): Promise<TicketAnswer> {
+      const owner = actingFor(principal, ownerId, "cancel other clients' tickets")
       if (!app.redis.isReady()) throw unavailable()
+      if (address !== undefined && principal.role === 'admin') {
+        await app.audit({ actor: principal.clientId, address, action: 'ticket.cancel', target: `${owner}/${ticketId}`, clientId: owner, ticketId })
+      }
       const finalAnswer = (record: TicketEnvelope): TicketAnswer => reading(record.Code === 'CANCELLED' ? record : finalRecordEnvelope(record))
       const wait = waitSeconds > 0 ? recordWaiter.waitFor(ticketKey(owner, ticketId), waitSeconds * 1000) : undefined
       try {
@@ -321,11 +323,13 @@ function createTicketIntake (app: FastifyInstance) {
 
     /**
      * Operators' bulk cancellation: every unfinished ticket of the product (or all products) in
-     * the given states, of the client if one is given. A dry run only counts them. Resolves how
-     * many matched and how many were asked to cancel.
+     * the given states, of the client if one is given. A dry run only counts them; the real one is
+     * audited (once, with its filter) before anything is cancelled. Resolves how many matched and
+     * how many were asked to cancel.
      */
-    async cancelMatching (admin: Principal, filter: BulkCancelFilter, dryRun: boolean, log: FastifyBaseLogger): Promise<{ matched: number, cancelled: number }> {
+    async cancelMatching (admin: Principal, filter: BulkCancelFilter, dryRun: boolean, log: FastifyBaseLogger, address: string): Promise<{ matched: number, cancelled: number }> {
       if (!app.redis.isReady()) throw unavailable()
+      if (!dryRun) await app.audit({ actor: admin.clientId, address, action: 'tickets.cancel', target: JSON.stringify(filter), after: filter })
       // Waiting means waiting to run: with fair sharing, waiting jobs sit in BullMQ's prioritized set.
       const states: JobType[] = filter.State === undefined ? [...CANCELLABLE_STATES] : filter.State === 'waiting' ? ['waiting', 'prioritized'] : [filter.State]
       const products = filter.Product === undefined ? ticketQueues.all() : ticketQueues.all().filter(([key]) => key === filter.Product)
@@ -356,10 +360,8 @@ function createTicketIntake (app: FastifyInstance) {
     },
 
     /** GET: the ticket's record, or the seed's answer while it has none (admins read any client's). */
-    async read (principal: Principal, ticketId: string, owner: string, waitSeconds: number): Promise<TicketAnswer> {
-      if (owner !== principal.clientId && principal.role !== 'admin') {
-        throw new HttpProblem('FORBIDDEN', "Only admins may read other clients' tickets")
-      }
+    async read (principal: Principal, ticketId: string, ownerId: string, waitSeconds: number): Promise<TicketAnswer> {
+      const owner = actingFor(principal, ownerId, "read other clients' tickets")
       if (!app.redis.isReady()) throw unavailable()
       const wait = waitSeconds > 0 ? recordWaiter.waitFor(ticketKey(owner, ticketId), waitSeconds * 1000) : undefined
       try {
@@ -377,6 +379,6 @@ async function ticketIntakePlugin (app: FastifyInstance): Promise<void> {
 
 export default fp(ticketIntakePlugin, {
   name: 'ticket-intake',
-  dependencies: ['config', 'redis', 'records', 'history', 'ticket-queues', 'availability', 'auth', 'client-rate'],
+  dependencies: ['config', 'redis', 'records', 'history', 'audit', 'ticket-queues', 'availability', 'auth', 'client-rate'],
   fastify: '5.x'
 })

@@ -123,8 +123,7 @@ const historyPages: FastifyPluginAsyncTypebox = async (app) => {
     const { ClientId, TicketId } = request.params
     const admin = sessionPrincipal(request)
     if (admin === undefined) throw new HttpProblem('UNAUTHORIZED')
-    await app.audit({ ...operator(request), action: 'ticket.cancel', target: `${ClientId}/${TicketId}`, clientId: ClientId, ticketId: TicketId })
-    await app.ticketIntake.cancel(admin, TicketId, ClientId, 0, request.log)
+    await app.ticketIntake.cancel(admin, TicketId, ClientId, 0, request.log, request.ip)
     return reply.redirect(ticketPage(ClientId, TicketId, 'cancel'), 303)
   })
 
@@ -140,11 +139,7 @@ const historyPages: FastifyPluginAsyncTypebox = async (app) => {
     const base = { form: request.body, csrf: reply.generateCsrf(), rows: [], next: null }
     if (filter === undefined) return await reply.code(400).view('tickets.eta', { ...base, form: {}, error: problems.join('; ') })
     const dryRun = DryRun === 'true'
-    if (!dryRun) {
-      const { matched } = await app.ticketIntake.cancelMatching(admin, filter, true, request.log)
-      await app.audit({ ...operator(request), action: 'tickets.cancel', target: JSON.stringify(filter), before: { matched }, after: filter })
-    }
-    const result = await app.ticketIntake.cancelMatching(admin, filter, dryRun, request.log)
+    const result = await app.ticketIntake.cancelMatching(admin, filter, dryRun, request.log, request.ip)
     return await reply.view('cancellations.eta', { ...base, filter, dryRun, ...result })
   })
 

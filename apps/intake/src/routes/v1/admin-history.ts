@@ -1,16 +1,14 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import {
-  ApiEnvelope, AuditQuery, AuditResponse, ErrorEnvelope, SeedMessage, Status, TicketDetailResponse, TicketHistoryParams,
-  TicketSearchQuery, TicketSearchResponse
+  ApiEnvelope, AuditQuery, AuditResponse, ErrorEnvelope, TicketDetailResponse, TicketHistoryParams,
+  TicketSearchQuery, TicketSearchResponse, successEnvelope
 } from '@request-out/contracts'
 import { principalOf, requireAdmin } from '../../plugins/auth.js'
 
 const errors = { 400: ErrorEnvelope, 401: ErrorEnvelope, 403: ErrorEnvelope, 404: ErrorEnvelope, 429: ErrorEnvelope, 503: ErrorEnvelope }
 
 const ErasureResponse = ApiEnvelope(Type.Object({ RecordsErased: Type.Integer({ description: 'Stored records (one per acceptance) whose personal fields were erased' }) }), 'ErasureResponse')
-
-const ok = <T>(data: T) => ({ Status: Status.SUCCESS, Message: SeedMessage.SUCCESS, Data: data, StatusCode: 200 })
 
 /** Operators' view of the ticket history and the audit trail (admin Bearer tokens). */
 const adminHistoryRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -27,7 +25,7 @@ const adminHistoryRoutes: FastifyPluginAsyncTypebox = async (app) => {
     preHandler: requireAdmin
   }, async (request) => {
     const page = await ticketHistory.search(request.query)
-    return ok({ Tickets: page.rows, NextCursor: page.nextCursor })
+    return successEnvelope({ Tickets: page.rows, NextCursor: page.nextCursor })
   })
 
   app.get('/admin/tickets/:ClientId/:TicketId', {
@@ -39,7 +37,7 @@ const adminHistoryRoutes: FastifyPluginAsyncTypebox = async (app) => {
       response: { 200: TicketDetailResponse, ...errors }
     },
     preHandler: requireAdmin
-  }, async (request) => ok(await ticketHistory.detail(request.params.ClientId, request.params.TicketId)))
+  }, async (request) => successEnvelope(await ticketHistory.detail(request.params.ClientId, request.params.TicketId)))
 
   app.delete('/admin/tickets/:ClientId/:TicketId/personal-data', {
     schema: {
@@ -53,7 +51,7 @@ const adminHistoryRoutes: FastifyPluginAsyncTypebox = async (app) => {
     preHandler: requireAdmin
   }, async (request) => {
     const erased = await ticketHistory.erase(request.params.ClientId, request.params.TicketId, { actor: principalOf(request).clientId, address: request.ip })
-    return ok({ RecordsErased: erased })
+    return successEnvelope({ RecordsErased: erased })
   })
 
   app.get('/admin/audit', {
@@ -67,7 +65,7 @@ const adminHistoryRoutes: FastifyPluginAsyncTypebox = async (app) => {
     preHandler: requireAdmin
   }, async (request) => {
     const page = await ticketHistory.audit(request.query)
-    return ok({ Entries: page.rows, NextCursor: page.nextCursor })
+    return successEnvelope({ Entries: page.rows, NextCursor: page.nextCursor })
   })
 }
 

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import {
-  AvailabilityRequest, AvailabilityResponse, ErrorEnvelope, Message, ProductParams, ProductsResponse, SeedMessage, Status,
-  productKey, type ProductView
+  AvailabilityRequest, AvailabilityResponse, ErrorEnvelope, Message, ProductParams, ProductsResponse, Status,
+  productKey, successEnvelope, type ProductView
 } from '@request-out/contracts'
 import { HttpProblem } from '../../http-problem.js'
 import { mayUseProduct, principalOf, requireAdmin } from '../../plugins/auth.js'
@@ -36,7 +36,7 @@ const productRoutes: FastifyPluginAsyncTypebox = async (app) => {
           ...(p.inputSchema === undefined ? {} : { InputSchema: p.inputSchema })
         }
       })
-    return { Status: Status.SUCCESS, Message: SeedMessage.SUCCESS, Data: { Products: products }, StatusCode: 200 }
+    return successEnvelope({ Products: products })
   })
 
   app.put('/products/:Subject/:SubjectType/:SubjectIdentifier/availability', {

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { Type } from '@sinclair/typebox'
-import { BatchRequest, BatchResponse, ErrorEnvelope, SeedMessage, Status, TicketEnvelope, TicketParams, TicketRequest } from '@request-out/contracts'
+import { BatchRequest, BatchResponse, ErrorEnvelope, TicketEnvelope, TicketParams, TicketRequest, successEnvelope } from '@request-out/contracts'
 import { HttpProblem, RETRY_AFTER_SECONDS } from '../../http-problem.js'
 import type { RateDecision } from '../../plugins/client-rate.js'
 import { principalOf } from '../../plugins/auth.js'
@@ -122,7 +122,7 @@ const requestOutRoutes: FastifyPluginAsyncTypebox = async (app) => {
     })
     for (const outcome of outcomes) app.metrics.tickets.inc(outcome)
     if (retryAfter) void reply.header('retry-after', RETRY_AFTER_SECONDS)
-    return { Status: Status.SUCCESS, Message: SeedMessage.SUCCESS, Data: { Results: results }, StatusCode: 200 }
+    return successEnvelope({ Results: results })
   })
 
   app.get('/request-out/:TicketId', {
@@ -159,12 +159,8 @@ const requestOutRoutes: FastifyPluginAsyncTypebox = async (app) => {
     preHandler: perClientLimit
   }, async (request, reply) => {
     const principal = principalOf(request)
-    const owner = request.query.ClientId ?? principal.clientId
-    if (principal.role === 'admin') {
-      await app.audit({ actor: principal.clientId, address: request.ip, action: 'ticket.cancel', target: `${owner}/${request.params.TicketId}`, clientId: owner, ticketId: request.params.TicketId })
-    }
-    return send(request, reply, await app.ticketIntake.cancel(principal, request.params.TicketId, owner,
-      preferredWaitSeconds(request.headers.prefer), request.log))
+    return send(request, reply, await app.ticketIntake.cancel(principal, request.params.TicketId, request.query.ClientId ?? principal.clientId,
+      preferredWaitSeconds(request.headers.prefer), request.log, request.ip))
   })
 }
 

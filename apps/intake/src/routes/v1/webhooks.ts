@@ -1,26 +1,18 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import {
-  ApiEnvelope, DeliveriesResponse, DoneResponse, ErrorEnvelope, Message, SeedMessage, Status, TicketParams, WebhookRequest, WebhookResponse,
-  type WebhookView
+  ApiEnvelope, DeliveriesResponse, DoneResponse, ErrorEnvelope, Message, TicketParams, WebhookRequest, WebhookResponse, successEnvelope
 } from '@request-out/contracts'
 import { ticketKey } from '@request-out/record-store'
 import { checkWebhookUrl, view } from '@request-out/webhooks'
 import { HttpProblem, unavailable } from '../../http-problem.js'
-import { principalOf, type Principal } from '../../plugins/auth.js'
+import { actingFor, principalOf, type Principal } from '../../plugins/auth.js'
 
 const errors = { 400: ErrorEnvelope, 401: ErrorEnvelope, 403: ErrorEnvelope, 404: ErrorEnvelope, 413: ErrorEnvelope, 415: ErrorEnvelope, 429: ErrorEnvelope, 503: ErrorEnvelope }
 const OwnerQuery = Type.Object({ ClientId: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })) }, { additionalProperties: false })
 const ResendResponse = ApiEnvelope(Type.Object({ WebhookId: Type.String() }), 'ResendResponse')
 
-const ok = <T>(data: T) => ({ Status: Status.SUCCESS, Message: SeedMessage.SUCCESS, Data: data, StatusCode: 200 })
-
-/** The client a call acts for: its own, or (admins only) the one named by ?ClientId=. */
-function ownerOf (principal: Principal, clientId: string | undefined): string {
-  if (clientId === undefined || clientId === principal.clientId) return principal.clientId
-  if (principal.role !== 'admin') throw new HttpProblem('FORBIDDEN', "Only admins may act for another client's webhook")
-  return clientId
-}
+const ownerOf = (principal: Principal, clientId: string | undefined): string => actingFor(principal, clientId, "act for another client's webhook")
 
 /**
  * A client's webhook endpoint (Standard Webhooks v1) and its tickets' deliveries. URLs are checked
@@ -54,7 +46,8 @@ const webhookRoutes: FastifyPluginAsyncTypebox = async (app) => {
     }
     await audited(principal, owner, request.ip, 'webhook.set', { Url: request.body.Url, Events: request.body.Events })
     const { endpoint, secret } = await endpoints.put(owner, request.body.Url, request.body.Events)
-    return await reply.code(secret === undefined ? 200 : 201).send({ ...ok<WebhookView>(view(endpoint, secret)), StatusCode: secret === undefined ? 200 : 201 })
+    const status = secret === undefined ? 200 : 201
+    return await reply.code(status).send(successEnvelope(view(endpoint, secret), status))
   })
 
   app.get('/webhook', {
@@ -63,7 +56,7 @@ const webhookRoutes: FastifyPluginAsyncTypebox = async (app) => {
     ready()
     const endpoint = await endpoints.get(ownerOf(principalOf(request), request.query.ClientId))
     if (endpoint === undefined) throw new HttpProblem('NOT_FOUND', 'No webhook endpoint is registered')
-    return ok(view(endpoint))
+    return successEnvelope(view(endpoint))
   })
 
   app.delete('/webhook', {
@@ -74,7 +67,7 @@ const webhookRoutes: FastifyPluginAsyncTypebox = async (app) => {
     ready()
     await audited(principal, owner, request.ip, 'webhook.delete')
     if (!await endpoints.remove(owner)) throw new HttpProblem('NOT_FOUND', 'No webhook endpoint is registered')
-    return { Status: Status.SUCCESS, Message: SeedMessage.SUCCESS, Data: null, StatusCode: 200 }
+    return successEnvelope(null)
   })
 
   app.post('/webhook/rotate', {
@@ -92,7 +85,7 @@ const webhookRoutes: FastifyPluginAsyncTypebox = async (app) => {
     await audited(principal, owner, request.ip, 'webhook.rotate')
     const rotated = await endpoints.rotate(owner)
     if (rotated === undefined) throw new HttpProblem('NOT_FOUND', 'No webhook endpoint is registered')
-    return ok(view(rotated.endpoint, rotated.secret))
+    return successEnvelope(view(rotated.endpoint, rotated.secret))
   })
 
   app.get('/request-out/:TicketId/deliveries', {
@@ -107,7 +100,7 @@ const webhookRoutes: FastifyPluginAsyncTypebox = async (app) => {
   }, async (request) => {
     const owner = ownerOf(principalOf(request), request.query.ClientId)
     ready()
-    return ok({ Deliveries: await state.attempts(ticketKey(owner, request.params.TicketId)) })
+    return successEnvelope({ Deliveries: await state.attempts(ticketKey(owner, request.params.TicketId)) })
   })
 
   app.post('/request-out/:TicketId/deliveries', {
@@ -126,7 +119,7 @@ const webhookRoutes: FastifyPluginAsyncTypebox = async (app) => {
     await audited(principal, owner, request.ip, 'webhook.resend', { TicketId: request.params.TicketId })
     const webhookId = await app.webhooks.resend(owner, request.params.TicketId)
     if (webhookId === undefined) throw new HttpProblem('NOT_FOUND', 'This ticket has no webhook event to send again')
-    return await reply.code(202).send({ Status: Status.SUCCESS, Message: SeedMessage.SUCCESS, Data: { WebhookId: webhookId }, StatusCode: 202 })
+    return await reply.code(202).send(successEnvelope({ WebhookId: webhookId }, 202))
   })
 }
 
