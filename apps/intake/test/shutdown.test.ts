@@ -46,7 +46,10 @@ t.test('SIGTERM on a busy intake: in-flight requests finish, every 202 has its j
     }
   }
   const clients = Array.from({ length: 8 }, async () => client())
-  await waitFor('some tickets accepted', () => accepted.length >= 100, 20_000, 10)
+  await waitFor('some tickets accepted', () => accepted.length >= 100, 20_000, 10).catch((err: Error) => {
+    const answers = refused.reduce<Record<number, number>>((n, s) => ({ ...n, [s]: (n[s] ?? 0) + 1 }), {})
+    throw new Error(`${err.message}: ${accepted.length} accepted, refused ${JSON.stringify(answers)}\n${intake.output().slice(-2000)}`)
+  })
   const exit = intake.stop('SIGTERM')
   stopAt = Date.now() + 1500
   await Promise.all(clients)
