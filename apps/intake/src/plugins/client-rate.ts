@@ -1,5 +1,6 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
+import type { RedisClient } from '@request-out/redis-connection'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -15,6 +16,26 @@ export interface RateDecision {
   remaining: number
   /** Seconds until the window ends. */
   resetSeconds: number
+}
+
+// Takes up to ARGV[1] tokens from a window's counter (KEYS[1]) without passing the limit ARGV[2];
+// what is not granted is not counted. One script: one round trip, and atomic (no multi(), which
+// the producer's auto-pipelining does not mix well with).
+const LEASE = `
+local want = tonumber(ARGV[1])
+local count = redis.call('INCRBY', KEYS[1], want)
+local got = want
+local over = count - tonumber(ARGV[2])
+if over > 0 then
+  got = math.max(0, want - over)
+  count = redis.call('DECRBY', KEYS[1], want - got)
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return {got, count}
+`
+
+interface LeaseCommands {
+  roLeaseTokens: (key: string, want: string, max: string, ttlMs: string) => Promise<[number, number]>
 }
 
 interface ClientState {
@@ -42,13 +63,12 @@ function createClientRate (app: FastifyInstance) {
   const states = new Map<string, ClientState>()
 
   async function lease_ (clientId: string, window: number, want: number): Promise<{ got: number, count: number }> {
+    const producer: RedisClient = app.redis.producer
+    if (!('roLeaseTokens' in producer)) producer.defineCommand('roLeaseTokens', { numberOfKeys: 1, lua: LEASE })
+    const redis = producer as RedisClient & LeaseCommands
     const key = `${env.QUEUE_PREFIX}:rate:${Buffer.from(clientId).toString('base64url')}:${window}`
-    const replies = await app.redis.producer.multi().incrby(key, want).pexpire(key, windowMs * 2).exec()
-    const count = Number(replies?.[0]?.[1] ?? 0)
-    const got = Math.max(0, Math.min(want, max - (count - want)))
-    // What was not granted does not count against the window.
-    if (got < want) await app.redis.producer.decrby(key, want - got)
-    return { got, count: count - (want - got) }
+    const [got, count] = await redis.roLeaseTokens(key, String(want), String(max), String(windowMs * 2))
+    return { got, count }
   }
 
   return {
