@@ -1,26 +1,7 @@
-import { ConfigError } from '@request-out/contracts'
-import { stopGracefully } from '@request-out/runtime'
-import { buildApp } from './app.js'
-import { loadIntakeConfig } from './config.js'
+// OpenTelemetry starts before anything that loads Redis, BullMQ or Fastify: an ES module imported
+// before the SDK is not instrumented. Hence nothing else is imported statically here.
+import { startTracing } from '@request-out/tracing/start'
 
-let config
-try {
-  config = loadIntakeConfig(process.env)
-} catch (err) {
-  // A bad variable stops the process with a message that names it.
-  console.error(`intake: ${err instanceof ConfigError ? err.message : String(err)}`)
-  process.exit(1)
-}
-
-const app = await buildApp(config)
-
-// Fastify stops accepting, answers in-flight requests (long polls are released with their current
-// state), then closes queues and Redis through the onClose hooks.
-stopGracefully('intake', config.env.SHUTDOWN_TIMEOUT_MS, app.log, async () => app.close())
-
-try {
-  await app.listen({ port: config.env.PORT, host: config.env.HOST })
-} catch (err) {
-  app.log.fatal({ err }, 'intake cannot listen')
-  process.exit(1)
-}
+const tracing = await startTracing('request-out-intake')
+const { serve } = await import('./serve.js')
+await serve(async () => await tracing?.stop())

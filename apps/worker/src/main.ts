@@ -1,38 +1,7 @@
-import pino from 'pino'
-import { ConfigError } from '@request-out/contracts'
-import { loggerOptions, stopGracefully } from '@request-out/runtime'
-import { loadWorkerConfig } from './config.js'
-import { HistoryService } from './history-service.js'
-import { WorkerService } from './worker-service.js'
+// OpenTelemetry starts before anything that loads Redis or BullMQ: an ES module imported before
+// the SDK is not instrumented. Hence nothing else is imported statically here.
+import { startTracing } from '@request-out/tracing/start'
 
-let config
-try {
-  config = loadWorkerConfig(process.env)
-} catch (err) {
-  console.error(`worker: ${err instanceof ConfigError ? err.message : String(err)}`)
-  process.exit(1)
-}
-
-const log = pino(loggerOptions(config.env.LOG_LEVEL, 'worker'))
-
-let service: WorkerService | HistoryService
-try {
-  service = config.env.WORKER_ROLE === 'history' ? new HistoryService(config, log) : new WorkerService(config, log)
-} catch (err) {
-  console.error(`worker: ${err instanceof ConfigError ? err.message : String(err)}`)
-  process.exit(1)
-}
-
-// Running jobs get SHUTDOWN_TIMEOUT_MS to finish; closing the connections gets a little more. Past
-// that the process exits whatever Redis does: an unreachable Redis must not keep a worker alive
-// after SIGTERM (a stuck pod, a Ctrl-C that hangs). Jobs not finished go back to the queue when
-// their locks lapse. A second signal exits at once.
-const STOP_MARGIN_MS = 5000
-stopGracefully('worker', config.env.SHUTDOWN_TIMEOUT_MS + STOP_MARGIN_MS, log, async () => service.stop())
-
-try {
-  await service.start()
-} catch (err) {
-  log.fatal({ err }, 'worker cannot start')
-  process.exit(1)
-}
+const tracing = await startTracing('request-out-worker')
+const { run } = await import('./run.js')
+await run(async () => await tracing?.stop())

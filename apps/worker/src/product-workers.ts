@@ -5,6 +5,7 @@ import { Message, failedEnvelope, type TicketJob } from '@request-out/contracts'
 import { QUEUE_STATES, productQueue } from '@request-out/runtime'
 import { retryPolicy, type Product } from '@request-out/product-catalog'
 import type { RecordStore } from '@request-out/record-store'
+import { bullmqTelemetry } from '@request-out/tracing'
 import { isRedisUnavailable, type RedisClient } from '@request-out/redis-connection'
 import type { CancelListener } from './cancel-listener.js'
 import { ClientSlots } from './client-slots.js'
@@ -53,6 +54,7 @@ export class ProductWorkers {
       const clientSlots = product.clientConcurrency === undefined
         ? undefined
         : new ClientSlots(options.connection, queue, product.clientConcurrency, product.timeoutMs + 30_000)
+      // With tracing, each try's span is a child of the enqueue's (its context travels in the job).
       const worker = new Worker<TicketJob>(name, ticketProcessor({
         product,
         handle,
@@ -65,6 +67,7 @@ export class ProductWorkers {
       }), {
         connection: options.connection,
         prefix,
+        telemetry: bullmqTelemetry(),
         concurrency: product.concurrency,
         ...(product.rateLimit === undefined ? {} : { limiter: { max: product.rateLimit.max, duration: product.rateLimit.durationMs } }),
         lockDuration: options.lockDurationMs,

@@ -5,6 +5,7 @@ import { Message, cancelledEnvelope, completedEnvelope, failedEnvelope, type Tic
 import { scrubText } from '@request-out/runtime'
 import { personalFields, retryPolicy, type Product } from '@request-out/product-catalog'
 import { ticketKey, type RecordStore } from '@request-out/record-store'
+import { activeTraceparent, inSpan } from '@request-out/tracing'
 import { CANCELLED, type CancelListener } from './cancel-listener.js'
 import type { ClientSlots } from './client-slots.js'
 import { ProductRejection, type ProductHandler } from './handlers/index.js'
@@ -77,13 +78,18 @@ export function ticketProcessor (deps: ProcessorDeps) {
 
     const attempt = job.attemptsMade + 1
     const timing = { startedAt: Date.now(), tries: attempt }
+    const spanAttributes = { 'request_out.product': product.key, 'request_out.client_id': ticket.ClientId, 'request_out.ticket_id': ticket.TicketId, 'request_out.attempt': attempt }
+    // The record write's span is what the record's webhooks continue from.
+    const store = async (record: Parameters<RecordStore['writeRecord']>[2]): Promise<boolean> =>
+      await inSpan('record write', spanAttributes, async () =>
+        await recordStore.writeRecord(ticket.ClientId, ticket.TicketId, record, { ...timing, traceparent: activeTraceparent() }))
     // One controller per try, tied to the worker's stop signal by a listener removed in `finally`:
     // AbortSignal.any() with the long-lived stop signal kept a little memory per job on Node 20.
     // Registered first, so a cancellation heard from here on aborts it (one heard before, too).
     const controller = new AbortController()
     const unregister = deps.cancels.register(ticketKey(ticket.ClientId, ticket.TicketId), controller)
     const cancelled = async (): Promise<string> => {
-      const written = await recordStore.writeRecord(ticket.ClientId, ticket.TicketId, cancelledEnvelope(ticket), timing)
+      const written = await store(cancelledEnvelope(ticket))
       log.info(written ? 'ticket cancelled: cancelled record stored' : 'ticket cancelled, but its record was stored first: the record stands')
       finish('cancelled')
       return 'cancelled'
@@ -132,10 +138,10 @@ export function ticketProcessor (deps: ProcessorDeps) {
             : new Error('the worker is stopping'))
         if (signal.aborted) return onAbort()
         signal.addEventListener('abort', onAbort, { once: true })
-        handle(ticket, { signal, attempt, log }).then(resolve, reject)
+        inSpan(`product ${product.key}`, spanAttributes, async () => await handle(ticket, { signal, attempt, log })).then(resolve, reject)
           .finally(() => signal.removeEventListener('abort', onAbort))
       })
-      const written = await recordStore.writeRecord(ticket.ClientId, ticket.TicketId, completedEnvelope(ticket, result), timing)
+      const written = await store(completedEnvelope(ticket, result))
       // Not written: another delivery of this ticket stored its record first (at-least-once).
       log.info(written ? 'ticket completed: record stored' : 'ticket completed again; the first record stands')
       finish('completed')
@@ -145,14 +151,14 @@ export function ticketProcessor (deps: ProcessorDeps) {
       if (err instanceof TicketCancelledError || signal.reason === CANCELLED) return await cancelled()
       const reason = scrubbedReason(err instanceof Error ? err.message : String(err), ticket, product)
       if (err instanceof ProductRejection) {
-        await recordStore.writeRecord(ticket.ClientId, ticket.TicketId, failedEnvelope(ticket, 'PRODUCT_REJECTED', reason), timing)
+        await store(failedEnvelope(ticket, 'PRODUCT_REJECTED', reason))
         log.info({ reason }, 'ticket rejected by the product')
         finish('rejected')
         // UnrecoverableError: BullMQ fails the job now, without using up the retries.
         throw new UnrecoverableError(reason)
       }
       if (retryPolicy.isLastAttempt(attempt, job.opts.attempts)) {
-        await recordStore.writeRecord(ticket.ClientId, ticket.TicketId, failedEnvelope(ticket, retryPolicy.exhaustedCode, Message.PRODUCT_FAILED), timing)
+        await store(failedEnvelope(ticket, retryPolicy.exhaustedCode, Message.PRODUCT_FAILED))
         log.warn({ reason }, 'ticket failed: no retries left')
         finish('failed')
       } else {

@@ -2,6 +2,7 @@ import { Queue, Worker } from 'bullmq'
 import type { Logger } from 'pino'
 import type { WorkerEnv } from '@request-out/contracts'
 import { isRedisUnavailable, type RedisClient } from '@request-out/redis-connection'
+import { bullmqTelemetry } from '@request-out/tracing'
 import {
   DeliveryState, EndpointStore, WebhookDispatcher, deliveryBackoff, retrySchedule, webhookDeliverer, webhookQueue, type DeliveryJob
 } from '@request-out/webhooks'
@@ -23,7 +24,7 @@ export class WebhookService {
     const schedule = retrySchedule(env.WEBHOOK_RETRY_SCHEDULE)
     const endpoints = new EndpointStore(connection, env.QUEUE_PREFIX)
     const state = new DeliveryState(connection, env.QUEUE_PREFIX, env.RECORD_TTL_SECONDS)
-    this.#queue = new Queue<DeliveryJob>(name, { connection, prefix })
+    this.#queue = new Queue<DeliveryJob>(name, { connection, prefix, telemetry: bullmqTelemetry() })
     const quiet = (what: string) => (err: Error): void => {
       if (isRedisUnavailable(err)) log.debug({ err }, `${what} error while Redis is unreachable`)
       else log.warn({ err }, `${what} error`)
@@ -48,6 +49,7 @@ export class WebhookService {
     this.#worker = new Worker<DeliveryJob>(name, this.#deliver, {
       connection,
       prefix,
+      telemetry: bullmqTelemetry(),
       concurrency: env.WEBHOOK_CONCURRENCY,
       // A worker that dies mid-delivery leaves the job to another once its lock lapses.
       lockDuration: env.WORKER_LOCK_DURATION_MS,

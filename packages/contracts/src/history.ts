@@ -59,6 +59,7 @@ export type TicketHistoryParams = Static<typeof TicketHistoryParams>
 export const TicketDetail = Type.Object({
   ...TicketSummary.properties,
   RequestId: Type.Union([Type.String(), Type.Null()]),
+  TraceId: Type.Union([Type.String(), Type.Null()], { description: 'The OpenTelemetry trace id of the POST that accepted it, when it was traced' }),
   PersonalDataErasedAt: Type.Union([Time, Type.Null()]),
   Timeline: Type.Array(TimelineEntry),
   Record: Type.Union([TicketEnvelope, Type.Null()], { description: 'With personal fields redacted' })

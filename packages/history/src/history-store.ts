@@ -110,12 +110,12 @@ export class HistoryStore {
     const fresh = inserted.rows.map((r) => r.event_id)
     if (fresh.length === 0) return
     await client.query(`
-      INSERT INTO tickets (client_id, ticket_id, accepted_at, product, fingerprint, request_id)
-      SELECT client_id, ticket_id, accepted_at, details->>'product', details->>'fp', NULLIF(details->>'requestId', '')
+      INSERT INTO tickets (client_id, ticket_id, accepted_at, product, fingerprint, request_id, trace_id)
+      SELECT client_id, ticket_id, accepted_at, details->>'product', details->>'fp', NULLIF(details->>'requestId', ''), details->>'traceId'
       FROM ticket_events WHERE event_id = ANY($1) AND type = 'accepted'
       ORDER BY client_id, ticket_id, accepted_at
       ON CONFLICT (client_id, ticket_id, accepted_at) DO UPDATE
-        SET product = EXCLUDED.product, fingerprint = EXCLUDED.fingerprint, request_id = EXCLUDED.request_id`, [fresh])
+        SET product = EXCLUDED.product, fingerprint = EXCLUDED.fingerprint, request_id = EXCLUDED.request_id, trace_id = EXCLUDED.trace_id`, [fresh])
     await client.query(`
       INSERT INTO tickets (client_id, ticket_id, accepted_at, attempts)
       SELECT client_id, ticket_id, accepted_at, max((details->>'attempt')::int)
@@ -197,8 +197,8 @@ export class HistoryStore {
 
   /** A ticket's newest acceptance with its timeline; personal fields of the record are erased with `redact`. */
   async detail (clientId: string, ticketId: string, redact: (record: TicketEnvelope, product: string) => TicketEnvelope): Promise<TicketDetail | undefined> {
-    const { rows } = await this.#pool.query<TicketRow & { request_id: string | null, record: TicketEnvelope | null, personal_data_erased_at: Date | null }>(
-      `SELECT id, client_id, ticket_id, product, code, accepted_at, finished_at, attempts, request_id, record, personal_data_erased_at
+    const { rows } = await this.#pool.query<TicketRow & { request_id: string | null, trace_id: string | null, record: TicketEnvelope | null, personal_data_erased_at: Date | null }>(
+      `SELECT id, client_id, ticket_id, product, code, accepted_at, finished_at, attempts, request_id, trace_id, record, personal_data_erased_at
        FROM tickets WHERE client_id = $1 AND ticket_id = $2 ORDER BY accepted_at DESC LIMIT 1`, [clientId, ticketId])
     const row = rows[0]
     if (row === undefined) return undefined
@@ -217,6 +217,7 @@ export class HistoryStore {
     return {
       ...summary(row),
       RequestId: row.request_id,
+      TraceId: row.trace_id,
       PersonalDataErasedAt: isoOrNull(row.personal_data_erased_at),
       Timeline: timeline,
       Record: row.record === null ? null : redact(row.record, row.product)

@@ -33,8 +33,10 @@ if redis.call('EXISTS', KEYS[1]) == 1 then
 end
 redis.call('HSET', KEYS[1], 'fp', ARGV[1], 'product', ARGV[2], 'at', ARGV[3])
 redis.call('EXPIRE', KEYS[1], ARGV[4])
-redis.call('XADD', KEYS[2], '*', 'type', 'accepted', 'clientId', ARGV[5], 'ticketId', ARGV[6], 'at', ARGV[3],
-  'product', ARGV[2], 'fp', ARGV[1], 'requestId', ARGV[7])
+local event = {'type', 'accepted', 'clientId', ARGV[5], 'ticketId', ARGV[6], 'at', ARGV[3],
+  'product', ARGV[2], 'fp', ARGV[1], 'requestId', ARGV[7]}
+if ARGV[8] ~= '' then event[#event + 1] = 'traceId'; event[#event + 1] = ARGV[8] end
+redis.call('XADD', KEYS[2], '*', unpack(event))
 return {1, '', ''}
 `
 // A record is final, except one whose code is ARGV[11] (the retry policy's exhausted code): a later
@@ -45,8 +47,10 @@ if current and (current ~= ARGV[11] or ARGV[5] == ARGV[11]) then return 0 end
 redis.call('HSET', KEYS[1], 'rec', ARGV[1], 'code', ARGV[5])
 redis.call('EXPIRE', KEYS[1], ARGV[2])
 local acceptedAt = redis.call('HGET', KEYS[1], 'at') or ''
-redis.call('XADD', KEYS[2], '*', 'type', 'record', 'clientId', ARGV[6], 'ticketId', ARGV[7], 'at', ARGV[8],
-  'code', ARGV[5], 'record', ARGV[1], 'startedAt', ARGV[9], 'tries', ARGV[10], 'acceptedAt', acceptedAt)
+local event = {'type', 'record', 'clientId', ARGV[6], 'ticketId', ARGV[7], 'at', ARGV[8],
+  'code', ARGV[5], 'record', ARGV[1], 'startedAt', ARGV[9], 'tries', ARGV[10], 'acceptedAt', acceptedAt}
+if ARGV[12] ~= '' then event[#event + 1] = 'traceparent'; event[#event + 1] = ARGV[12] end
+redis.call('XADD', KEYS[2], '*', unpack(event))
 redis.call('PUBLISH', ARGV[3], ARGV[4])
 return 1
 `
@@ -77,11 +81,11 @@ return {1, '', v[4] or ''}
 
 interface ScriptCommands {
   roClaimTicket: (key: string, stream: string, fp: string, product: string, at: string, ttl: string,
-    clientId: string, ticketId: string, requestId: string) => Promise<[number, string, string, number?]>
+    clientId: string, ticketId: string, requestId: string, traceId: string) => Promise<[number, string, string, number?]>
   roRequestCancel: (key: string, stream: string, at: string, clientId: string, ticketId: string, by: string, channel: string, member: string) => Promise<[number, string, string]>
   roFailedTry: (key: string, stream: string, clientId: string, ticketId: string, at: string, attempt: string, error: string) => Promise<number>
   roWriteRecord: (key: string, stream: string, record: string, ttl: string, channel: string, member: string, code: string,
-    clientId: string, ticketId: string, at: string, startedAt: string, tries: string, replaceable: string) => Promise<number>
+    clientId: string, ticketId: string, at: string, startedAt: string, tries: string, replaceable: string, traceparent: string) => Promise<number>
 }
 
 export function recordChannel (prefix: string): string {
@@ -125,6 +129,8 @@ export interface AuditEntry {
 export interface RecordTiming {
   startedAt: number
   tries: number
+  /** The span that stored it (W3C traceparent), when traced: the record's webhooks join the ticket's trace. */
+  traceparent?: string | undefined
 }
 
 /**
@@ -155,11 +161,14 @@ export class RecordStore {
     return [ticketRedisKey(this.#prefix, clientId, ticketId), ticketEventStream(this.#prefix, ticketGroup(clientId, ticketId))]
   }
 
-  /** Registers a new ticket (and appends `accepted`), or tells what is already there under this client's TicketId. */
-  async claim (clientId: string, ticketId: string, fingerprint: string, product: string, requestId = ''): Promise<ClaimResult> {
+  /**
+   * Registers a new ticket (and appends `accepted`, with the trace id when the POST was traced), or
+   * tells what is already there under this client's TicketId.
+   */
+  async claim (clientId: string, ticketId: string, fingerprint: string, product: string, requestId = '', traceId = ''): Promise<ClaimResult> {
     const [key, stream] = this.#keys(clientId, ticketId)
     const [created, fp, rec, cancel] = await this.#redis.roClaimTicket(
-      key, stream, fingerprint, product, String(Date.now()), this.#ttl, clientId, ticketId, requestId
+      key, stream, fingerprint, product, String(Date.now()), this.#ttl, clientId, ticketId, requestId, traceId
     )
     if (created === 1) return { outcome: 'claimed' }
     return { outcome: 'existing', sameFields: fp === fingerprint, record: parseRecord(rec), cancelRequested: cancel === 1 }
@@ -216,7 +225,7 @@ export class RecordStore {
     const code = record.Code ?? 'SUCCESS'
     const written = await this.#redis.roWriteRecord(key, stream, JSON.stringify(record), this.#ttl, this.#channel,
       ticketKey(clientId, ticketId), code, clientId, ticketId, String(Date.now()), String(timing.startedAt), String(timing.tries),
-      retryPolicy.exhaustedCode)
+      retryPolicy.exhaustedCode, timing.traceparent ?? '')
     return written === 1
   }
 

@@ -1,10 +1,10 @@
 /** The kinds of entries in a ticket group's event stream. */
 export const TicketEventType = {
-  /** The intake claimed a new ticket. Fields: product, fp, requestId. */
+  /** The intake claimed a new ticket. Fields: product, fp, requestId, traceId (when traced). */
   ACCEPTED: 'accepted',
   /** A try failed and will be retried. Fields: attempt, error (scrubbed), acceptedAt. */
   TRY_FAILED: 'try-failed',
-  /** The ticket got its record. Fields: code, record (the envelope GET answers), startedAt, tries, acceptedAt. */
+  /** The ticket got its record. Fields: code, record (the envelope GET answers), startedAt, tries, acceptedAt, traceparent (when traced). */
   RECORD: 'record',
   /** The client (or an operator) asked to cancel the ticket. Fields: by, acceptedAt. */
   CANCEL_REQUESTED: 'cancel-requested',

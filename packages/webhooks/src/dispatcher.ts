@@ -1,6 +1,7 @@
 import type { Queue } from 'bullmq'
 import type { Cluster, Redis } from 'ioredis'
 import type { WebhookEventType } from '@request-out/contracts'
+import { withTraceparent } from '@request-out/tracing'
 import { TicketEventConsumer, TicketEventType, ticketKey, type StreamEvent, type TicketEventConsumerOptions } from '@request-out/record-store'
 import type { DeliveryState } from './delivery-state.js'
 import type { EndpointStore } from './endpoint-store.js'
@@ -54,7 +55,9 @@ export class WebhookDispatcher extends TicketEventConsumer {
         const body = JSON.stringify({ type, timestamp: new Date(event.at).toISOString(), data: JSON.parse(event.fields.record) as unknown })
         const job: DeliveryJob = { clientId: event.clientId, ticketId: event.ticketId, webhookId, type, timestamp, body }
         await state.freeze(ticketKey(event.clientId, event.ticketId), { webhookId, type, timestamp, body })
-        await queue.add(DELIVERY_JOB_NAME, job, { jobId: webhookId, ...deliveryJobOptions(schedule) })
+        // The delivery joins the ticket's trace: the record's event carries the span that stored it.
+        await withTraceparent(event.fields.traceparent, async () =>
+          await queue.add(DELIVERY_JOB_NAME, job, { jobId: webhookId, ...deliveryJobOptions(schedule) }))
       }
     }
     super(redis, { ...consumer, group: WEBHOOK_GROUP, name: 'webhook dispatcher', startAt: '$', handle })

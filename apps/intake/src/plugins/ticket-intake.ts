@@ -8,6 +8,7 @@ import {
   type TicketEnvelope, type TicketRequest
 } from '@request-out/contracts'
 import { ticketFingerprint, ticketKey } from '@request-out/record-store'
+import { activeTraceId } from '@request-out/tracing'
 import { HttpProblem, RETRY_AFTER_SECONDS, unavailable } from '../http-problem.js'
 import { returnQuota, takeQuota, type QuotaState } from '../quota.js'
 import { fieldErrors } from './error-handling.js'
@@ -153,7 +154,7 @@ function createTicketIntake (app: FastifyInstance) {
     const wait = context.waitSeconds > 0 ? recordWaiter.waitFor(ticketKey(principal.clientId, ticket.TicketId), context.waitSeconds * 1000) : undefined
     let reserved = true
     try {
-      const claim = await recordStore.claim(principal.clientId, ticket.TicketId, ticketFingerprint(ticket), key, context.requestId)
+      const claim = await recordStore.claim(principal.clientId, ticket.TicketId, ticketFingerprint(ticket), key, context.requestId, activeTraceId())
       if (claim.outcome === 'existing' && !claim.sameFields) {
         context.log.info({ ...fields, code: 'TICKET_CONFLICT' }, 'ticket refused: TicketId reused with other fields')
         return answer(failedEnvelope(ticket, 'TICKET_CONFLICT', Message.TICKET_CONFLICT), key, 'TICKET_CONFLICT')

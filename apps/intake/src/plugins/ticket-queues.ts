@@ -6,6 +6,7 @@ import { isRedisUnavailable } from '@request-out/redis-connection'
 import { QUEUE_STATES, productQueue, type QueueCounts } from '@request-out/runtime'
 import { retryPolicy, type Product } from '@request-out/product-catalog'
 import { ticketKey } from '@request-out/record-store'
+import { bullmqTelemetry } from '@request-out/tracing'
 import { fairPriority } from '../fair-share.js'
 
 declare module 'fastify' {
@@ -39,7 +40,7 @@ function createTicketQueues (app: FastifyInstance) {
   for (const product of catalog.list()) {
     const { name, prefix } = productQueue(env.QUEUE_PREFIX, product.key)
     // One shared fail-fast connection for every product queue of this process.
-    const queue = new Queue<TicketJob>(name, { connection: app.redis.producer, prefix })
+    const queue = new Queue<TicketJob>(name, { connection: app.redis.producer, prefix, telemetry: bullmqTelemetry() })
     // Connection errors repeat per reconnect attempt; the connection monitor tells the outage once.
     queue.on('error', (err) => {
       if (isRedisUnavailable(err)) app.log.debug({ err, product: product.key }, 'queue error while Redis is unreachable')

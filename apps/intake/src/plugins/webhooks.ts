@@ -2,6 +2,7 @@ import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import { Queue } from 'bullmq'
 import { ticketKey } from '@request-out/record-store'
+import { bullmqTelemetry } from '@request-out/tracing'
 import {
   DELIVERY_JOB_NAME, DeliveryState, EndpointStore, deliveryJobOptions, retrySchedule, webhookQueue, type DeliveryJob
 } from '@request-out/webhooks'
@@ -16,7 +17,7 @@ declare module 'fastify' {
 function createWebhooks (app: FastifyInstance) {
   const { env } = app.config
   const { name, prefix } = webhookQueue(env.QUEUE_PREFIX)
-  const queue = new Queue<DeliveryJob>(name, { connection: app.redis.producer, prefix })
+  const queue = new Queue<DeliveryJob>(name, { connection: app.redis.producer, prefix, telemetry: bullmqTelemetry() })
   queue.on('error', (err) => app.log.debug({ err }, 'webhook queue error'))
   const schedule = retrySchedule(env.WEBHOOK_RETRY_SCHEDULE)
   const state = new DeliveryState(app.redis.producer, env.QUEUE_PREFIX, env.RECORD_TTL_SECONDS)

@@ -1,0 +1,72 @@
+import { ROOT_CONTEXT, SpanStatusCode, context, propagation, trace, type Attributes } from '@opentelemetry/api'
+import { BullMQOtel } from 'bullmq-otel'
+
+// Shared through globalThis rather than a module variable: main.ts and the app may load this
+// module from different paths (dist/ of a linked package), and both must see the same answer.
+const STARTED = Symbol.for('request-out.tracing.started')
+const tracer = trace.getTracer('request-out')
+
+export function markTracingStarted (): void {
+  (globalThis as Record<symbol, unknown>)[STARTED] = true
+}
+
+/** True once `startTracing` has started the SDK in this process. */
+export function tracingStarted (): boolean {
+  return (globalThis as Record<symbol, unknown>)[STARTED] === true
+}
+
+let bullmq: BullMQOtel | undefined
+/**
+ * BullMQ's `telemetry` option: the enqueue's context travels in the job (opts.telemetry), so each
+ * try's processing span is a child of the POST that enqueued it. Undefined when tracing is off, so
+ * BullMQ skips its telemetry code paths altogether.
+ */
+export function bullmqTelemetry (): BullMQOtel | undefined {
+  if (!tracingStarted()) return undefined
+  bullmq ??= new BullMQOtel({ tracerName: 'bullmq' })
+  return bullmq
+}
+
+/** Runs `work` in a child span of the active one; the span records a thrown error and ends either way. */
+export async function inSpan<T> (name: string, attributes: Attributes, work: () => Promise<T>): Promise<T> {
+  if (!tracingStarted()) return await work()
+  return await tracer.startActiveSpan(name, { attributes }, async (span) => {
+    try {
+      return await work()
+    } catch (err) {
+      span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.message : String(err) })
+      throw err
+    } finally {
+      span.end()
+    }
+  })
+}
+
+/** The active trace's id, or undefined outside a sampled span. */
+export function activeTraceId (): string | undefined {
+  const span = trace.getActiveSpan()
+  if (span === undefined || !span.isRecording()) return undefined
+  return span.spanContext().traceId
+}
+
+/** The active span as a W3C `traceparent`, for work that continues outside this process later. */
+export function activeTraceparent (): string | undefined {
+  if (trace.getActiveSpan() === undefined) return undefined
+  const carrier: Record<string, string> = {}
+  propagation.inject(context.active(), carrier)
+  return carrier.traceparent
+}
+
+/** Runs `work` in the context a `traceparent` names (from `activeTraceparent`), or as is without one. */
+export function withTraceparent<T> (traceparent: string | undefined, work: () => T): T {
+  if (traceparent === undefined || traceparent === '' || !tracingStarted()) return work()
+  return context.with(propagation.extract(ROOT_CONTEXT, { traceparent }), work)
+}
+
+/** pino `mixin`: every log line written inside a span carries its trace and span ids. */
+export function traceLogFields (): Record<string, string> {
+  const span = trace.getActiveSpan()
+  if (span === undefined) return {}
+  const { traceId, spanId } = span.spanContext()
+  return { trace_id: traceId, span_id: spanId }
+}
