@@ -18,6 +18,7 @@ import { freePort, spawnApp, startPrivateRedis, waitFor } from '@request-out/tes
 import { batchRow } from './batch-bench.js'
 import { fairnessRow } from './fairness-bench.js'
 import { benchDatabase, searchAtScale } from './history-bench.js'
+import { otlpSink } from './otlp-sink.js'
 import { percentile, printTable } from './report.js'
 
 const HERE = fileURLToPath(new URL('.', import.meta.url))
@@ -119,6 +120,18 @@ async function main (): Promise<void> {
       intakePeakRssMb: memoryOf(intake.pid).peakMb
     }
     log(`accept: ${JSON.stringify(results.accept)}`)
+    // The same accept run against an intake that traces every request into a local OTLP sink,
+    // paired with a fresh run of the untraced one right before it.
+    const sink = await otlpSink()
+    const tracedPort = await freePort()
+    const traced = spawnApp('intake', { ...env, ...sink.env, PORT: String(tracedPort) })
+    procs.push(traced)
+    await waitFor('traced intake', async () => (await fetch(`http://127.0.0.1:${tracedPort}/health/ready`)).ok, 30_000, 100)
+      .catch((err: Error) => { throw new Error(`${err.message}\n${traced.output().slice(-1000)}`) })
+    log('intake accept with tracing on (every request sampled) and off, 10 s each')
+    await load(acceptSpec(`http://127.0.0.1:${tracedPort}/v1/request-out`, 'warm-traced', 3))
+    const untracedAccept = await load(acceptSpec(`http://127.0.0.1:${intakePort}/v1/request-out`, 'u', 10))
+    const tracedAccept = await load(acceptSpec(`http://127.0.0.1:${tracedPort}/v1/request-out`, 't', 10))
     results.batches = await batchRow(`http://127.0.0.1:${intakePort}/v1/request-out/batch`, auth, admin, log)
     log(`batches: ${JSON.stringify(results.batches)}`)
 
@@ -128,10 +141,11 @@ async function main (): Promise<void> {
     subscriber.on('message', (_c: string, id: string) => { if (!recordedAt.has(id)) recordedAt.set(id, Date.now()) })
     await subscriber.subscribe(recordChannel(PREFIX))
     /** POST for 20 s with 2 workers (and a history writer), until every record is stored (and in history). */
-    const pipelineRun = async (label: string, withHistory: boolean): Promise<{ tps: number, tickets: number, workerPeak: number, historyCatchUpSeconds: number }> => {
+    const pipelineRun = async (label: string, withHistory: boolean, withTracing = false): Promise<{ tps: number, tickets: number, workerPeak: number, historyCatchUpSeconds: number }> => {
       await admin.flushall()
       recordedAt.clear()
-      const workers = [spawnApp('worker', { ...env, LOG_LEVEL: 'info' }), spawnApp('worker', { ...env, LOG_LEVEL: 'info' })]
+      const workerEnv = { ...env, LOG_LEVEL: 'info', ...(withTracing ? sink.env : {}) }
+      const workers = [spawnApp('worker', workerEnv), spawnApp('worker', workerEnv)]
       procs.push(...workers)
       await Promise.all(workers.map(async (w) => w.waitForLine((l) => l.msg === 'worker started', 30_000)))
       const writer = withHistory ? spawnApp('worker', { ...env, WORKER_ROLE: 'history', DATABASE_URL: historyDb.url, LOG_LEVEL: 'info' }) : undefined
@@ -140,9 +154,9 @@ async function main (): Promise<void> {
         await writer.waitForLine((l) => l.msg === 'history writer started', 30_000)
         await waitFor('the history consumer groups', async () => (await admin.keys(`${PREFIX}:*:events`)).length === 64, 30_000, 100)
       }
-      log(`pipeline${withHistory ? ' with history on' : ''}: POST for 20 s with 2 workers running, until every record is stored`)
+      log(`pipeline${withHistory ? ' with history on' : ''}${withTracing ? ' with tracing on' : ''}: POST for 20 s with 2 workers running, until every record is stored`)
       const pipeStart = Date.now()
-      const pipe = await load(acceptSpec(`http://127.0.0.1:${intakePort}/v1/request-out`, label, 20))
+      const pipe = await load(acceptSpec(`http://127.0.0.1:${withTracing ? tracedPort : intakePort}/v1/request-out`, label, 20))
       const acceptedCount = pipe.total - pipe.non2xx
       await waitFor('every pipeline record', () => recordedAt.size >= acceptedCount, 120_000, 100)
       const lastRecord = Math.max(...recordedAt.values())
@@ -165,6 +179,23 @@ async function main (): Promise<void> {
       historyCatchUpSecondsAfterLastRecord: on.historyCatchUpSeconds
     }
     log(`pipeline, history on vs off: ${JSON.stringify(results.pipelineHistory)}`)
+    const exportedBefore = sink.received()
+    const tracedPipe = await pipelineRun('tr', false, true)
+    await traced.stop('SIGTERM')
+    results.tracing = {
+      acceptOffRps: round(untracedAccept.requestsPerSecond, 0),
+      acceptOnRps: round(tracedAccept.requestsPerSecond, 0),
+      acceptRatio: round(tracedAccept.requestsPerSecond / untracedAccept.requestsPerSecond),
+      acceptOnP99Ms: tracedAccept.latencyP99,
+      acceptOffP99Ms: untracedAccept.latencyP99,
+      pipelineOffTicketsPerSecond: round(off.tps, 0),
+      pipelineOnTicketsPerSecond: round(tracedPipe.tps, 0),
+      pipelineRatio: round(tracedPipe.tps / off.tps),
+      exportedMbDuringPipeline: round((sink.received().bytes - exportedBefore.bytes) / 2 ** 20, 1),
+      exportRequestsDuringPipeline: sink.received().requests - exportedBefore.requests
+    }
+    await sink.close()
+    log(`tracing on vs off: ${JSON.stringify(results.tracing)}`)
     await admin.flushall()
     const oursTps = off.tps
     const workerPeak = off.workerPeak
@@ -324,6 +355,7 @@ async function main (): Promise<void> {
   const h = results.pipelineHistory as { offTicketsPerSecond: number, onTicketsPerSecond: number, ratio: number, historyCatchUpSecondsAfterLastRecord: number }
   const search = results.search as Record<string, { p50Ms: number, p99Ms: number }>
   const bt = results.batches as { ticketsPerSecond: number, bareAddBulkPerSecond: number, ratio: number, batch1000P50Ms: number, batch1000P99Ms: number }
+  const tr = results.tracing as { acceptOffRps: number, acceptOnRps: number, acceptRatio: number, pipelineOffTicketsPerSecond: number, pipelineOnTicketsPerSecond: number, pipelineRatio: number }
   const f = results.fairness as { aloneP50Ms: number, fairP50Ms: number, fifoP50Ms: number, fairRatio: number, fifoRatio: number }
   printTable('benchmark (target)', [
     ['intake accept req/s (ceiling)', `${a.intake.rps} (${a.ceiling.rps})`],
@@ -337,6 +369,10 @@ async function main (): Promise<void> {
     ['pipeline tickets/s history on / off', `${h.onTicketsPerSecond} / ${h.offTicketsPerSecond}`],
     ['pipeline ratio history on / off (≥ 0.90)', h.ratio],
     ['history complete after the last record, s', h.historyCatchUpSecondsAfterLastRecord],
+    ['tracing on / off, every ticket sampled: accept req/s', `${tr.acceptOnRps} / ${tr.acceptOffRps}`],
+    ['tracing accept ratio (≥ 0.80)', tr.acceptRatio],
+    ['tracing on / off: pipeline tickets/s', `${tr.pipelineOnTicketsPerSecond} / ${tr.pipelineOffTicketsPerSecond}`],
+    ['tracing pipeline ratio (≥ 0.80)', tr.pipelineRatio],
     ...Object.entries(search).map(([kind, r]): [string, string] => [`search p50 / p99 ms at 1M tickets: ${kind} (p99 < 50)`, `${r.p50Ms} / ${r.p99Ms}`]),
     ['fairness: B\'s p50 ms behind A\'s 5,000 / alone (ratio ≤ 3)', `${f.fairP50Ms} / ${f.aloneP50Ms} (${f.fairRatio})`],
     ['same with Fairness "fifo" (ratio)', `${f.fifoP50Ms} (${f.fifoRatio})`],
