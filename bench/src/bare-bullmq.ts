@@ -1,15 +1,25 @@
-// The ceiling of the pipeline: plain BullMQ with the same adds and a worker whose processor does
-// nothing. argv[2] = "worker" or "producer"; REDIS_URL, QUEUE; producer: SECONDS, CONCURRENCY.
+// Ceilings of the pipeline: plain BullMQ with the same adds and a worker whose processor does
+// nothing, or (STORE=1) the least a hand-written service does for a record: one SET with the TTL
+// and one PUBLISH of the job id on `${PREFIX}:records`. argv[2] = "worker" or "producer"; REDIS_URL,
+// QUEUE, PREFIX; producer: SECONDS, CONCURRENCY.
 import { MetricsTime, Queue, Worker } from 'bullmq'
 import { Redis } from 'ioredis'
 
 const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
 const name = process.env.QUEUE ?? 'bare'
-const prefix = 'bench-bare'
+const prefix = process.env.PREFIX ?? 'bench-bare'
 
 if (process.argv[2] === 'worker') {
-  const worker = new Worker(name, async () => 'done', {
-    connection: new Redis(url, { maxRetriesPerRequest: null }),
+  const connection = new Redis(url, { maxRetriesPerRequest: null })
+  const store = process.env.STORE === '1'
+  const worker = new Worker(name, async (job) => {
+    if (!store) return 'done'
+    const record = JSON.stringify({ ...job.data, Status: 'success', StatusCode: 200, Message: 'Success', Data: { ResourceType: 'data', Resource: 'nik', ResourceId: job.id } })
+    await connection.set(`${prefix}:record:${job.id}`, record, 'EX', 604800)
+    await connection.publish(`${prefix}:records`, job.id ?? '')
+    return 'done'
+  }, {
+    connection,
     prefix,
     concurrency: Number(process.env.CONCURRENCY ?? 50),
     removeOnComplete: { age: 3600, count: 10_000 },

@@ -175,6 +175,8 @@ t.test('one ticket, one trace: POST → enqueue → each try → product → ups
   t.ok(add !== undefined && isUnder(add, post), 'the enqueue is under the POST')
   t.ok(spans.some((s) => s.service === 'request-out-intake' && s.attributes['db.system.name'] === 'redis' && isUnder(s, post)), 'the intake\'s Redis calls are traced (ioredis, loaded after the SDK)')
   t.notOk(spans.some((s) => s.attributes['db.system.name'] === 'redis' && JSON.stringify(s.attributes).includes('traced-1')), 'Redis spans keep the command only')
+  t.notOk(spans.some((s) => s.attributes['db.system.name'] === 'redis' && s.parentSpanId === add?.spanId), 'BullMQ\'s own commands are not traced again under its span')
+  t.notOk(otlp.spans.some((s) => s.name.startsWith('getNextJob') || s.name.startsWith('moveStalledJobsToWait')), 'BullMQ\'s background loops make no spans')
 
   const tries = spans.filter((s) => s.kind === CONSUMER && s.name.startsWith('process ') && !s.name.includes('webhooks'))
   t.equal(tries.length, 2, 'one processing span per try')

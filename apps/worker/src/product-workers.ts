@@ -5,7 +5,7 @@ import { Message, failedEnvelope, type TicketJob } from '@request-out/contracts'
 import { QUEUE_STATES, productQueue } from '@request-out/runtime'
 import { retryPolicy, type Product } from '@request-out/product-catalog'
 import type { RecordStore } from '@request-out/record-store'
-import { bullmqTelemetry } from '@request-out/tracing'
+import { bullmqTelemetry, resumeTracing } from '@request-out/tracing'
 import { isRedisUnavailable, type RedisClient } from '@request-out/redis-connection'
 import type { CancelListener } from './cancel-listener.js'
 import { ClientSlots } from './client-slots.js'
@@ -55,7 +55,7 @@ export class ProductWorkers {
         ? undefined
         : new ClientSlots(options.connection, queue, product.clientConcurrency, product.timeoutMs + 30_000)
       // With tracing, each try's span is a child of the enqueue's (its context travels in the job).
-      const worker = new Worker<TicketJob>(name, ticketProcessor({
+      const worker = new Worker<TicketJob>(name, resumeTracing(ticketProcessor({
         product,
         handle,
         recordStore: options.recordStore,
@@ -64,7 +64,7 @@ export class ProductWorkers {
         stopping: this.#stopping.signal,
         cancels: options.cancels,
         ...(clientSlots === undefined ? {} : { clientSlots })
-      }), {
+      })), {
         connection: options.connection,
         prefix,
         telemetry: bullmqTelemetry(),

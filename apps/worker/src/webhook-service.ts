@@ -2,7 +2,7 @@ import { Queue, Worker } from 'bullmq'
 import type { Logger } from 'pino'
 import type { WorkerEnv } from '@request-out/contracts'
 import { isRedisUnavailable, type RedisClient } from '@request-out/redis-connection'
-import { bullmqTelemetry } from '@request-out/tracing'
+import { bullmqTelemetry, resumeTracing } from '@request-out/tracing'
 import {
   DeliveryState, EndpointStore, WebhookDispatcher, deliveryBackoff, retrySchedule, webhookDeliverer, webhookQueue, type DeliveryJob
 } from '@request-out/webhooks'
@@ -46,7 +46,7 @@ export class WebhookService {
         if (outcome === 'gone') metrics.webhookEndpointsDisabled.inc()
       }
     })
-    this.#worker = new Worker<DeliveryJob>(name, this.#deliver, {
+    this.#worker = new Worker<DeliveryJob>(name, resumeTracing(this.#deliver), {
       connection,
       prefix,
       telemetry: bullmqTelemetry(),

@@ -57,8 +57,10 @@ export async function startTracing (serviceName: string, env: Env = process.env)
       }),
       new FastifyOtelInstrumentation({
         registerOnInitialization: true,
-        // Request and handler spans; a span per lifecycle hook would double the cost and say little.
+        // The request span only: a span per lifecycle hook, or one for the handler inside the
+        // request's, would cost as much again and say little.
         instrumentHooks: false,
+        instrumentHandler: false,
         ignorePaths: ({ url }) => UNTRACED.test(url),
         // The query string may hold a token or personal data (search filters): the path only.
         requestHook: (span, request) => { span.setAttribute('url.path', request.url.split('?')[0] ?? '') }

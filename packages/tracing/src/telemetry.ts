@@ -1,5 +1,8 @@
 import { ROOT_CONTEXT, SpanStatusCode, context, propagation, trace, type Attributes } from '@opentelemetry/api'
+import { unsuppressTracing } from '@opentelemetry/core'
 import { BullMQOtel } from 'bullmq-otel'
+import type { Telemetry } from 'bullmq'
+import { jobTelemetry } from './bullmq-telemetry.js'
 
 // Shared through globalThis rather than a module variable: main.ts and the app may load this
 // module from different paths (dist/ of a linked package), and both must see the same answer.
@@ -15,16 +18,22 @@ export function tracingStarted (): boolean {
   return (globalThis as Record<symbol, unknown>)[STARTED] === true
 }
 
-let bullmq: BullMQOtel | undefined
+let bullmq: Telemetry | undefined
 /**
  * BullMQ's `telemetry` option: the enqueue's context travels in the job (opts.telemetry), so each
  * try's processing span is a child of the POST that enqueued it. Undefined when tracing is off, so
  * BullMQ skips its telemetry code paths altogether.
  */
-export function bullmqTelemetry (): BullMQOtel | undefined {
+export function bullmqTelemetry (): Telemetry | undefined {
   if (!tracingStarted()) return undefined
-  bullmq ??= new BullMQOtel({ tracerName: 'bullmq' })
+  bullmq ??= jobTelemetry(new BullMQOtel({ tracerName: 'bullmq' }))
   return bullmq
+}
+
+/** Wraps a BullMQ processor: its own work is traced again under the job's span (see jobTelemetry). */
+export function resumeTracing<A extends unknown[], R> (processor: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
+  if (!tracingStarted()) return processor
+  return async (...args: A) => await context.with(unsuppressTracing(context.active()), async () => await processor(...args))
 }
 
 /** Runs `work` in a child span of the active one; the span records a thrown error and ends either way. */
