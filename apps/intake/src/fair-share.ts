@@ -31,12 +31,33 @@ redis.call('HSET', KEYS[2], ARGV[1], p)
 return p
 `
 
+// A turn taken for a ticket that then needed no job goes back, unless the client took another since.
+const RETURN_TURN = `
+if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
+  redis.call('HSET', KEYS[1], ARGV[1], tonumber(ARGV[2]) - 1)
+end
+return 0
+`
+
 interface FairCommands {
   roFairPriority: (prioritized: string, lastByClient: string, clientId: string, max: string) => Promise<number>
+  roFairReturn: (lastByClient: string, clientId: string, priority: string) => Promise<number>
 }
 
-/** The BullMQ priority of a client's next ticket on a product whose Fairness is `client`. */
+function commands (redis: RedisClient): RedisClient & FairCommands {
+  if (!('roFairPriority' in redis)) {
+    redis.defineCommand('roFairPriority', { numberOfKeys: 2, lua: FAIR_PRIORITY })
+    redis.defineCommand('roFairReturn', { numberOfKeys: 1, lua: RETURN_TURN })
+  }
+  return redis as RedisClient & FairCommands
+}
+
+/** The BullMQ priority of a client's next ticket on a product whose Fairness is `client`: its turn. */
 export async function fairPriority (redis: RedisClient, queue: Queue, clientId: string): Promise<number> {
-  if (!('roFairPriority' in redis)) redis.defineCommand('roFairPriority', { numberOfKeys: 2, lua: FAIR_PRIORITY })
-  return await (redis as RedisClient & FairCommands).roFairPriority(queue.keys.prioritized as string, queue.toKey('ro-fair'), clientId, String(MAX_PRIORITY))
+  return await commands(redis).roFairPriority(queue.keys.prioritized as string, queue.toKey('ro-fair'), clientId, String(MAX_PRIORITY))
+}
+
+/** Gives back a turn `fairPriority` answered, for a ticket that needed no job after all. */
+export async function returnFairTurn (redis: RedisClient, queue: Queue, clientId: string, priority: number): Promise<void> {
+  await commands(redis).roFairReturn(queue.toKey('ro-fair'), clientId, String(priority))
 }

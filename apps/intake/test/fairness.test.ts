@@ -53,6 +53,21 @@ t.test('fair sharing: a client with a backlog does not hold up another client; f
   t.equal(firstFifoB, 60, 'fifo: B waits for all of A\'s backlog')
 })
 
+t.test('a re-POST or a conflicting POST takes no turn: the client keeps its place', async (t) => {
+  const catalog = writeCatalog([{ ...FAIR, Name: 'fair', Kind: 'sandbox', Concurrency: 1 }])
+  const prefix = uniquePrefix('turns')
+  const { app } = await startIntake(t, { PRODUCTS_FILE: catalog }, prefix)
+  const queue = app.ticketQueues.queueFor('fair/share/slow')
+  const turnOf = async (clientId: string): Promise<number> => Number(await app.redis.producer.hget(queue?.toKey('ro-fair') ?? '', clientId))
+  const token = tokenFor('quiet')
+  for (let i = 0; i < 3; i++) t.equal((await postTicket(app, token, { ...FAIR, TicketId: `turn-${i}` })).statusCode, 202)
+  t.equal(await turnOf('quiet'), 3, 'three tickets, three turns')
+  t.equal((await postTicket(app, token, { ...FAIR, TicketId: 'turn-1' })).statusCode, 202, 'a re-POST answers as before')
+  t.equal((await postTicket(app, token, { ...FAIR, TicketId: 'turn-1', Data: { Other: 1 } })).statusCode, 409, 'a conflict is refused')
+  await waitFor('the turns given back', async () => await turnOf('quiet') === 3, 5000)
+  t.equal((await queue?.getJob(ticketKey('quiet', 'turn-2')))?.opts.priority, 3, 'the jobs carry their turns as priorities')
+})
+
 t.test('ClientConcurrency holds over two worker processes; other clients keep running', async (t) => {
   let running = new Map<string, number>()
   const most = new Map<string, number>()

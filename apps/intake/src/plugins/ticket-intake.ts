@@ -153,6 +153,9 @@ function createTicketIntake (app: FastifyInstance) {
     // Registered before anything is written, so a record stored in between is not missed.
     const wait = context.waitSeconds > 0 ? recordWaiter.waitFor(ticketKey(principal.clientId, ticket.TicketId), context.waitSeconds * 1000) : undefined
     let reserved = true
+    // Fair sharing's turn is taken beside the claim: one round trip for both.
+    const turn = ticketQueues.takeTurn(product, principal.clientId)
+    let turnUsed = false
     try {
       const claim = await recordStore.claim(principal.clientId, ticket.TicketId, ticketFingerprint(ticket), key, context.requestId, activeTraceId())
       if (claim.outcome === 'existing' && !claim.sameFields) {
@@ -165,6 +168,9 @@ function createTicketIntake (app: FastifyInstance) {
       // Also for a ticket already claimed but without a record: the add is idempotent by job id,
       // and it re-creates the job if an earlier attempt claimed the ticket but never reached the queue.
       reserved = false
+      // A ticket claimed before keeps its turn only if its job was lost and is added again now;
+      // giving the turn back then costs nothing but a tie with the client's next ticket.
+      turnUsed = claim.outcome === 'claimed'
       await ticketQueues.enqueue(product, {
         TicketId: ticket.TicketId,
         Subject: ticket.Subject,
@@ -174,7 +180,7 @@ function createTicketIntake (app: FastifyInstance) {
         ClientId: principal.clientId,
         RequestId: context.requestId,
         AcceptedAt: Date.now()
-      })
+      }, turn)
       const outcome = claim.outcome === 'claimed' ? 'accepted' : 'duplicate'
       if (context.annotate !== undefined) context.annotate({ ...fields, outcome })
       else context.log.info({ ...fields, outcome }, 'ticket queued')
@@ -186,6 +192,7 @@ function createTicketIntake (app: FastifyInstance) {
       return answer(acceptedEnvelope(ticket), key, outcome, { ...location, 'retry-after': RETRY_AFTER_SECONDS })
     } finally {
       if (reserved) ticketQueues.release(key)
+      if (!turnUsed && turn !== undefined) void ticketQueues.returnTurn(product, principal.clientId, turn).catch(() => {})
       wait?.cancel()
     }
   }

@@ -7,7 +7,7 @@ import { QUEUE_STATES, productQueue, type QueueCounts } from '@request-out/runti
 import { retryPolicy, type Product } from '@request-out/product-catalog'
 import { ticketKey } from '@request-out/record-store'
 import { bullmqTelemetry } from '@request-out/tracing'
-import { fairPriority } from '../fair-share.js'
+import { fairPriority, returnFairTurn } from '../fair-share.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -110,17 +110,33 @@ function createTicketQueues (app: FastifyInstance) {
       if (a !== undefined) a.started--
     },
     /**
-     * Adds the ticket's job in a place taken by `reserve`. The job id is the ticket's own id, so
-     * BullMQ ignores a second add of the same ticket while its job exists: concurrent or repeated
-     * POSTs never enqueue twice.
+     * Fairness `client`: the client's turn among the product's clients, as the priority of its next
+     * job. Taken before the ticket is claimed (the two share a round trip); a ticket that then needs
+     * no job gives it back with `returnTurn`. Undefined for a product without fair sharing.
      */
-    async enqueue (product: Product, job: TicketJob): Promise<void> {
+    takeTurn (product: Product, clientId: string): Promise<number> | undefined {
+      const queue = queues.get(product.key)
+      if (product.fairness !== 'client' || queue === undefined) return undefined
+      const turn = fairPriority(app.redis.producer, queue, clientId)
+      // Awaited by enqueue or returnTurn; a failure shows there, not as an unhandled rejection.
+      turn.catch(() => {})
+      return turn
+    },
+    async returnTurn (product: Product, clientId: string, turn: Promise<number>): Promise<void> {
+      const queue = queues.get(product.key)
+      if (queue !== undefined) await returnFairTurn(app.redis.producer, queue, clientId, await turn)
+    },
+    /**
+     * Adds the ticket's job in a place taken by `reserve`, at the priority of its turn (fair
+     * sharing). The job id is the ticket's own id, so BullMQ ignores a second add of the same ticket
+     * while its job exists: concurrent or repeated POSTs never enqueue twice.
+     */
+    async enqueue (product: Product, job: TicketJob, turn?: Promise<number>): Promise<void> {
       const queue = queues.get(product.key)
       const a = adds.get(product.key)
       if (queue === undefined || a === undefined) throw new Error(`no queue for product ${product.key}`)
       try {
-        // Fairness `client`: a priority that takes this client's turn among the product's clients.
-        const priority = product.fairness === 'client' ? await fairPriority(app.redis.producer, queue, job.ClientId) : undefined
+        const priority = turn === undefined ? undefined : await turn
         await queue.add(TICKET_JOB_NAME, job, { jobId: ticketKey(job.ClientId, job.TicketId), ...retryPolicy.jobOptions(product), ...(priority === undefined ? {} : { priority }) })
         a.finished++
       } catch (err) {
