@@ -16,7 +16,8 @@ const MAX_PRIORITY = 2_097_152
 // until it drains.
 //
 // KEYS[1] BullMQ's prioritized set (score = priority * 2^32 + counter), KEYS[2] the last priority
-// of each client (a hash, same hash tag). ARGV[1] the client, ARGV[2] MAX_PRIORITY.
+// of each client (a hash, same hash tag). ARGV[1] the client, ARGV[2] MAX_PRIORITY, ARGV[3] how
+// many turns the client takes at once (its tickets get the first one returned and those after).
 const FAIR_PRIORITY = `
 local head = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 if #head == 0 then
@@ -27,7 +28,7 @@ if head[2] then now = math.floor(tonumber(head[2]) / 4294967296) - 1 end
 local last = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')
 local p = math.max(now, last) + 1
 if p > tonumber(ARGV[2]) then p = tonumber(ARGV[2]) end
-redis.call('HSET', KEYS[2], ARGV[1], p)
+redis.call('HSET', KEYS[2], ARGV[1], math.min(p + tonumber(ARGV[3]) - 1, tonumber(ARGV[2])))
 return p
 `
 
@@ -40,21 +41,29 @@ return 0
 `
 
 interface FairCommands {
-  roFairPriority: (prioritized: string, lastByClient: string, clientId: string, max: string) => Promise<number>
+  roFairPriority: (prioritized: string, lastByClient: string, clientId: string, max: string, count: string) => Promise<number>
   roFairReturn: (lastByClient: string, clientId: string, priority: string) => Promise<number>
 }
 
-function commands (redis: RedisClient): RedisClient & FairCommands {
+// Scripts are defined when the connection is set up, never on first use: an ioredis pipeline
+// knows only the scripts defined before it was created, and a call of a newer one inside an
+// auto-pipeline breaks the whole pipeline ('results[i] is not iterable', uncaught).
+export function defineFairShareCommands (redis: RedisClient): void {
   if (!('roFairPriority' in redis)) {
     redis.defineCommand('roFairPriority', { numberOfKeys: 2, lua: FAIR_PRIORITY })
     redis.defineCommand('roFairReturn', { numberOfKeys: 1, lua: RETURN_TURN })
   }
-  return redis as RedisClient & FairCommands
 }
 
-/** The BullMQ priority of a client's next ticket on a product whose Fairness is `client`: its turn. */
-export async function fairPriority (redis: RedisClient, queue: Queue, clientId: string): Promise<number> {
-  return await commands(redis).roFairPriority(queue.keys.prioritized as string, queue.toKey('ro-fair'), clientId, String(MAX_PRIORITY))
+const commands = (redis: RedisClient): RedisClient & FairCommands => redis as RedisClient & FairCommands
+
+/**
+ * The BullMQ priorities of a client's next `count` tickets on a product whose Fairness is
+ * `client`: their turns, in order.
+ */
+export async function fairPriorities (redis: RedisClient, queue: Queue, clientId: string, count: number): Promise<number[]> {
+  const first = await commands(redis).roFairPriority(queue.keys.prioritized as string, queue.toKey('ro-fair'), clientId, String(MAX_PRIORITY), String(count))
+  return Array.from({ length: count }, (_, i) => Math.min(first + i, MAX_PRIORITY))
 }
 
 /** Gives back a turn `fairPriority` answered, for a ticket that needed no job after all. */

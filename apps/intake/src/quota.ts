@@ -36,9 +36,15 @@ function windowKey (prefix: string, clientId: string, perSeconds: number): { key
   return { key: `${prefix}:quota:${Buffer.from(clientId).toString('base64url')}:${perSeconds}:${index}`, untilEndMs: (index + 1) * windowMs - now }
 }
 
-/** Counts one ticket against the client's quota, or says it is over. */
-export async function takeQuota (redis: RedisClient, prefix: string, clientId: string, quota: { tickets: number, perSeconds: number }): Promise<QuotaState> {
+// Scripts are defined when the connection is set up, never on first use: an ioredis pipeline
+// knows only the scripts defined before it was created, and a call of a newer one inside an
+// auto-pipeline breaks the whole pipeline ('results[i] is not iterable', uncaught).
+export function defineQuotaCommands (redis: RedisClient): void {
   if (!('roTakeQuota' in redis)) redis.defineCommand('roTakeQuota', { numberOfKeys: 1, lua: TAKE })
+}
+
+/** Counts one ticket against the client's quota, or says it is over (`defineQuotaCommands` first). */
+export async function takeQuota (redis: RedisClient, prefix: string, clientId: string, quota: { tickets: number, perSeconds: number }): Promise<QuotaState> {
   const { key, untilEndMs } = windowKey(prefix, clientId, quota.perSeconds)
   const [allowed, used] = await (redis as RedisClient & QuotaCommands).roTakeQuota(key, String(quota.tickets), String(untilEndMs))
   return { limit: quota.tickets, remaining: Math.max(0, quota.tickets - used), resetSeconds: Math.max(1, Math.ceil(untilEndMs / 1000)), windowSeconds: quota.perSeconds, allowed: allowed === 1 }

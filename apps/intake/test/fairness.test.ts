@@ -122,3 +122,15 @@ t.test('quotas over two intakes: 429 QUOTA_EXCEEDED with Retry-After; RateLimit 
   t.match(other.headers['ratelimit-policy'], /^"requests";q=6000;w=60$/, 'its closest limit is the request rate')
   t.match(other.headers.ratelimit, /^"requests";r=\d+;t=\d+$/)
 })
+
+t.test('a fresh intake\'s first requests arrive all at once: quota, turn and lease scripts share pipelines safely', async (t) => {
+  // Scripts defined on first use used to break an auto-pipeline already under way (an ioredis
+  // pipeline knows only the scripts defined before it was made): the intake died with an
+  // uncaught 'results[i] is not iterable'.
+  const users = writeUsersFile(t, [...TEST_USERS, { ...TEST_USERS.find((u) => u.Username === 'client-a')!, Username: 'quota-burst', Quota: { Tickets: 1000, PerSeconds: 3600 } }])
+  const catalog = writeCatalog([{ ...FAIR, Name: 'fair', Kind: 'sandbox', Concurrency: 1 }])
+  const { app } = await startIntake(t, { PRODUCTS_FILE: catalog, AUTH_USERS_FILE: users }, uniquePrefix('burst'))
+  const answers = await Promise.all(Array.from({ length: 60 }, async (_, i) =>
+    (await postTicket(app, tokenFor(i % 2 === 0 ? 'quota-burst' : 'quiet'), { ...FAIR, TicketId: `burst-${i}` })).statusCode))
+  t.same(answers, answers.map(() => 202), 'every first request accepted')
+})

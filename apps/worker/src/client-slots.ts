@@ -1,5 +1,5 @@
 import type { Queue } from 'bullmq'
-import { acquireLeasedSlot, releaseLeasedSlot, type RedisClient } from '@request-out/redis-connection'
+import { acquireLeasedSlot, defineLeasedSlotCommands, releaseLeasedSlot, type RedisClient } from '@request-out/redis-connection'
 
 /**
  * `ClientConcurrency` of a product: at most `cap` tickets of one client run at once, whichever
@@ -14,6 +14,7 @@ export class ClientSlots {
   readonly #leaseMs: number
 
   constructor (redis: RedisClient, queue: Queue, cap: number, leaseMs: number) {
+    defineLeasedSlotCommands(redis)
     this.#redis = redis
     this.#queue = queue
     this.#cap = cap

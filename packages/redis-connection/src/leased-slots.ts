@@ -13,6 +13,13 @@ end
 return 0
 `
 
+// Scripts are defined when the connection is set up, never on first use: an ioredis pipeline
+// knows only the scripts defined before it was created, and a call of a newer one inside an
+// auto-pipeline breaks the whole pipeline ('results[i] is not iterable', uncaught).
+export function defineLeasedSlotCommands (redis: RedisClient): void {
+  if (!('roAcquireLeasedSlot' in redis)) redis.defineCommand('roAcquireLeasedSlot', { numberOfKeys: 1, lua: ACQUIRE })
+}
+
 interface SlotCommands {
   roAcquireLeasedSlot: (key: string, now: string, until: string, member: string, cap: string, ttl: string) => Promise<number>
 }
@@ -22,7 +29,6 @@ interface SlotCommands {
  * True when taken. One key per call: valid on Redis Cluster.
  */
 export async function acquireLeasedSlot (redis: RedisClient, key: string, member: string, cap: number, leaseMs: number): Promise<boolean> {
-  if (!('roAcquireLeasedSlot' in redis)) redis.defineCommand('roAcquireLeasedSlot', { numberOfKeys: 1, lua: ACQUIRE })
   const now = Date.now()
   return await (redis as RedisClient & SlotCommands).roAcquireLeasedSlot(key, String(now), String(now + leaseMs), member, String(cap), String(leaseMs * 2)) === 1
 }

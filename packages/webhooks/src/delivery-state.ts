@@ -1,6 +1,6 @@
 import type { Cluster, Redis } from 'ioredis'
 import type { DeliveryAttempt, WebhookEventType } from '@request-out/contracts'
-import { acquireLeasedSlot, releaseLeasedSlot } from '@request-out/redis-connection'
+import { acquireLeasedSlot, defineLeasedSlotCommands, releaseLeasedSlot } from '@request-out/redis-connection'
 
 const LOG_LENGTH = 100
 /**
@@ -33,6 +33,7 @@ export class DeliveryState {
   readonly #ttlSeconds: number
 
   constructor (redis: Redis | Cluster, prefix: string, ttlSeconds: number) {
+    defineLeasedSlotCommands(redis)
     this.#redis = redis
     this.#prefix = prefix
     this.#ttlSeconds = ttlSeconds

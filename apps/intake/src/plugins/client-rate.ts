@@ -61,11 +61,11 @@ function createClientRate (app: FastifyInstance) {
   const lease = Math.max(1, Math.min(100, Math.ceil(max / 20)))
   let currentWindow = -1
   const states = new Map<string, ClientState>()
+  // Defined now, not on first use: a pipeline knows only the scripts defined before it was made.
+  if (!('roLeaseTokens' in app.redis.producer)) app.redis.producer.defineCommand('roLeaseTokens', { numberOfKeys: 1, lua: LEASE })
 
   async function lease_ (clientId: string, window: number, want: number): Promise<{ got: number, count: number }> {
-    const producer: RedisClient = app.redis.producer
-    if (!('roLeaseTokens' in producer)) producer.defineCommand('roLeaseTokens', { numberOfKeys: 1, lua: LEASE })
-    const redis = producer as RedisClient & LeaseCommands
+    const redis = app.redis.producer as RedisClient & LeaseCommands
     const key = `${env.QUEUE_PREFIX}:rate:${Buffer.from(clientId).toString('base64url')}:${window}`
     const [got, count] = await redis.roLeaseTokens(key, String(want), String(max), String(windowMs * 2))
     return { got, count }

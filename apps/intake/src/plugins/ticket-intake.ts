@@ -10,7 +10,7 @@ import {
 import { ticketFingerprint, ticketKey } from '@request-out/record-store'
 import { activeTraceId } from '@request-out/tracing'
 import { HttpProblem, RETRY_AFTER_SECONDS, unavailable } from '../http-problem.js'
-import { returnQuota, takeQuota, type QuotaState } from '../quota.js'
+import { defineQuotaCommands, returnQuota, takeQuota, type QuotaState } from '../quota.js'
 import { fieldErrors } from './error-handling.js'
 import type { Product } from '@request-out/product-catalog'
 import { actingFor, mayUseProduct, type Principal } from './auth.js'
@@ -57,6 +57,7 @@ const ticketLocation = (ticketId: string): string => `/v1/request-out/${encodeUR
  * polls included. Routes hand it the request's parts and send what it answers.
  */
 function createTicketIntake (app: FastifyInstance) {
+  defineQuotaCommands(app.redis.producer)
   const { catalog, env } = app.config
   const { recordStore, recordWaiter, ticketQueues } = app
 

@@ -7,7 +7,7 @@ import { QUEUE_STATES, productQueue, type QueueCounts } from '@request-out/runti
 import { retryPolicy, type Product } from '@request-out/product-catalog'
 import { ticketKey } from '@request-out/record-store'
 import { bullmqTelemetry } from '@request-out/tracing'
-import { fairPriority, returnFairTurn } from '../fair-share.js'
+import { defineFairShareCommands, fairPriorities, returnFairTurn } from '../fair-share.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -28,6 +28,9 @@ interface Adds { started: number, finished: number, finishedAtRead: number }
 // Counts older than this are not trusted: the overload guard refuses (fails closed) until a read succeeds.
 const STALE_AFTER_MS = 10 * DEPTH_REFRESH_MS
 
+/** Turns asked for in one tick by one client on one product: taken with one script call. */
+interface TurnRequests { queue: Queue<TicketJob>, clientId: string, waiters: Array<{ resolve: (p: number) => void, reject: (err: unknown) => void }> }
+
 function createTicketQueues (app: FastifyInstance) {
   const { env, catalog } = app.config
   const queues = new Map<string, Queue<TicketJob>>()
@@ -37,6 +40,20 @@ function createTicketQueues (app: FastifyInstance) {
   const readAt = new Map<string, number>()
   let staleReported = false
   let tick = 0
+  defineFairShareCommands(app.redis.producer)
+  // A batch's tickets, or one client's concurrent POSTs, take their turns together: the requests of
+  // one tick are sent at its end, still within the round trip of the claims sent beside them
+  // (ioredis sends its pipeline on setImmediate).
+  let turnRequests = new Map<string, TurnRequests>()
+  const sendTurnRequests = (): void => {
+    const asked = turnRequests
+    turnRequests = new Map()
+    for (const { queue, clientId, waiters } of asked.values()) {
+      fairPriorities(app.redis.producer, queue, clientId, waiters.length).then(
+        (turns) => waiters.forEach((w, i) => w.resolve(turns[i] as number)),
+        (err: unknown) => waiters.forEach((w) => w.reject(err)))
+    }
+  }
   for (const product of catalog.list()) {
     const { name, prefix } = productQueue(env.QUEUE_PREFIX, product.key)
     // One shared fail-fast connection for every product queue of this process.
@@ -117,7 +134,15 @@ function createTicketQueues (app: FastifyInstance) {
     takeTurn (product: Product, clientId: string): Promise<number> | undefined {
       const queue = queues.get(product.key)
       if (product.fairness !== 'client' || queue === undefined) return undefined
-      const turn = fairPriority(app.redis.producer, queue, clientId)
+      const key = `${product.key}\n${clientId}`
+      let requests = turnRequests.get(key)
+      if (requests === undefined) {
+        if (turnRequests.size === 0) process.nextTick(sendTurnRequests)
+        requests = { queue, clientId, waiters: [] }
+        turnRequests.set(key, requests)
+      }
+      const waiters = requests.waiters
+      const turn = new Promise<number>((resolve, reject) => waiters.push({ resolve, reject }))
       // Awaited by enqueue or returnTurn; a failure shows there, not as an unhandled rejection.
       turn.catch(() => {})
       return turn
