@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto'
 import { Redis } from 'ioredis'
 import { createSigner } from 'fast-jwt'
 import { DEVELOPMENT_JWT_SECRET } from '@request-out/runtime'
-import { recordChannel, ticketKey } from '@request-out/record-store'
+import { ticketKey, watchRecords } from '@request-out/record-store'
 import { freePort, spawnApp, spawnWorker, waitFor, writeCatalog } from '@request-out/test-support'
 import { percentile } from './report.js'
 
@@ -28,10 +28,9 @@ export async function fairnessRow (redisUrl: string, log: (msg: string) => void)
   const intake = spawnApp('intake', { ...env, PORT: String(port) })
   const worker = await spawnWorker(env)
   const recordedAt = new Map<string, number>()
-  const sub = new Redis(redisUrl)
-  sub.on('message', (_c: string, key: string) => { if (!recordedAt.has(key)) recordedAt.set(key, Date.now()) })
+  const connection = new Redis(redisUrl)
+  const watcher = await watchRecords(connection, PREFIX, (key) => { if (!recordedAt.has(key)) recordedAt.set(key, Date.now()) })
   try {
-    await sub.subscribe(recordChannel(PREFIX))
     await waitFor('the fairness intake', async () => (await fetch(`http://127.0.0.1:${port}/health/ready`)).ok, 30_000, 100)
     const sign = createSigner({ key: DEVELOPMENT_JWT_SECRET, iss: 'request-out', aud: 'request-out', expiresIn: 3_600_000 })
     const tokenOf = (sub: string, role: string): string => sign({ sub, role, jti: randomUUID() })
@@ -71,7 +70,8 @@ export async function fairnessRow (redisUrl: string, log: (msg: string) => void)
     const fifo = results.fifo ?? Number.NaN
     return { aloneP50Ms: alone, fairP50Ms: fair, fifoP50Ms: fifo, fairRatio: Math.round(fair / alone * 10) / 10, fifoRatio: Math.round(fifo / alone * 10) / 10 }
   } finally {
-    sub.disconnect()
+    await watcher.stop()
+    connection.disconnect()
     await worker.stop()
     await intake.stop()
   }

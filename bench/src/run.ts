@@ -11,7 +11,7 @@ import { Redis } from 'ioredis'
 import { createSigner } from 'fast-jwt'
 import { TICKET_JOB_NAME } from '@request-out/contracts'
 import { DEVELOPMENT_JWT_SECRET, productQueue } from '@request-out/runtime'
-import { recordChannel, ticketKey, ticketRedisKey } from '@request-out/record-store'
+import { ticketKey, ticketRedisKey, watchRecords } from '@request-out/record-store'
 import { historyBacklog } from '@request-out/history'
 import { locatePostgres } from '@request-out/local-services'
 import { freePort, spawnApp, startPrivateRedis, waitFor } from '@request-out/test-support'
@@ -130,9 +130,8 @@ async function main (): Promise<void> {
 
     // ---------- 2. pipeline: POST to stored record, 2 workers, vs bare BullMQ; then again with history on
     const recordedAt = new Map<string, number>()
-    const subscriber = new Redis(redis.url)
-    subscriber.on('message', (_c: string, id: string) => { if (!recordedAt.has(id)) recordedAt.set(id, Date.now()) })
-    await subscriber.subscribe(recordChannel(PREFIX))
+    const watcherConnection = new Redis(redis.url)
+    const watcher = await watchRecords(watcherConnection, PREFIX, (id) => { if (!recordedAt.has(id)) recordedAt.set(id, Date.now()) })
     /** POST for 20 s with 2 workers (and a history writer), until every record is stored (and in history). */
     const pipelineRun = async (label: string, withHistory: boolean, withTracing = false): Promise<{ tps: number, tickets: number, workerPeak: number, historyCatchUpSeconds: number }> => {
       await admin.flushall()
@@ -341,7 +340,8 @@ async function main (): Promise<void> {
     const after100k = memoryOf(memWorker.pid).rssMb
     results.workerMemory = { rssAfter10kMb: after10k, rssAfter100kMb: after100k, ratio: round(after100k / after10k), peakMb: memoryOf(memWorker.pid).peakMb }
     log(`worker memory: ${JSON.stringify(results.workerMemory)}`)
-    subscriber.disconnect()
+    await watcher.stop()
+    watcherConnection.disconnect()
     await stopAll()
 
     // ---------- 6. long polls at scale

@@ -11,7 +11,7 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Redis } from 'ioredis'
 import { createSigner } from 'fast-jwt'
-import { recordChannel, ticketKey, ticketRedisKey } from '@request-out/record-store'
+import { ticketKey, ticketRedisKey, watchRecords } from '@request-out/record-store'
 import { freePort, spawnApp, startPrivateRedis, waitFor, type AppProcess } from '@request-out/test-support'
 import { percentile, printTable } from './report.js'
 import { DEVELOPMENT_JWT_SECRET } from '@request-out/runtime'
@@ -112,14 +112,13 @@ async function main (): Promise<number> {
   const submittedAt = new Map<string, number>()
   const recordedAt = new Map<string, number>()
   const recordWrites = new Map<string, number>()
-  const subscriber = new Redis(redis.url, { maxRetriesPerRequest: null })
-  subscriber.on('error', () => {})
-  // Every stored record is announced once; a ticket announced twice had its record written twice.
-  subscriber.on('message', (_c: string, id: string) => {
+  const watcherConnection = new Redis(redis.url, { maxRetriesPerRequest: null })
+  watcherConnection.on('error', () => {})
+  // Every stored record is one event; a ticket with two had its record written twice.
+  const watcher = await watchRecords(watcherConnection, PREFIX, (id) => {
     if (!recordedAt.has(id)) recordedAt.set(id, Date.now())
     recordWrites.set(id, (recordWrites.get(id) ?? 0) + 1)
   })
-  await subscriber.subscribe(recordChannel(PREFIX))
 
   const token = createSigner({ key: DEVELOPMENT_JWT_SECRET, iss: 'request-out', aud: 'request-out', expiresIn: 3_600_000 })({ sub: CLIENT, role: 'client', jti: randomUUID() })
   const registered = await fetch(`http://127.0.0.1:${ports[0] as number}/v1/webhook`, {
@@ -299,7 +298,8 @@ async function main (): Promise<number> {
   printTable('soak', rows)
 
   // --- tidy up
-  subscriber.disconnect()
+  await watcher.stop()
+  watcherConnection.disconnect()
   reader.disconnect()
   await Promise.all([...intakes, ...everyWorker].map(async (p) => p.stop('SIGTERM')))
   await redis.destroy()

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify'
 import {
   TEST_REDIS_URL, json, okResult, spawnWorker, startUpstream, uniquePrefix, waitFor, writeCatalog
 } from '@request-out/test-support'
-import { recordChannel, ticketKey } from '@request-out/record-store'
+import { ticketKey, watchRecords } from '@request-out/record-store'
 import { Redis } from 'ioredis'
 import { TEST_USERS, postTicket, startIntake, tokenFor, writeUsersFile } from './helpers.js'
 
@@ -11,13 +11,15 @@ const FAIR = { Subject: 'fair', SubjectType: 'share', SubjectIdentifier: 'slow' 
 const FIFO = { Subject: 'fair', SubjectType: 'share', SubjectIdentifier: 'fifo' }
 const CAPPED = { Subject: 'fair', SubjectType: 'share', SubjectIdentifier: 'capped' }
 
-/** Records in the order they are stored (the record channel), for one prefix. */
+/** Records in the order they are stored (the ticket event streams), for one prefix. */
 async function recordOrder (t: Test, prefix: string): Promise<string[]> {
   const order: string[] = []
-  const sub = new Redis(TEST_REDIS_URL)
-  t.teardown(() => sub.disconnect())
-  sub.on('message', (_c: string, key: string) => order.push(key))
-  await sub.subscribe(recordChannel(prefix))
+  const connection = new Redis(TEST_REDIS_URL)
+  const watcher = await watchRecords(connection, prefix, (key) => order.push(key))
+  t.teardown(async () => {
+    await watcher.stop()
+    connection.disconnect()
+  })
   return order
 }
 

@@ -40,9 +40,12 @@ redis.call('XADD', KEYS[2], '*', unpack(event))
 return {1, '', ''}
 `
 // A record is final, except one whose code is ARGV[11] (the retry policy's exhausted code): a later
-// outcome of the same ticket (an operator's retry, or a late duplicate delivery) replaces it.
+// outcome of the same ticket (an operator's retry, or a late duplicate delivery) replaces it. It is
+// announced on the records channel only when a long poll waits on the ticket (`w`, set by
+// WATCH_READ): intakes do not each receive every record.
 const WRITE_RECORD = `
-local current = redis.call('HGET', KEYS[1], 'code')
+local v = redis.call('HMGET', KEYS[1], 'code', 'w')
+local current = v[1]
 if current and (current ~= ARGV[11] or ARGV[5] == ARGV[11]) then return 0 end
 redis.call('HSET', KEYS[1], 'rec', ARGV[1], 'code', ARGV[5])
 redis.call('EXPIRE', KEYS[1], ARGV[2])
@@ -51,8 +54,16 @@ local event = {'type', 'record', 'clientId', ARGV[6], 'ticketId', ARGV[7], 'at',
   'code', ARGV[5], 'record', ARGV[1], 'startedAt', ARGV[9], 'tries', ARGV[10], 'acceptedAt', acceptedAt}
 if ARGV[12] ~= '' then event[#event + 1] = 'traceparent'; event[#event + 1] = ARGV[12] end
 redis.call('XADD', KEYS[2], '*', unpack(event))
-redis.call('PUBLISH', ARGV[3], ARGV[4])
+if v[2] then redis.call('PUBLISH', ARGV[3], ARGV[4]) end
 return 1
+`
+
+// A read by a long poll: marks the ticket as waited on (its record will be announced) unless the
+// record is there already, in the same step as the read, so a record cannot slip in between.
+const WATCH_READ = `
+local v = redis.call('HMGET', KEYS[1], 'product', 'rec')
+if v[1] and not v[2] then redis.call('HSET', KEYS[1], 'w', '1') end
+return {v[1] or '', v[2] or ''}
 `
 
 // The acceptance time names which acceptance of a TicketId an event belongs to (a TicketId may be
@@ -82,6 +93,7 @@ return {1, '', v[4] or ''}
 interface ScriptCommands {
   roClaimTicket: (key: string, stream: string, fp: string, product: string, at: string, ttl: string,
     clientId: string, ticketId: string, requestId: string, traceId: string) => Promise<[number, string, string, number?]>
+  roWatchRead: (key: string) => Promise<[string, string]>
   roRequestCancel: (key: string, stream: string, at: string, clientId: string, ticketId: string, by: string, channel: string, member: string) => Promise<[number, string, string]>
   roFailedTry: (key: string, stream: string, clientId: string, ticketId: string, at: string, attempt: string, error: string) => Promise<number>
   roWriteRecord: (key: string, stream: string, record: string, ttl: string, channel: string, member: string, code: string,
@@ -150,6 +162,7 @@ export class RecordStore {
       redis.defineCommand('roWriteRecord', { numberOfKeys: 2, lua: WRITE_RECORD })
       redis.defineCommand('roFailedTry', { numberOfKeys: 2, lua: FAILED_TRY })
       redis.defineCommand('roRequestCancel', { numberOfKeys: 2, lua: REQUEST_CANCEL })
+      redis.defineCommand('roWatchRead', { numberOfKeys: 1, lua: WATCH_READ })
     }
     this.#redis = redis as RedisClient & ScriptCommands
     this.#prefix = options.prefix
@@ -174,12 +187,18 @@ export class RecordStore {
     return { outcome: 'existing', sameFields: fp === fingerprint, record: parseRecord(rec), cancelRequested: cancel === 1 }
   }
 
-  async read (clientId: string, ticketId: string): Promise<TicketState> {
+  /**
+   * The ticket as stored. `watch`: a long poll reads it, so its record, when it comes, is announced
+   * on the records channel (RecordWaiter); the waiter must be registered before this read.
+   */
+  async read (clientId: string, ticketId: string, watch = false): Promise<TicketState> {
     const [key] = this.#keys(clientId, ticketId)
-    let [product, rec] = await this.#redis.hmget(key, 'product', 'rec')
+    let [product = null, rec = null] = watch
+      ? (await this.#redis.roWatchRead(key)).map((v) => v === '' ? null : v)
+      : await this.#redis.hmget(key, 'product', 'rec')
     if (product === null && rec === null) {
       // Stored before ticket groups: readable until it expires (one RECORD_TTL_SECONDS after the upgrade).
-      [product, rec] = await this.#redis.hmget(legacyTicketRedisKey(this.#prefix, clientId, ticketId), 'product', 'rec')
+      [product = null, rec = null] = await this.#redis.hmget(legacyTicketRedisKey(this.#prefix, clientId, ticketId), 'product', 'rec')
     }
     if (product === null && rec === null) return { exists: false }
     return { exists: true, product: product ?? '', record: parseRecord(rec) }

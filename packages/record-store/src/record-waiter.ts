@@ -5,7 +5,9 @@ type RedisClient = Redis | Cluster
 
 /**
  * Wakes long polls when a record is stored. One subscription per process, whatever the number of
- * waiting requests: each waits on an in-memory entry keyed by ticket id.
+ * waiting requests: each waits on an in-memory entry keyed by ticket id. Only records of tickets a
+ * long poll has read with `RecordStore.read(…, watch)` are announced, so an intake hears of the
+ * tickets some intake waits on, not of every ticket.
  */
 export class RecordWaiter {
   readonly #subscriber: RedisClient

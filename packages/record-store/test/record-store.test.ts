@@ -3,7 +3,7 @@ import { Redis } from 'ioredis'
 import { completedEnvelope } from '@request-out/contracts'
 import { TEST_REDIS_URL, deleteKeys, uniquePrefix, waitFor } from '@request-out/test-support'
 import {
-  RecordStore, RecordWaiter, TICKET_GROUPS, cancelChannel, legacyTicketRedisKey, parseTicketKey, ticketEventStream, ticketFingerprint, ticketGroup, ticketKey, ticketRedisKey
+  RecordStore, RecordWaiter, TICKET_GROUPS, cancelChannel, recordChannel, watchRecords, legacyTicketRedisKey, parseTicketKey, ticketEventStream, ticketFingerprint, ticketGroup, ticketKey, ticketRedisKey
 } from '../src/index.js'
 
 /** A record store under a prefix of its own on the test Redis, cleaned up after the test. */
@@ -57,6 +57,7 @@ t.test('claim, read, write once, expiry, and the wake-up', async (t) => {
 
   const wait = waiter.waitFor(ticketKey('c', 't-1'), 5000)
   t.equal(waiter.waitingCount, 1)
+  t.same(await store.read('c', 't-1', true), { exists: true, product: 's/t/i', record: undefined }, 'the long poll reads it, watching')
   t.equal(await store.writeRecord('c', 't-1', record), true)
   t.equal(await wait.promise, true, 'the waiter is woken')
   t.equal(waiter.waitingCount, 0)
@@ -70,6 +71,30 @@ t.test('claim, read, write once, expiry, and the wake-up', async (t) => {
   const cancelled = waiter.waitFor('nobody', 5000)
   cancelled.cancel()
   t.equal(await cancelled.promise, false, 'cancel releases')
+})
+
+t.test('records are announced only for tickets a long poll watches; a watcher of the streams sees every one, in order', async (t) => {
+  const { prefix, store } = storeFor(t, 'announce')
+  const subscriber = new Redis(TEST_REDIS_URL)
+  const streams = new Redis(TEST_REDIS_URL)
+  const announced: string[] = []
+  subscriber.on('message', (_c: string, key: string) => announced.push(key))
+  await subscriber.subscribe(recordChannel(prefix))
+  const seen: string[] = []
+  const watcher = await watchRecords(streams, prefix, (key) => seen.push(key))
+  t.teardown(async () => {
+    await watcher.stop()
+    streams.disconnect()
+    subscriber.disconnect()
+  })
+  for (const id of ['quiet-1', 'waited', 'quiet-2']) await store.claim('c', id, 'fp', 's/t/i')
+  t.same(await store.read('c', 'waited', true), { exists: true, product: 's/t/i', record: undefined })
+  for (const id of ['quiet-1', 'waited', 'quiet-2']) t.equal(await store.writeRecord('c', id, { ...record, TicketId: id }), true)
+  await waitFor('every record seen in the streams', () => seen.length >= 3, 5000)
+  t.same(seen, ['quiet-1', 'waited', 'quiet-2'].map((id) => ticketKey('c', id)), 'in the order stored, across ticket groups')
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  t.same(announced, [ticketKey('c', 'waited')], 'only the watched ticket is announced')
+  t.same(await store.read('c', 'quiet-1', true), { exists: true, product: 's/t/i', record: { ...record, TicketId: 'quiet-1' } }, 'a watching read of a ticket with its record reads it')
 })
 
 t.test('a PRODUCT_FAILED record gives way to a later outcome; other records are final', async (t) => {

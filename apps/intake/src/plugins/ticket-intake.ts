@@ -101,7 +101,7 @@ function createTicketIntake (app: FastifyInstance) {
 
   /** The record if stored, else the seed's in-process answer after waiting up to the long poll. */
   async function currentAnswer (clientId: string, ticketId: string, wait: { promise: Promise<boolean> } | undefined): Promise<TicketEnvelope> {
-    let state = await recordStore.read(clientId, ticketId)
+    let state = await recordStore.read(clientId, ticketId, wait !== undefined)
     if (!state.exists) return await historyAnswer(clientId, ticketId)
     if (state.record === undefined && wait !== undefined && await wait.promise) {
       state = await recordStore.read(clientId, ticketId)
