@@ -254,7 +254,42 @@ async function main (): Promise<void> {
     await Promise.all(sends)
     await waitFor('light records', () => [...sentAt.keys()].every((k) => recordedAt.has(k)), 60_000, 50)
     const lightLatencies = [...sentAt].map(([k, at]) => (recordedAt.get(k) ?? at) - at).sort((a, b) => a - b)
-    results.light = { ratePerSecond: 200, tickets: sentAt.size, submitToRecordP50Ms: percentile(lightLatencies, 0.5), submitToRecordP99Ms: percentile(lightLatencies, 0.99) }
+    // The tail's baseline: bare BullMQ at the same rate, from the add to a record stored by a bare
+    // worker (SET + PUBLISH), two workers as ours.
+    log('light load baseline: bare BullMQ, 200 adds/s for 10 s, add → record stored by a bare worker')
+    const lightBare = [1, 2].map(() => runNode('bare-bullmq.js', ['worker'], { REDIS_URL: redis.url, QUEUE: 'bare-light', STORE: '1' }))
+    procs.push(...lightBare)
+    await waitFor('bare light workers', () => lightBare.every((w) => w.output().includes('worker ready')), 30_000, 100)
+    const bareSentAt = new Map<string, number>()
+    const bareStoredAt = new Map<string, number>()
+    const bareNotices = new Redis(redis.url)
+    bareNotices.on('message', (_c: string, id: string) => { if (!bareStoredAt.has(id)) bareStoredAt.set(id, Date.now()) })
+    await bareNotices.subscribe('bench-bare:records')
+    const lightQueue = new Queue('bare-light', { connection: admin, prefix: 'bench-bare' })
+    const lightBareStart = Date.now()
+    for (let n = 0; n < 2000; n++) {
+      const wait = lightBareStart + n * 5 - Date.now()
+      if (wait > 0) await sleep(wait)
+      const id = `lb-${n}`
+      bareSentAt.set(id, Date.now())
+      void lightQueue.add('ticket', { ...SEED, TicketId: id, ClientId: CLIENT }, { jobId: id, attempts: 3, backoff: { type: 'exponential', delay: 1000, jitter: 0.5 } })
+    }
+    await waitFor('bare light records', () => bareStoredAt.size >= bareSentAt.size, 60_000, 50)
+    const bareLatencies = [...bareSentAt].map(([id, at]) => (bareStoredAt.get(id) ?? at) - at).sort((a, b) => a - b)
+    lightBare.forEach((w) => w.kill('SIGTERM'))
+    bareNotices.disconnect()
+    await lightQueue.close()
+    const [p50, p99, bareP50, bareP99] = [percentile(lightLatencies, 0.5), percentile(lightLatencies, 0.99), percentile(bareLatencies, 0.5), percentile(bareLatencies, 0.99)]
+    results.light = {
+      ratePerSecond: 200,
+      tickets: sentAt.size,
+      submitToRecordP50Ms: p50,
+      submitToRecordP99Ms: p99,
+      bareAddToRecordP50Ms: bareP50,
+      bareAddToRecordP99Ms: bareP99,
+      p50Ratio: round(p50 / Math.max(1, bareP50)),
+      p99Ratio: round(p99 / Math.max(1, bareP99))
+    }
     log(`light: ${JSON.stringify(results.light)}`)
 
     // ---------- 4. cost growth: 10,000 vs 1,000,000 tickets stored (workers stopped: the same work at both sizes)
@@ -369,7 +404,7 @@ async function main (): Promise<void> {
   const a = results.accept as { intake: { rps: number, p50Ms: number, p99Ms: number }, ceiling: { rps: number, p50Ms: number, p99Ms: number }, ratio: number, intakePeakRssMb: number }
   const c = results.acceptHeapCapped as { rps: number, ratio: number, peakRssMb: number }
   const p = results.pipeline as { ticketsPerSecond: number, ceilingTicketsPerSecond: number, ratio: number, ceilingJobsPerSecond: number, ratioToBareBullmq: number, workerPeakRssMb: number }
-  const l = results.light as { submitToRecordP50Ms: number, submitToRecordP99Ms: number }
+  const l = results.light as { submitToRecordP50Ms: number, submitToRecordP99Ms: number, bareAddToRecordP50Ms: number, bareAddToRecordP99Ms: number, p50Ratio: number, p99Ratio: number }
   const g = results.growth as Record<string, { acceptRps: number, getP50Ms: number, getP99Ms: number }> & { acceptRatio1mTo10k: number, getRatio1mTo10k: number, redisBytesPerStoredTicket: number }
   const w = results.workerMemory as { rssAfter10kMb: number, rssAfter100kMb: number, ratio: number }
   const h = results.pipelineHistory as { offTicketsPerSecond: number, onTicketsPerSecond: number, ratio: number, historyCatchUpSecondsAfterLastRecord: number }
@@ -402,7 +437,8 @@ async function main (): Promise<void> {
     ['other GETs p99 ms idle / while 10,000 are held (ratio ≤ 1.2)', `${lp.otherIdleP99Ms} / ${lp.otherHeldP99Ms} (${lp.otherP99Ratio})`],
     ['fairness: B\'s p50 ms behind A\'s 5,000 / alone (ratio ≤ 3)', `${f.fairP50Ms} / ${f.aloneP50Ms} (${f.fairRatio})`],
     ['same with Fairness "fifo" (ratio)', `${f.fifoP50Ms} (${f.fifoRatio})`],
-    ['light load 200/s submit-to-record p50 / p99 ms (p50 ≤ 3)', `${l.submitToRecordP50Ms} / ${l.submitToRecordP99Ms}`],
+    ['light load 200/s POST → record p50 / p99 ms (bare BullMQ add → record)', `${l.submitToRecordP50Ms} / ${l.submitToRecordP99Ms} (${l.bareAddToRecordP50Ms} / ${l.bareAddToRecordP99Ms})`],
+    ['light load ratios p50 / p99 (≤ 2 / ≤ 3)', `${l.p50Ratio} / ${l.p99Ratio}`],
     ['accept req/s at 10k / 1M stored', `${g['10000']?.acceptRps} / ${g['1000000']?.acceptRps} (ratio ${g.acceptRatio1mTo10k})`],
     ['GET p50 / p99 ms at 10k stored', `${g['10000']?.getP50Ms} / ${g['10000']?.getP99Ms}`],
     ['GET p50 / p99 ms at 1M stored', `${g['1000000']?.getP50Ms} / ${g['1000000']?.getP99Ms} (req/s ratio ${g.getRatio1mTo10k})`],
