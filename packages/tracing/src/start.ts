@@ -19,9 +19,7 @@ export function tracingConfigured (env: Env): boolean {
 const UNTRACED = /^\/(?:metrics|health|ready|live|docs|admin\/queues\/static)(?:[/?]|$)/
 
 /** The statement a Redis span records: the command alone. Its arguments hold job data (NIKs) and ticket keys. */
-export function redisStatement (command: string): string {
-  return command
-}
+const redisStatement = (command: string): string => command
 
 /**
  * Starts OpenTelemetry from the standard OTEL_* variables when `tracingConfigured`, else does
