@@ -17,6 +17,7 @@ import { locatePostgres } from '@request-out/local-services'
 import { freePort, spawnApp, startPrivateRedis, waitFor } from '@request-out/test-support'
 import { batchRow } from './batch-bench.js'
 import { fairnessRow } from './fairness-bench.js'
+import { lightStages } from './light-stages.js'
 import { longPollRow } from './long-poll-bench.js'
 import { benchDatabase, searchAtScale } from './history-bench.js'
 import { otlpSink } from './otlp-sink.js'
@@ -254,6 +255,8 @@ async function main (): Promise<void> {
     await Promise.all(sends)
     await waitFor('light records', () => [...sentAt.keys()].every((k) => recordedAt.has(k)), 60_000, 50)
     const lightLatencies = [...sentAt].map(([k, at]) => (recordedAt.get(k) ?? at) - at).sort((a, b) => a - b)
+    const lightQueueKeys = productQueue(PREFIX, SANDBOX)
+    const stages = await lightStages(admin, PREFIX, `${lightQueueKeys.prefix}:${lightQueueKeys.name}`, sentAt, recordedAt)
     // The tail's baseline: bare BullMQ at the same rate, from the add to a record stored by a bare
     // worker (SET + PUBLISH), two workers as ours.
     log('light load baseline: bare BullMQ, 200 adds/s for 10 s, add → record stored by a bare worker')
@@ -288,7 +291,8 @@ async function main (): Promise<void> {
       bareAddToRecordP50Ms: bareP50,
       bareAddToRecordP99Ms: bareP99,
       p50Ratio: round(p50 / Math.max(1, bareP50)),
-      p99Ratio: round(p99 / Math.max(1, bareP99))
+      p99Ratio: round(p99 / Math.max(1, bareP99)),
+      stages
     }
     log(`light: ${JSON.stringify(results.light)}`)
 
@@ -404,7 +408,7 @@ async function main (): Promise<void> {
   const a = results.accept as { intake: { rps: number, p50Ms: number, p99Ms: number }, ceiling: { rps: number, p50Ms: number, p99Ms: number }, ratio: number, intakePeakRssMb: number }
   const c = results.acceptHeapCapped as { rps: number, ratio: number, peakRssMb: number }
   const p = results.pipeline as { ticketsPerSecond: number, ceilingTicketsPerSecond: number, ratio: number, ceilingJobsPerSecond: number, ratioToBareBullmq: number, workerPeakRssMb: number }
-  const l = results.light as { submitToRecordP50Ms: number, submitToRecordP99Ms: number, bareAddToRecordP50Ms: number, bareAddToRecordP99Ms: number, p50Ratio: number, p99Ratio: number }
+  const l = results.light as { submitToRecordP50Ms: number, submitToRecordP99Ms: number, bareAddToRecordP50Ms: number, bareAddToRecordP99Ms: number, p50Ratio: number, p99Ratio: number, stages: Record<string, { p50Ms: number, p99Ms: number, maxMs: number }> }
   const g = results.growth as Record<string, { acceptRps: number, getP50Ms: number, getP99Ms: number }> & { acceptRatio1mTo10k: number, getRatio1mTo10k: number, redisBytesPerStoredTicket: number }
   const w = results.workerMemory as { rssAfter10kMb: number, rssAfter100kMb: number, ratio: number }
   const h = results.pipelineHistory as { offTicketsPerSecond: number, onTicketsPerSecond: number, ratio: number, historyCatchUpSecondsAfterLastRecord: number }
@@ -439,6 +443,7 @@ async function main (): Promise<void> {
     ['same with Fairness "fifo" (ratio)', `${f.fifoP50Ms} (${f.fifoRatio})`],
     ['light load 200/s POST → record p50 / p99 ms (bare BullMQ add → record)', `${l.submitToRecordP50Ms} / ${l.submitToRecordP99Ms} (${l.bareAddToRecordP50Ms} / ${l.bareAddToRecordP99Ms})`],
     ['light load ratios p50 / p99 (≤ 2 / ≤ 3)', `${l.p50Ratio} / ${l.p99Ratio}`],
+    ...Object.entries(l.stages).map(([stage, f]): [string, string] => [`light load stage ${stage}: p50 / p99 / max ms`, `${f.p50Ms} / ${f.p99Ms} / ${f.maxMs}`]),
     ['accept req/s at 10k / 1M stored', `${g['10000']?.acceptRps} / ${g['1000000']?.acceptRps} (ratio ${g.acceptRatio1mTo10k})`],
     ['GET p50 / p99 ms at 10k stored', `${g['10000']?.getP50Ms} / ${g['10000']?.getP99Ms}`],
     ['GET p50 / p99 ms at 1M stored', `${g['1000000']?.getP50Ms} / ${g['1000000']?.getP99Ms} (req/s ratio ${g.getRatio1mTo10k})`],

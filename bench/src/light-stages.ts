@@ -1,0 +1,45 @@
+// Where the light load's POST → record time goes, per stage, from what the system records anyway:
+// the ticket's `accepted` and `record` events (claim time; the try's start and the record time) and
+// its job hash (when BullMQ added it and moved it to active).
+import type { Redis } from 'ioredis'
+import { parseTicketKey, ticketEventStreams } from '@request-out/record-store'
+import { percentile } from './report.js'
+
+export interface StageFigures { p50Ms: number, p99Ms: number, maxMs: number }
+
+export async function lightStages (redis: Redis, prefix: string, jobKeyPrefix: string, sentAt: Map<string, number>, recordedAt: Map<string, number>): Promise<Record<string, StageFigures>> {
+  const events = new Map<string, Record<string, Record<string, string>>>()
+  for (const stream of ticketEventStreams(prefix)) {
+    for (const [, flat] of await redis.xrange(stream, '-', '+')) {
+      const f: Record<string, string> = {}
+      for (let i = 0; i + 1 < flat.length; i += 2) f[flat[i] as string] = flat[i + 1] as string
+      const type = f.type
+      if (type !== 'accepted' && type !== 'record') continue
+      const id = `${f.clientId ?? ''}\n${f.ticketId ?? ''}`
+      events.set(id, { ...events.get(id), [type]: f })
+    }
+  }
+  const stages: Record<string, number[]> = {
+    'POST → claim': [], 'claim → add': [], 'add → active': [], 'active → processor': [], 'processor → record': [], 'record → seen': []
+  }
+  for (const [key, sent] of sentAt) {
+    const parsed = parseTicketKey(key)
+    const e = parsed === undefined ? undefined : events.get(`${parsed.clientId}\n${parsed.ticketId}`)
+    const seen = recordedAt.get(key)
+    const [added, active] = (await redis.hmget(`${jobKeyPrefix}:${key}`, 'timestamp', 'processedOn')).map(Number)
+    if (e?.accepted === undefined || e.record === undefined || seen === undefined || added === undefined || active === undefined) continue
+    const claim = Number(e.accepted.at)
+    const start = Number(e.record.startedAt)
+    const stored = Number(e.record.at)
+    stages['POST → claim']?.push(claim - sent)
+    stages['claim → add']?.push(added - claim)
+    stages['add → active']?.push(active - added)
+    stages['active → processor']?.push(start - active)
+    stages['processor → record']?.push(stored - start)
+    stages['record → seen']?.push(seen - stored)
+  }
+  return Object.fromEntries(Object.entries(stages).map(([stage, values]) => {
+    values.sort((a, b) => a - b)
+    return [stage, { p50Ms: percentile(values, 0.5), p99Ms: percentile(values, 0.99), maxMs: values[values.length - 1] ?? Number.NaN }]
+  }))
+}
