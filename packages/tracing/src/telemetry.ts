@@ -1,5 +1,5 @@
 import { ROOT_CONTEXT, SpanStatusCode, context, propagation, trace, type Attributes } from '@opentelemetry/api'
-import { unsuppressTracing } from '@opentelemetry/core'
+import { suppressTracing, unsuppressTracing } from '@opentelemetry/core'
 import { BullMQOtel } from 'bullmq-otel'
 import type { Telemetry } from 'bullmq'
 import { jobTelemetry } from './bullmq-telemetry.js'
@@ -49,6 +49,12 @@ export async function inSpan<T> (name: string, attributes: Attributes, work: () 
       span.end()
     }
   })
+}
+
+/** Runs `work` with tracing suppressed: shared work that belongs to no one request's trace. */
+export function untraced<T> (work: () => T): T {
+  if (!tracingStarted()) return work()
+  return context.with(suppressTracing(context.active()), work)
 }
 
 /** The active trace's id, or undefined outside a sampled span. */

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { tracingConfigured } from '../src/start.js'
-import { activeTraceId, activeTraceparent, bullmqTelemetry, inSpan, traceLogFields, withTraceparent } from '../src/index.js'
+import { activeTraceId, activeTraceparent, bullmqTelemetry, inSpan, resumeTracing, traceLogFields, untraced, withTraceparent } from '../src/index.js'
 
 t.test('tracing starts only when an endpoint or an exporter is named, and never when disabled', async (t) => {
   t.equal(tracingConfigured({}), false, 'nothing configured: no SDK (OpenTelemetry alone would export to localhost:4318)')
@@ -20,4 +20,7 @@ t.test('with tracing off, the helpers cost nothing and change nothing', async (t
   t.equal(activeTraceparent(), undefined)
   t.same(traceLogFields(), {}, 'log lines get no trace fields')
   t.equal(withTraceparent('00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01', () => 'ran'), 'ran')
+  t.equal(untraced(() => 'ran'), 'ran')
+  const processor = async (n: number): Promise<number> => n + 1
+  t.equal(resumeTracing(processor), processor, 'processors are not wrapped')
 })

@@ -6,7 +6,7 @@ import { isRedisUnavailable } from '@request-out/redis-connection'
 import { QUEUE_STATES, productQueue, type QueueCounts } from '@request-out/runtime'
 import { retryPolicy, type Product } from '@request-out/product-catalog'
 import { ticketKey } from '@request-out/record-store'
-import { bullmqTelemetry } from '@request-out/tracing'
+import { bullmqTelemetry, untraced } from '@request-out/tracing'
 import { defineFairShareCommands, fairPriorities, returnFairTurn } from '../fair-share.js'
 
 declare module 'fastify' {
@@ -45,7 +45,8 @@ function createTicketQueues (app: FastifyInstance) {
   // one tick are sent at its end, still within the round trip of the claims sent beside them
   // (ioredis sends its pipeline on setImmediate).
   let turnRequests = new Map<string, TurnRequests>()
-  const sendTurnRequests = (): void => {
+  // Untraced: the call serves every request of the tick, and would land in the first one's trace.
+  const sendTurnRequests = (): void => untraced(() => {
     const asked = turnRequests
     turnRequests = new Map()
     for (const { queue, clientId, waiters } of asked.values()) {
@@ -53,7 +54,7 @@ function createTicketQueues (app: FastifyInstance) {
         (turns) => waiters.forEach((w, i) => w.resolve(turns[i] as number)),
         (err: unknown) => waiters.forEach((w) => w.reject(err)))
     }
-  }
+  })
   for (const product of catalog.list()) {
     const { name, prefix } = productQueue(env.QUEUE_PREFIX, product.key)
     // One shared fail-fast connection for every product queue of this process.
