@@ -115,6 +115,14 @@ t.test('the ticket history pages in a real browser: search, a ticket, retry, era
   t.match(await page.locator('[data-field=record]').textContent(), /"NIK": "\[erased\]"/, 'erased')
   t.match((await api('GET', '/v1/request-out/page-ok-1')).json, { Data: { NIK: '[erased]' } }, 'the client reads the erased record')
 
+  // A traced POST's ticket shows its trace id (claimed here with one, as a traced POST's claim is).
+  await app.recordStore.claim('traced-client', 'page-traced', 'fp', 'digitalid/enrollment/ektp', 'req-traced', '4bf92f3577b34da6a3ce929d0e0e4736')
+  await waitFor('the traced ticket\'s page', async () => {
+    await page.goto(`${base}/admin/tickets/traced-client/page-traced`)
+    return await page.locator('[data-trace-id]').count() > 0
+  }, 15_000, 200)
+  t.equal((await page.locator('[data-trace-id]').textContent())?.trim(), '4bf92f3577b34da6a3ce929d0e0e4736', 'the ticket page shows its trace id')
+
   // Cancellation: one ticket from its page, then the rest in bulk after a count.
   const idle = { ...SEED_TICKET, SubjectType: 'verification', SubjectIdentifier: 'idle' }
   for (const id of ['idle-1', 'idle-2', 'idle-3']) t.equal((await fetch(`${base}/v1/request-out`, { method: 'POST', headers: { authorization: `Bearer ${client}`, 'content-type': 'application/json' }, body: JSON.stringify({ ...idle, TicketId: id }) })).status, 202)
