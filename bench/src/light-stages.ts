@@ -19,8 +19,11 @@ export async function lightStages (redis: Redis, prefix: string, jobKeyPrefix: s
       events.set(id, { ...events.get(id), [type]: f })
     }
   }
-  const stages: Record<string, number[]> = {
-    'POST → claim': [], 'claim → add': [], 'add → active': [], 'active → processor': [], 'processor → record': [], 'record → seen': []
+  const stages = new Map<string, number[]>()
+  const add = (stage: string, ms: number): void => {
+    const list = stages.get(stage) ?? []
+    if (list.length === 0) stages.set(stage, list)
+    list.push(ms)
   }
   for (const [key, sent] of sentAt) {
     const parsed = parseTicketKey(key)
@@ -31,14 +34,14 @@ export async function lightStages (redis: Redis, prefix: string, jobKeyPrefix: s
     const claim = Number(e.accepted.at)
     const start = Number(e.record.startedAt)
     const stored = Number(e.record.at)
-    stages['POST → claim']?.push(claim - sent)
-    stages['claim → add']?.push(added - claim)
-    stages['add → active']?.push(active - added)
-    stages['active → processor']?.push(start - active)
-    stages['processor → record']?.push(stored - start)
-    stages['record → seen']?.push(seen - stored)
+    add('POST → claim', claim - sent)
+    add('claim → add', added - claim)
+    add('add → active', active - added)
+    add('active → processor', start - active)
+    add('processor → record', stored - start)
+    add('record → seen', seen - stored)
   }
-  return Object.fromEntries(Object.entries(stages).map(([stage, values]) => {
+  return Object.fromEntries([...stages].map(([stage, values]) => {
     values.sort((a, b) => a - b)
     return [stage, { p50Ms: percentile(values, 0.5), p99Ms: percentile(values, 0.99), maxMs: values[values.length - 1] ?? Number.NaN }]
   }))

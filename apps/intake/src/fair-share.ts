@@ -1,5 +1,5 @@
 import type { Queue } from 'bullmq'
-import type { RedisClient } from '@request-out/redis-connection'
+import { defineScript, type RedisClient } from '@request-out/redis-connection'
 
 /** BullMQ's highest priority number (lowest urgency); priorities are 1 … this. */
 const MAX_PRIORITY = 2_097_152
@@ -45,14 +45,10 @@ interface FairCommands {
   roFairReturn: (lastByClient: string, clientId: string, priority: string) => Promise<number>
 }
 
-// Scripts are defined when the connection is set up, never on first use: an ioredis pipeline
-// knows only the scripts defined before it was created, and a call of a newer one inside an
-// auto-pipeline breaks the whole pipeline ('results[i] is not iterable', uncaught).
+/** Defines the fair-share scripts on a connection (`defineScript`), at set-up. */
 export function defineFairShareCommands (redis: RedisClient): void {
-  if (!('roFairPriority' in redis)) {
-    redis.defineCommand('roFairPriority', { numberOfKeys: 2, lua: FAIR_PRIORITY })
-    redis.defineCommand('roFairReturn', { numberOfKeys: 1, lua: RETURN_TURN })
-  }
+  defineScript(redis, 'roFairPriority', 2, FAIR_PRIORITY)
+  defineScript(redis, 'roFairReturn', 1, RETURN_TURN)
 }
 
 const commands = (redis: RedisClient): RedisClient & FairCommands => redis as RedisClient & FairCommands
@@ -66,7 +62,7 @@ export async function fairPriorities (redis: RedisClient, queue: Queue, clientId
   return Array.from({ length: count }, (_, i) => Math.min(first + i, MAX_PRIORITY))
 }
 
-/** Gives back a turn `fairPriority` answered, for a ticket that needed no job after all. */
+/** Gives back a turn `fairPriorities` answered, for a ticket that needed no job after all. */
 export async function returnFairTurn (redis: RedisClient, queue: Queue, clientId: string, priority: number): Promise<void> {
   await commands(redis).roFairReturn(queue.toKey('ro-fair'), clientId, String(priority))
 }

@@ -1,4 +1,4 @@
-import type { RedisClient } from '@request-out/redis-connection'
+import { defineScript, type RedisClient } from '@request-out/redis-connection'
 
 /** Where a client stands in its quota window (also what the RateLimit fields tell). */
 export interface QuotaState {
@@ -36,11 +36,9 @@ function windowKey (prefix: string, clientId: string, perSeconds: number): { key
   return { key: `${prefix}:quota:${Buffer.from(clientId).toString('base64url')}:${perSeconds}:${index}`, untilEndMs: (index + 1) * windowMs - now }
 }
 
-// Scripts are defined when the connection is set up, never on first use: an ioredis pipeline
-// knows only the scripts defined before it was created, and a call of a newer one inside an
-// auto-pipeline breaks the whole pipeline ('results[i] is not iterable', uncaught).
+/** Defines the quota script on a connection (`defineScript`), at set-up. */
 export function defineQuotaCommands (redis: RedisClient): void {
-  if (!('roTakeQuota' in redis)) redis.defineCommand('roTakeQuota', { numberOfKeys: 1, lua: TAKE })
+  defineScript(redis, 'roTakeQuota', 1, TAKE)
 }
 
 /** Counts one ticket against the client's quota, or says it is over (`defineQuotaCommands` first). */

@@ -9,6 +9,12 @@ import { TicketEventType } from './ticket-events.js'
  * every ticket (benchmarks, soak runs, tests), since records are announced only to the intakes
  * that wait on them. Takes a connection of its own (it blocks); one Redis, not a cluster.
  */
+function byEntryId (a: string, b: string): number {
+  const [am = 0, as = 0] = a.split('-').map(Number)
+  const [bm = 0, bs = 0] = b.split('-').map(Number)
+  return am - bm || as - bs
+}
+
 export async function watchRecords (redis: Redis, prefix: string, onRecord: (key: string) => void): Promise<{ stop: () => Promise<void> }> {
   const streams = ticketEventStreams(prefix)
   // Where each stream ends now: '$' would skip what lands between two reads of a quiet stream.
@@ -36,8 +42,7 @@ export async function watchRecords (redis: Redis, prefix: string, onRecord: (key
         }
       }
       // One read returns stream by stream: by entry id (time, then sequence) is the order stored.
-      const order = (id: string): [number, number] => { const [ms, seq] = id.split('-'); return [Number(ms), Number(seq)] }
-      landed.sort((a, b) => { const [am, as] = order(a.id); const [bm, bs] = order(b.id); return am - bm || as - bs })
+      landed.sort((a, b) => byEntryId(a.id, b.id))
       for (const { key } of landed) onRecord(key)
     }
   })()

@@ -1,4 +1,5 @@
 import type { RedisClient } from './connections.js'
+import { defineScript } from './scripts.js'
 
 // A counting semaphore in one sorted set: members are the holders, scored by when their lease
 // ends, so a holder that dies frees its slot by itself. KEYS[1] the set; ARGV: now, lease end,
@@ -13,11 +14,9 @@ end
 return 0
 `
 
-// Scripts are defined when the connection is set up, never on first use: an ioredis pipeline
-// knows only the scripts defined before it was created, and a call of a newer one inside an
-// auto-pipeline breaks the whole pipeline ('results[i] is not iterable', uncaught).
+/** Defines the slot script on a connection (`defineScript`): before `acquireLeasedSlot` runs on it. */
 export function defineLeasedSlotCommands (redis: RedisClient): void {
-  if (!('roAcquireLeasedSlot' in redis)) redis.defineCommand('roAcquireLeasedSlot', { numberOfKeys: 1, lua: ACQUIRE })
+  defineScript(redis, 'roAcquireLeasedSlot', 1, ACQUIRE)
 }
 
 interface SlotCommands {

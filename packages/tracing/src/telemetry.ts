@@ -4,19 +4,15 @@ import { BullMQOtel } from 'bullmq-otel'
 import type { Telemetry } from 'bullmq'
 import { jobTelemetry } from './bullmq-telemetry.js'
 
-// Shared through globalThis rather than a module variable: main.ts and the app may load this
-// module from different paths (dist/ of a linked package), and both must see the same answer.
-const STARTED = Symbol.for('request-out.tracing.started')
 const tracer = trace.getTracer('request-out')
+// Set by `startTracing` once the SDK runs in this process.
+let started = false
 
 export function markTracingStarted (): void {
-  (globalThis as Record<symbol, unknown>)[STARTED] = true
+  started = true
 }
 
-/** True once `startTracing` has started the SDK in this process. */
-export function tracingStarted (): boolean {
-  return (globalThis as Record<symbol, unknown>)[STARTED] === true
-}
+const tracingStarted = (): boolean => started
 
 let bullmq: Telemetry | undefined
 /**

@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
-import type { RedisClient } from '@request-out/redis-connection'
+import { defineScript, type RedisClient } from '@request-out/redis-connection'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -61,8 +61,7 @@ function createClientRate (app: FastifyInstance) {
   const lease = Math.max(1, Math.min(100, Math.ceil(max / 20)))
   let currentWindow = -1
   const states = new Map<string, ClientState>()
-  // Defined now, not on first use: a pipeline knows only the scripts defined before it was made.
-  if (!('roLeaseTokens' in app.redis.producer)) app.redis.producer.defineCommand('roLeaseTokens', { numberOfKeys: 1, lua: LEASE })
+  defineScript(app.redis.producer, 'roLeaseTokens', 1, LEASE)
 
   async function lease_ (clientId: string, window: number, want: number): Promise<{ got: number, count: number }> {
     const redis = app.redis.producer as RedisClient & LeaseCommands

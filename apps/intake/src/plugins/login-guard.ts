@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import type { UserRecord } from '@request-out/contracts'
+import { defineScript } from '@request-out/redis-connection'
 import { HttpProblem, unavailable } from '../http-problem.js'
 import type { UserDirectory } from '../user-directory.js'
 
@@ -44,7 +45,7 @@ function createLoginGuard (app: FastifyInstance) {
   const { env } = app.config
   const limits: Limits = { pair: env.LOGIN_RATE_LIMIT_MAX, user: env.LOGIN_USER_RATE_LIMIT_MAX, address: env.LOGIN_ADDRESS_RATE_LIMIT_MAX }
   const producer = app.redis.producer
-  if (!('roLoginFailure' in producer)) producer.defineCommand('roLoginFailure', { numberOfKeys: 3, lua: COUNT_FAILURE })
+  defineScript(producer, 'roLoginFailure', 3, COUNT_FAILURE)
   const redis = producer as typeof producer & GuardCommands
   const tag = `${env.QUEUE_PREFIX}:{login}`
   const local = new Map<string, number>()
