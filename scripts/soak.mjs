@@ -2,6 +2,9 @@
 import { spawnSync } from 'node:child_process'
 import { resolve } from 'node:path'
 import { installAndBuild } from './lib/workspace.mjs'
+import { runOnSupportedNode } from './lib/node-runtime.mjs'
+
+await runOnSupportedNode(import.meta.filename)
 
 process.chdir(resolve(import.meta.dirname, '..'))
 installAndBuild()

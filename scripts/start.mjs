@@ -3,6 +3,9 @@
 import { spawn } from 'node:child_process'
 import { resolve } from 'node:path'
 import { installAndBuild } from './lib/workspace.mjs'
+import { runOnSupportedNode } from './lib/node-runtime.mjs'
+
+await runOnSupportedNode(import.meta.filename)
 
 const root = resolve(import.meta.dirname, '..')
 process.chdir(root)

@@ -4,6 +4,9 @@ import { spawn } from 'node:child_process'
 import { resolve } from 'node:path'
 import { PNPM, pnpm } from './pnpm.mjs'
 import { installAndBuild, step } from './lib/workspace.mjs'
+import { runOnSupportedNode } from './lib/node-runtime.mjs'
+
+await runOnSupportedNode(import.meta.filename)
 
 const root = resolve(import.meta.dirname, '..')
 process.chdir(root)

@@ -1,7 +1,7 @@
 // npm run bench: every figure is a ratio to a bare baseline measured in the same run, on a private
 // redis-server, loopback only, bounded in time. Prints one table and writes bench/results.json (git ignores it; docs/performance.md holds the published table).
 import { randomUUID } from 'node:crypto'
-import { spawn, type ChildProcess } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { cpus, totalmem } from 'node:os'
 import { fileURLToPath } from 'node:url'
@@ -22,8 +22,9 @@ import { longPollRow } from './long-poll-bench.js'
 import { benchDatabase, searchAtScale } from './history-bench.js'
 import { otlpSink } from './otlp-sink.js'
 import { memoryOf, percentile, printTable } from './report.js'
+import { loadRun, runNode, type LoadResult } from './load-run.js'
+import { memorySweep } from './memory-sweep.js'
 
-const HERE = fileURLToPath(new URL('.', import.meta.url))
 const RESULTS = fileURLToPath(new URL('../results.json', import.meta.url))
 const PREFIX = 'bench'
 // A demo user: the development intake's directory knows it, so a token signed with the development secret passes.
@@ -33,23 +34,7 @@ const SEED = { Subject: 'digitalid', SubjectType: 'enrollment', SubjectIdentifie
 const started = Date.now()
 const log = (msg: string): void => console.log(`[bench ${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${msg}`)
 
-export interface LoadResult { requestsPerSecond: number, total: number, latencyP50: number, latencyP99: number, non2xx: number, errors: number, sent: number }
-
-function runNode (script: string, args: string[], env: Record<string, string> = {}): ChildProcess & { output: () => string } {
-  let out = ''
-  const child = spawn(process.execPath, [`${HERE}${script}`, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
-  child.stdout.on('data', (c: Buffer) => { out += c.toString() })
-  child.stderr.on('data', (c: Buffer) => { out += c.toString() })
-  return Object.assign(child, { output: () => out })
-}
-
-async function load (spec: Record<string, unknown>): Promise<LoadResult> {
-  const child = runNode('load-generator.js', [JSON.stringify(spec)])
-  const code = await new Promise((resolve) => child.on('exit', resolve))
-  const line = child.output().trim().split('\n').reverse().find((l) => l.startsWith('{'))
-  if (code !== 0 || line === undefined) throw new Error(`load generator failed: ${child.output().slice(-500)}`)
-  return JSON.parse(line) as LoadResult
-}
+const load = loadRun
 
 const round = (n: number, digits = 2): number => Math.round(n * 10 ** digits) / 10 ** digits
 
@@ -457,7 +442,10 @@ async function main (): Promise<void> {
   console.log(`\nwritten: ${RESULTS}`)
 }
 
-main().then(() => process.exit(0), (err: unknown) => {
+// `npm run bench -- memory-sweep [NODE_OPTIONS …]` runs the V8 settings sweep instead.
+const [mode, ...variants] = process.argv.slice(2)
+const chosen = mode === 'memory-sweep' ? memorySweep(variants.length > 0 ? variants : undefined) : main()
+chosen.then(() => process.exit(0), (err: unknown) => {
   console.error('bench failed:', err)
   process.exit(1)
 })

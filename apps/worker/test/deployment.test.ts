@@ -20,7 +20,14 @@ t.test('the worker service can be scaled: no fixed ports or container names', as
   const worker = text.slice(text.indexOf('\n  worker:'), text.indexOf('\nvolumes:'))
   t.notMatch(worker, /container_name|\n {4}ports:/, 'workers and history writers scale')
   t.match(text, /\n {2}postgres:\n[\s\S]*\n {2}history:\n[\s\S]*WORKER_ROLE: history[\s\S]*DATABASE_URL: postgres:\/\//, 'PostgreSQL and a history writer with DATABASE_URL')
-  t.match(readFileSync(join(WORKSPACE_ROOT, 'Dockerfile'), 'utf8'), /FROM node:20[^\n]* AS build[\s\S]*FROM node:20/, 'multi-stage')
+  const dockerfile = readFileSync(join(WORKSPACE_ROOT, 'Dockerfile'), 'utf8')
+  t.match(dockerfile, /FROM node:\$\{NODE_VERSION\}-bookworm-slim AS build[\s\S]*FROM node:\$\{NODE_VERSION\}-bookworm-slim\n/, 'multi-stage, both stages on the same Node')
+  const PINNED_NODE = readFileSync(join(WORKSPACE_ROOT, '.node-version'), 'utf8').trim()
+  t.equal(/ARG NODE_VERSION=(\S+)/.exec(dockerfile)?.[1], PINNED_NODE, 'the image carries the Node the tests ran on')
+  t.match(dockerfile, /io\.request-out\.node-version="\$\{NODE_VERSION\}"/, 'and says so in a label')
+  for (const file of ['docker-compose.yml', 'deploy/k8s/intake.yaml', 'deploy/k8s/worker.yaml', 'deploy/k8s/history-writer.yaml']) {
+    t.match(readFileSync(join(WORKSPACE_ROOT, file), 'utf8'), new RegExp(`image: request-out:[\\w.]+-node${PINNED_NODE.replaceAll('.', '\\.')}\\n`), `${file}: the image tag names its Node`)
+  }
 })
 
 t.test('Kubernetes manifests are valid against the Kubernetes schemas', async (t) => {
