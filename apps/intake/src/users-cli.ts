@@ -11,11 +11,20 @@ import { Role, type UserRecord, errorMessage } from '@request-out/contracts'
 import { loadCatalog } from '@request-out/product-catalog'
 import { hashPassword, readUsersFile } from './user-directory.js'
 
+// One line per command, for the refusals that name it (the whole text is for --help).
+const COMMAND_USAGE: Record<string, string> = {
+  add: 'usage: request-out-users add <username> --role client|admin [--products a/b/c,d/e/f] [--file users.json] [--force]',
+  remove: 'usage: request-out-users remove <username> [--file users.json]',
+  list: 'usage: request-out-users list [--file users.json]'
+}
+const MIN_PASSWORD_LENGTH = 12
+
 const USAGE = `usage:
   request-out-users add <username> --role client|admin [--products a/b/c,d/e/f] [--file users.json] [--force]
   request-out-users remove <username> [--file users.json]
   request-out-users list [--file users.json]
-The password of "add" comes from stdin or USER_PASSWORD. --file defaults to AUTH_USERS_FILE.
+The password of "add" (at least 12 characters) comes from stdin or USER_PASSWORD. --file defaults
+to AUTH_USERS_FILE. "add" records when it wrote the user: tokens issued before then are refused.
 "add" refuses an existing user unless --force is given. --products are checked against the
 catalog of PRODUCTS_FILE (the built-in sandbox catalog when it is not set).`
 
@@ -45,7 +54,7 @@ try {
     }
   })
 } catch (err) {
-  fail(`${errorMessage(err)}\n${USAGE}`)
+  fail(`${errorMessage(err)} (request-out-users --help for usage)`)
 }
 const { values, positionals } = parsed
 if (values.help) {
@@ -54,7 +63,7 @@ if (values.help) {
 }
 const [command, username] = positionals
 const file = values.file ?? process.env.AUTH_USERS_FILE
-if (file === undefined) fail(`no users file: pass --file or set AUTH_USERS_FILE\n${USAGE}`)
+if (file === undefined) fail('no users file: pass --file or set AUTH_USERS_FILE')
 if (command !== 'add' && !existsSync(file)) fail(`no users file at ${file}`)
 let users: UserRecord[] = []
 try {
@@ -72,12 +81,11 @@ function save (list: UserRecord[]): void {
 
 switch (command) {
   case 'add': {
-    if (username === undefined || username === '') fail(USAGE)
+    if (username === undefined || username === '') fail(COMMAND_USAGE.add as string)
     const role = values.role
-    if (role !== Role.CLIENT && role !== Role.ADMIN) fail(`--role must be client or admin\n${USAGE}`)
-    const password = await readPassword()
-    if (password.length < 12) fail('the password must have at least 12 characters')
+    if (role !== Role.CLIENT && role !== Role.ADMIN) fail('--role must be client or admin')
     const products = values.products?.split(',').map((s) => s.trim()).filter((s) => s !== '')
+    // Before the password is asked for: nobody types one for a user that cannot be written.
     const existing = users.find((u) => u.Username === username)
     if (existing !== undefined && !values.force) {
       fail(`user ${username} exists already (${existing.Role}, ${existing.Products?.join(',') ?? 'all products'}); pass --force to replace it`)
@@ -92,18 +100,22 @@ switch (command) {
       const unknown = products.filter((p) => !known.includes(p))
       if (unknown.length > 0) fail(`unknown product ${unknown.join(', ')}; the catalog has ${known.join(', ')}`)
     }
+    const password = await readPassword()
+    if (password.length < MIN_PASSWORD_LENGTH) fail(`the password must have at least ${MIN_PASSWORD_LENGTH} characters`)
     const user: UserRecord = {
       Username: username,
       PasswordHash: await hashPassword(password),
       Role: role,
-      ...(products === undefined ? {} : { Products: products })
+      ...(products === undefined ? {} : { Products: products }),
+      // Every intake refuses tokens issued before this, once it has read the file again.
+      ChangedAt: new Date().toISOString()
     }
     save([...users.filter((u) => u.Username !== username), user])
     console.log(`user ${username} (${role}) ${existing === undefined ? 'added to' : 'replaced in'} ${file}`)
     break
   }
   case 'remove': {
-    if (username === undefined) fail(USAGE)
+    if (username === undefined) fail(COMMAND_USAGE.remove as string)
     const left = users.filter((u) => u.Username !== username)
     if (left.length === users.length) fail(`no user ${username} in ${file}`)
     save(left)
@@ -114,5 +126,5 @@ switch (command) {
     for (const u of users) console.log(`${u.Username}\t${u.Role}\t${u.Products?.join(',') ?? '(all products)'}`)
     break
   default:
-    fail(USAGE)
+    fail(command === undefined ? USAGE : `unknown command ${command}: add, remove or list (request-out-users --help for usage)`)
 }

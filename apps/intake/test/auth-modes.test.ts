@@ -1,13 +1,15 @@
 import t from 'tap'
 import { generateKeyPairSync, randomBytes } from 'node:crypto'
 import { execFileSync, spawnSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { FastifyInstance } from 'fastify'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createSigner } from 'fast-jwt'
-import { TEST_REDIS_URL, WORKSPACE_ROOT } from '@request-out/test-support'
+import { TEST_REDIS_URL, WORKSPACE_ROOT, uniquePrefix, waitFor } from '@request-out/test-support'
 import { loadIntakeConfig } from '../src/config.js'
-import { SEED_TICKET, login, postTicket, startIntake } from './helpers.js'
+import { SEED_TICKET, getTicket, login, postTicket, startIntake } from './helpers.js'
 
 const claims = { sub: 'ext-client', role: 'client' }
 
@@ -53,6 +55,44 @@ for (const [kind, options, algorithm] of [
   })
 }
 
+t.test('defects #25.1: a password change, or a removal and re-creation, ends the user\'s older tokens on every intake', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'rotest-users-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const file = join(dir, 'users.json')
+  const cli = join(WORKSPACE_ROOT, 'apps/intake/dist/users-cli.js')
+  const add = (password: string, force = true): void => { execFileSync(process.execPath, [cli, 'add', 'alice', '--role', 'client', '--file', file, ...(force ? ['--force'] : [])], { input: `${password}\n` }) }
+  // A token's iat has whole seconds: a change is dated in the second after the token's.
+  const nextSecond = async (): Promise<void> => { await sleep(1100 - (Date.now() % 1000)) }
+  add('alice-password-1', false)
+  t.match(JSON.parse(readFileSync(file, 'utf8')).Users[0], { Username: 'alice', ChangedAt: /^\d{4}-\d{2}-\d{2}T/ }, 'the CLI dates the change')
+  const prefix = uniquePrefix('rotate')
+  const one = await startIntake(t, { AUTH_USERS_FILE: file, AUTH_USERS_POLL_MS: '100' }, prefix)
+  const two = await startIntake(t, { AUTH_USERS_FILE: file, AUTH_USERS_POLL_MS: '100' }, prefix)
+  const old = await login(one.app, 'alice', 'alice-password-1')
+  const status = async (app: FastifyInstance, token: string): Promise<number> => (await getTicket(app, token, 'rotate-1')).statusCode
+  t.equal(await status(two.app, old), 404, 'the token works on both intakes (404: no such ticket yet)')
+
+  await nextSecond()
+  add('alice-password-2')
+  for (const { app } of [one, two]) await waitFor('the intake to refuse the older token', async () => await status(app, old) === 401, 5000, 50)
+  t.pass('a password change ends the older token on every intake, without a restart')
+  const fresh = await login(two.app, 'alice', 'alice-password-2')
+  t.equal(await status(one.app, fresh), 404, 'a token issued after the change works')
+
+  await nextSecond()
+  execFileSync(process.execPath, [cli, 'remove', 'alice', '--file', file])
+  await waitFor('the removal to be seen', async () => await status(one.app, fresh) === 401, 5000, 50)
+  await nextSecond()
+  add('alice-password-3', false)
+  await waitFor('the re-created user to be seen', async () => (await one.app.inject({ method: 'POST', url: '/v1/auth/login', payload: { Username: 'alice', Password: 'alice-password-3' } })).statusCode === 200, 5000, 50)
+  for (const { app } of [one, two]) t.equal(await status(app, fresh), 401, 'a token of the removed user does not come back with the new one')
+
+  // A file without ChangedAt (written before this change) still loads and refuses nothing more.
+  writeFileSync(file, JSON.stringify({ Users: JSON.parse(readFileSync(file, 'utf8')).Users.map(({ ChangedAt: _c, ...u }: Record<string, unknown>) => u) }))
+  await waitFor('the undated file to be read', async () => await status(one.app, fresh) === 404, 5000, 50)
+  t.pass('without ChangedAt, older tokens are not refused for it')
+})
+
 t.test('the users CLI writes scrypt hashes the login accepts', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'rotest-users-'))
   const file = join(dir, 'users.json')
@@ -72,11 +112,14 @@ t.test('the users CLI writes scrypt hashes the login accepts', async (t) => {
   t.match(help.stdout, /usage:/)
   const unknownFlag = run(['add', 'x', '--rol', 'client', '--file', file])
   t.equal(unknownFlag.status, 2, 'an unknown flag exits 2')
-  t.match(unknownFlag.stderr, /usage:/)
+  t.match(unknownFlag.stderr, /--rol.*\(request-out-users --help for usage\)\n$/)
+  t.equal(unknownFlag.stderr.trim().split('\n').length, 1, 'in one line, as the README says (defects #25.18)')
   t.notMatch(unknownFlag.stderr, /at .*\.js:\d+/, 'with a message, not a stack trace')
-  const again = run(['add', 'alice', '--role', 'client', '--file', file])
+  const again = run(['add', 'alice', '--role', 'client', '--file', file], 'short\n')
   t.equal(again.status, 2, 'adding an existing user is refused')
-  t.match(again.stderr, /alice exists already .*--force/)
+  t.match(again.stderr, /alice exists already .*--force/, 'before the password is looked at (defects #25.18)')
+  t.equal(run(['add', '--file', file]).stderr.trim().split('\n').length, 1, 'a missing username: one line')
+  t.equal(run(['frobnicate', '--file', file]).stderr.trim().split('\n').length, 1, 'an unknown command: one line')
   t.match(readFileSync(file, 'utf8'), /digitalid\/enrollment\/ektp/, 'and alice keeps her product limit')
   const badProduct = run(['add', 'carol', '--role', 'client', '--products', 'no/such/product', '--file', file])
   t.equal(badProduct.status, 2, 'an unknown product key is refused')

@@ -46,3 +46,26 @@ t.test('the rate limit counts tickets: those past it answer 429, and Retry-After
   const next = await app.inject(batch([{ ...SEED_TICKET, TicketId: 'r-9' }]))
   t.match(next.json(), { Data: { Results: [{ StatusCode: 429, Code: 'RATE_LIMITED' }] } }, 'the window is used up')
 })
+
+t.test('defects #25.6: a deeply nested ticket is refused on its own (400), and sizes are bytes as for a single POST', async (t) => {
+  const { app } = await startIntake(t, { BODY_LIMIT_BYTES: '1024' })
+  // Nested far past what JSON.stringify can walk on the stack: the batch parser took it.
+  const deepBody = `{"Tickets":[${JSON.stringify({ ...SEED_TICKET, TicketId: 'd-ok' })},{"TicketId":"d-deep","Subject":"digitalid","SubjectType":"enrollment","SubjectIdentifier":"ektp","Data":${'{"a":'.repeat(20_000)}1${'}'.repeat(20_000)}}]}`
+  const res = await app.inject({ method: 'POST', url: '/v1/request-out/batch', headers: { authorization: `Bearer ${client}`, 'content-type': 'application/json' }, payload: deepBody })
+  t.equal(res.statusCode, 200, res.body.slice(0, 200))
+  t.match(res.json(), { Data: { Results: [{ TicketId: 'd-ok', StatusCode: 202 }, { TicketId: 'd-deep', StatusCode: 400, Code: 'VALIDATION_ERROR', Errors: [{ Field: '/Data' }] }] } })
+  // 400 characters of a three-byte letter: 1,200 bytes, over the 1,024-byte limit a single POST applies.
+  const wide = { ...SEED_TICKET, TicketId: 'd-wide', Data: { Name: 'ก'.repeat(400) } }
+  t.equal((await postTicket(app, client, wide)).statusCode, 413, 'a single POST of it answers 413')
+  t.match((await app.inject(batch([wide]))).json(), { Data: { Results: [{ TicketId: 'd-wide', StatusCode: 413, Code: 'PAYLOAD_TOO_LARGE' }] } }, 'and so does its batch entry')
+})
+
+t.test('defects #25.11: a batch answers the RateLimit fields, counting its tickets', async (t) => {
+  const { app } = await startIntake(t, { RATE_LIMIT_MAX: '50' })
+  const res = await app.inject(batch(Array.from({ length: 8 }, (_, i) => ({ ...SEED_TICKET, TicketId: `rl-${i}` }))))
+  t.equal(res.statusCode, 200)
+  t.match(res.headers['ratelimit-policy'], /^"requests";q=50;w=\d+$/)
+  t.match(res.headers.ratelimit, /^"requests";r=42;t=\d+$/, '8 of 50 used')
+  const single = await postTicket(app, client, { ...SEED_TICKET, TicketId: 'rl-single' })
+  t.match(single.headers.ratelimit, /^"requests";r=41;t=\d+$/, 'a single POST counts from the same budget')
+})

@@ -105,6 +105,13 @@ t.test('cancel in each state: waiting, retrying, running on another process, fin
   t.equal((await cancel(app, 'c-admin', {}, tokenFor('client-b'))).statusCode, 404, "another client's token finds no such ticket of its own")
   t.equal((await cancel(app, 'c-admin', {}, tokenFor('client-b'), '?ClientId=client-a')).statusCode, 403)
   t.equal((await cancel(app, 'c-admin', {}, admin, '?ClientId=client-a')).statusCode, 202)
+  // Defects #25.10: audited once it happened, with the state before and after; a repeat or a refusal is not.
+  t.equal((await cancel(app, 'c-admin', {}, admin, '?ClientId=client-a')).statusCode, 410, 'cancelled already')
+  t.equal((await cancel(app, 'c-done', {}, admin, '?ClientId=client-a')).statusCode, 409, 'final already')
+  const audits = async (id: string): Promise<Array<Record<string, string>>> => (await app.recordStore.eventsOf('client-a', id)).filter((e) => e.type === 'audit').map((e) => e.fields)
+  t.match(await audits('c-admin'), [{ action: 'ticket.cancel', actor: 'ops', before: '{"Code":"IN_PROCESS"}', after: '{"Code":"CANCELLING"}' }])
+  t.equal((await audits('c-admin')).length, 1, 'the repeated cancel is not audited')
+  t.same(await audits('c-done'), [], 'nor the refused one')
 
   // A cancelled record is final for good: the dashboard refuses an operator's retry. (On a loaded
   // machine the running job's lock may lapse for a moment, and the intake removes the job itself:

@@ -54,6 +54,23 @@ t.test('a hung Redis (SIGSTOP) looks like a dead one: prompt 503s, one warning p
   }
 })
 
+t.test('defects #25.8: the first request on a hung Redis answers 503 after one command timeout, not one per command', noRedis, async (t) => {
+  const redis = await startPrivateRedis()
+  t.teardown(async () => redis.destroy())
+  // Long enough that one timeout and three in a row cannot be confused on a loaded machine.
+  const timeoutMs = 2000
+  const { app } = await startIntake(t, { REDIS_URL: redis.url, REDIS_COMMAND_TIMEOUT_MS: String(timeoutMs) })
+  const token = tokenFor('client-a')
+  t.equal((await postTicket(app, token, SEED_TICKET)).statusCode, 202)
+  redis.pause()
+  t.teardown(() => { redis.resume() })
+  const started = Date.now()
+  const post = await within(4 * timeoutMs, 'the first POST', postTicket(app, token, { ...SEED_TICKET, TicketId: 'hung-first' }))
+  const elapsed = Date.now() - started
+  t.equal(post.statusCode, 503)
+  t.ok(elapsed < 1.9 * timeoutMs, `answered after ${elapsed} ms: one timeout (${timeoutMs} ms), not one per command`)
+})
+
 t.test('idle and slow connections are closed: header and keep-alive timeouts', async (t) => {
   const { app } = await startIntake(t, { HTTP_HEADERS_TIMEOUT_MS: '1000', HTTP_KEEP_ALIVE_TIMEOUT_MS: '1000', HTTP_REQUEST_TIMEOUT_MS: '2000' })
   await app.listen({ port: 0, host: '127.0.0.1' })

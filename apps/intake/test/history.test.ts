@@ -106,9 +106,12 @@ t.test('history: search, timeline, GET after Redis forgot the ticket, erasure an
     headers: { cookie: `ro_admin_session=${admin}` }
   })
   t.equal(removal.statusCode, 204, 'a finished job removed from the dashboard')
+  // Defects #25.10: a refused cancel (the ticket is final) is not audited as done.
+  const refusedCancel = await app.inject({ method: 'DELETE', url: '/v1/request-out/other-3?ClientId=client-a', headers })
+  t.equal(refusedCancel.statusCode, 409)
   await waitFor('five audit rows', async () => (await adminGet(app, '/v1/admin/audit')).body.Data?.Entries.length === 5, 15_000)
   const audit = (await adminGet(app, '/v1/admin/audit')).body.Data.Entries as Array<Record<string, unknown>>
-  t.same(audit.map((e) => e.Action), ['job.remove', 'revocation.add', 'availability.set', 'availability.set', 'personal-data.erase'])
+  t.same(audit.map((e) => e.Action), ['job.remove', 'revocation.add', 'availability.set', 'availability.set', 'personal-data.erase'], 'no ticket.cancel row for the refused cancel')
   t.match(audit[0], { Actor: 'ops', Address: '127.0.0.1', ClientId: 'client-a', TicketId: 'other-3', Before: { state: 'completed' } })
   t.match(audit[2], { Target: SANDBOX, Before: { Available: false, Reason: 'maintenance' }, After: { Available: true } })
   t.match(audit[3], { Before: { Available: true }, After: { Available: false, Reason: 'maintenance' } })

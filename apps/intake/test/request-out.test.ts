@@ -160,7 +160,17 @@ t.test('product availability: unknown, switched off, not entitled', async (t) =>
   })
   t.equal(off.statusCode, 200)
   t.match(off.json(), { Data: { Key: SANDBOX, Available: false, Reason: 'maintenance', UpdatedBy: 'ops' } })
-  t.match((await postTicket(app, client, SEED_TICKET)).json(), { Code: 'PRODUCT_NOT_AVAILABLE' }, 'switched off')
+  const switchedOff = await postTicket(app, client, SEED_TICKET)
+  t.match(switchedOff.json(), { Code: 'PRODUCT_NOT_AVAILABLE' }, 'switched off')
+  // Defects #25.13: the seed's envelope byte for byte, the admin's reason in a header of its own.
+  t.equal(switchedOff.body, unknown.body, 'the same envelope as any product not available')
+  t.equal(switchedOff.headers['product-unavailable-reason'], 'maintenance')
+  t.equal((await postTicket(app, limited, SEED_TICKET)).headers['product-unavailable-reason'], undefined, 'a client not entitled to the product is not told why')
+  await app.inject({ method: 'PUT', url: `/v1/products/${SANDBOX}/availability`, headers: { authorization: `Bearer ${admin}` }, payload: { Available: false, Reason: 'Wartung bis 18:00 — 100% sicher\r\nX-Evil: 1' } })
+  const encoded = (await postTicket(app, client, SEED_TICKET)).headers['product-unavailable-reason'] as string
+  t.equal(decodeURIComponent(encoded), 'Wartung bis 18:00 — 100% sicher\r\nX-Evil: 1', 'any text survives as UTF-8 percent-encoding')
+  t.notMatch(encoded, /[\r\n]/, 'and cannot split the header')
+  await app.inject({ method: 'PUT', url: `/v1/products/${SANDBOX}/availability`, headers: { authorization: `Bearer ${admin}` }, payload: { Available: false, Reason: 'maintenance' } })
 
   const list = await app.inject({ method: 'GET', url: '/v1/products', headers: { authorization: `Bearer ${client}` } })
   t.match(list.json(), { Status: 'success', Data: { Products: [{ Key: SANDBOX, Available: false, Reason: 'maintenance' }] } })

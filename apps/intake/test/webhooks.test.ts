@@ -68,9 +68,30 @@ t.test('loopback is refused by default, at registration: no traffic is sent', as
   const { app } = await startIntake(t)
   const res = await register(app, hook.url)
   t.equal(res.statusCode, 400)
-  t.match(res.json(), { Code: 'VALIDATION_ERROR', Data: { Errors: [{ Field: '/Url', Message: /127\.0\.0\.1, not a public address/ }] } })
+  t.match(res.json(), { Code: 'VALIDATION_ERROR', Data: { Errors: [{ Field: '/Url', Message: /host 127\.0\.0\.1 is not a public address .*WEBHOOK_ALLOW_PRIVATE_NETWORKS/ }] } })
   t.match((await register(app, 'http://169.254.169.254/latest')).json(), { Code: 'VALIDATION_ERROR' }, 'nor the cloud metadata address')
+  // Defects #25.4: a name is refused without saying what it resolves to.
+  const named = await register(app, `http://localhost:${hook.port}/hooks`)
+  t.match(named.json(), { Code: 'VALIDATION_ERROR', Data: { Errors: [{ Field: '/Url', Message: /^host localhost is not a public address/ }] } })
+  t.notMatch(named.body, /127\.0\.0\.1|::1/, 'the resolved address stays with the server')
   t.equal(hook.got.length, 0)
+})
+
+t.test('defects #25.4: an IP-literal URL registered where private networks were allowed is refused at delivery by a worker that refuses them', async (t) => {
+  const hook = await receiver(t)
+  const prefix = uniquePrefix('hooks-literal')
+  // The intake allows private networks (a test or a closed network); the worker does not.
+  const { app } = await startIntake(t, ENV, prefix)
+  t.equal((await register(app, hook.url)).statusCode, 201)
+  const worker = await spawnWorker({ REDIS_URL: TEST_REDIS_URL, QUEUE_PREFIX: prefix, WEBHOOK_RETRY_SCHEDULE: '1,1,1,1,1,1,1,1' })
+  t.teardown(async () => { await worker.stop() })
+  t.equal((await postTicket(app, client, { ...SEED_TICKET, TicketId: 'literal-1' }, { prefer: 'wait=10' })).statusCode, 200)
+  const deliveries = async (): Promise<Array<{ Status: number | null, Error: string | null }>> =>
+    ((await app.inject({ method: 'GET', url: '/v1/request-out/literal-1/deliveries', headers: auth })).json() as { Data: { Deliveries: Array<{ Status: number | null, Error: string | null }> } }).Data.Deliveries
+  await waitFor('a refused attempt in the delivery log', async () => (await deliveries()).length > 0, 15_000, 50)
+  const [attempt] = await deliveries()
+  t.match(attempt, { Status: null, Error: /^AddressRefused: 127\.0\.0\.1 is not a public address/ }, 'the address connected to was checked, though no lookup ran')
+  t.equal(hook.got.length, 0, 'and nothing reached the receiver')
 })
 
 t.test('signed deliveries: verified with standardwebhooks, retried with the same id, through a rotation, and 410 disables', async (t) => {

@@ -5,7 +5,7 @@ import { ConfigError } from '@request-out/contracts'
 import { HistoryStore, HistoryWriter, createHistoryPool, describeDatabase, historyBacklog, migrateHistory } from '@request-out/history'
 import { personalFields } from '@request-out/product-catalog'
 import { RecordStore } from '@request-out/record-store'
-import { closeRedis, createRedis, describeTarget, isRedisReady, monitorConnection } from '@request-out/redis-connection'
+import { closeRedis, createRedis, describeTarget, isRedisReady, monitorConnection, type ConnectionMonitor } from '@request-out/redis-connection'
 import type { WorkerConfig } from './config.js'
 import { startEventTrimmer } from './event-trimmer.js'
 import { closeHealthServer, startHealthServer } from './health-server.js'
@@ -41,6 +41,7 @@ export class HistoryService {
   readonly #config: WorkerConfig
   readonly #log: Logger
   readonly #redis
+  readonly #monitor: ConnectionMonitor
   readonly #pool
   readonly #store: HistoryStore
   readonly #writer: HistoryWriter
@@ -59,7 +60,7 @@ export class HistoryService {
     this.#log = log
     collectDefaultMetrics({ register: this.registry })
     this.#redis = createRedis(config.redis, 'worker', 'request-out:history')
-    monitorConnection(this.#redis, log, { name: 'history writer', target: describeTarget(config.redis) })
+    this.#monitor = monitorConnection(this.#redis, log, { name: 'history writer', target: describeTarget(config.redis) })
     this.#pool = createHistoryPool(env.DATABASE_URL, {
       timeoutMs: WRITER_QUERY_TIMEOUT_MS,
       max: 4,
@@ -150,6 +151,8 @@ export class HistoryService {
       this.#stopTrimmer?.()
       await this.#writer.stop()
       await this.#pool.end().catch(() => {})
+      // Closed first: the connection this process closes itself is no outage to warn about.
+      this.#monitor.close()
       await closeRedis(this.#redis)
       await closeHealthServer(this.#health?.server)
     })()

@@ -38,6 +38,8 @@ export class ProductWorkers {
   readonly #stopping = new AbortController()
   readonly #log: Logger
   #closing: Promise<void> | undefined
+  /** Tries running in this process now. */
+  #running = 0
 
   constructor (options: ProductWorkersOptions) {
     this.#log = options.log
@@ -55,7 +57,7 @@ export class ProductWorkers {
         ? undefined
         : new ClientSlots(options.connection, queue, product.clientConcurrency, product.timeoutMs + 30_000)
       // With tracing, each try's span is a child of the enqueue's (its context travels in the job).
-      const worker = new Worker<TicketJob>(name, resumeTracing(ticketProcessor({
+      const processor = ticketProcessor({
         product,
         handle,
         recordStore: options.recordStore,
@@ -64,7 +66,17 @@ export class ProductWorkers {
         stopping: this.#stopping.signal,
         cancels: options.cancels,
         ...(clientSlots === undefined ? {} : { clientSlots })
-      })), {
+      })
+      // Counted, so a stop can tell running jobs from a close that waits on an unreachable Redis.
+      const counted: typeof processor = async (...args) => {
+        this.#running++
+        try {
+          return await processor(...args)
+        } finally {
+          this.#running--
+        }
+      }
+      const worker = new Worker<TicketJob>(name, resumeTracing(counted), {
         connection: options.connection,
         prefix,
         telemetry: bullmqTelemetry(),
@@ -146,7 +158,8 @@ export class ProductWorkers {
       ])
       clearTimeout(timer)
       if (timedOut) {
-        this.#log.warn({ timeoutMs }, 'running jobs did not finish in time; handing them back to the queue')
+        if (this.#running > 0) this.#log.warn({ timeoutMs, running: this.#running }, 'running jobs did not finish in time; handing them back to the queue')
+        else this.#log.info({ timeoutMs }, 'no job was running; stopping without waiting for Redis any longer')
         this.#stopping.abort()
         await Promise.allSettled(this.#workers.map(async ({ worker }) => worker.close(true)))
       }

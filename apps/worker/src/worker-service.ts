@@ -1,7 +1,7 @@
 import type { Server } from 'node:http'
 import type { Logger } from 'pino'
 import { RecordStore } from '@request-out/record-store'
-import { closeRedis, createRedis, describeTarget, isRedisReady, monitorConnection } from '@request-out/redis-connection'
+import { closeRedis, createRedis, describeTarget, isRedisReady, monitorConnection, type ConnectionMonitor } from '@request-out/redis-connection'
 import type { WorkerConfig } from './config.js'
 import { CancelListener } from './cancel-listener.js'
 import { WebhookService } from './webhook-service.js'
@@ -16,6 +16,7 @@ export class WorkerService {
   readonly #config: WorkerConfig
   readonly #log: Logger
   readonly #redis
+  readonly #monitor: ConnectionMonitor
   readonly #workers: ProductWorkers
   readonly #recordStore: RecordStore
   readonly #subscriber
@@ -31,7 +32,7 @@ export class WorkerService {
     const { env } = config
     // Workers wait for Redis (maxRetriesPerRequest: null): a Redis restart pauses work, never loses it.
     this.#redis = createRedis(config.redis, 'worker', 'request-out:worker')
-    monitorConnection(this.#redis, log, { name: 'worker', target: describeTarget(config.redis) })
+    this.#monitor = monitorConnection(this.#redis, log, { name: 'worker', target: describeTarget(config.redis) })
     const recordStore = new RecordStore(this.#redis, { prefix: env.QUEUE_PREFIX, ttlSeconds: env.RECORD_TTL_SECONDS })
     this.#recordStore = recordStore
     // Cancellations arrive by pub/sub, on a connection of their own (a subscribed connection does nothing else).
@@ -78,6 +79,8 @@ export class WorkerService {
     this.#stopping ??= (async () => {
       this.#stopTrimmer?.()
       await Promise.all([this.#workers.close(this.#config.env.SHUTDOWN_TIMEOUT_MS), this.#webhooks.stop()])
+      // Closed first: the connection this process closes itself is no outage to warn about.
+      this.#monitor.close()
       await closeRedis(this.#redis)
       await closeRedis(this.#subscriber)
       await closeHealthServer(this.#health?.server)

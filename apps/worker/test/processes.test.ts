@@ -51,6 +51,8 @@ t.test('SIGTERM drains: running jobs finish, the rest wait for another worker, e
   const queue = bench.queues.get(keyOf(product))
   await waitFor('jobs to be running', async () => (await queue?.getJobCounts('active'))?.active === 4, 10_000)
   t.equal(await first.stop('SIGTERM'), 0, 'exit code 0')
+  // Defects #25.19: closing its own connections is no outage.
+  t.notOk(first.lines.some((l) => String(l.msg).startsWith('redis unreachable')), 'a clean stop says nothing of Redis being unreachable')
   const afterStop = await countRecords(bench, ids)
   t.equal(afterStop.ok, 4, 'the 4 running tickets finished before exit')
   t.same(await queue?.getJobCounts('active', 'waiting'), { active: 0, waiting: 6 }, 'the others are waiting, untouched')
@@ -70,6 +72,7 @@ t.test('SIGTERM past SHUTDOWN_TIMEOUT_MS hands running jobs back to the queue', 
   const queue = bench.queues.get(keyOf(product))
   await waitFor('jobs to be running', async () => (await queue?.getJobCounts('active'))?.active === 2, 10_000)
   t.equal(await first.stop('SIGTERM'), 0, 'exit code 0 even though jobs were cut short')
+  t.ok(first.lines.some((l) => l.msg === 'running jobs did not finish in time; handing them back to the queue' && l.running === 2), 'says how many were cut short')
   t.equal((await countRecords(bench, ['hb-1', 'hb-2'])).ok, 0, 'no record yet')
   const second = spawnApp('worker', { ...bench.env, ...FAST_RECOVERY, WORKER_STALLED_INTERVAL_MS: '1000' })
   t.teardown(async () => second.stop('SIGKILL'))
@@ -107,5 +110,7 @@ t.test('a worker that cannot reach Redis still stops on SIGTERM and SIGINT, with
     const code = await Promise.race([exited, sleep(20_000).then(() => 'still running after 20 s')])
     t.not(code, 'still running after 20 s', `${signal}: the process ended`)
     t.ok(code === 0 || code === 1, `${signal}: exit code ${String(code)}`)
+    // Defects #25.19: no job ran, so none is said to be cut short.
+    t.notOk(worker.lines.some((l) => String(l.msg).startsWith('running jobs did not finish')), `${signal}: no word of running jobs when none ran`)
   }
 })

@@ -1,4 +1,4 @@
-import { StillInProcess, Unauthorized, Unavailable, errorFor } from './errors.js'
+import { StillInProcess, Unauthorized, Unavailable, UnexpectedAnswer, errorFor } from './errors.js'
 import type { ApiEnvelope, BatchResult, DeliveryAttempt, ProductView, TicketEnvelope, TicketRequest, WebhookEventType, WebhookView } from './types.js'
 
 export type ClientOptions = { baseUrl: string, fetch?: typeof fetch, maxRetries?: number, requestTimeoutMs?: number } & (
@@ -83,8 +83,16 @@ export class RequestOutClient {
       const text = await res.text()
       let body: unknown = null
       try { body = text === '' ? null : JSON.parse(text) } catch { body = text }
-      const code = (body as { Code?: string } | null)?.Code ?? ''
       const retryAfter = Number(res.headers.get('retry-after') ?? Number.NaN)
+      // Every answer of Request Out is an envelope with its StatusCode; anything else (a 204, a
+      // proxy's HTML page, another service at this URL) is said as such, not read as a ticket.
+      if (typeof (body as { StatusCode?: unknown } | null)?.StatusCode !== 'number') {
+        if (res.status >= 502 && res.status <= 504 && attempt < this.#maxRetries) { await sleep(this.#backoff(attempt)); continue }
+        const type = res.headers.get('content-type')?.split(';')[0] ?? 'no content type'
+        const what = text === '' ? 'an empty body' : `${type}: ${JSON.stringify(text.slice(0, 80))}`
+        throw new UnexpectedAnswer(`${method} ${path} answered HTTP ${res.status} with ${what}, not a Request Out answer (is ${this.#base} the Request Out API?)`, 'UNEXPECTED_ANSWER', res.status, body)
+      }
+      const code = (body as { Code?: string }).Code ?? ''
       if ((options.ok ?? ((s) => s < 300))(res.status, body)) return { status: res.status, body, headers: res.headers }
       if (res.status === 401 && options.auth !== false && !relogged && !('token' in this.#options)) {
         relogged = true

@@ -39,6 +39,8 @@ export class RateLimited extends RequestOutError { override name = 'RateLimited'
 export class QuotaExceeded extends RequestOutError { override name = 'QuotaExceeded' }
 /** 503, or no connection, after the retries. */
 export class Unavailable extends RequestOutError { override name = 'Unavailable' }
+/** The server answered something that is not Request Out's envelope (an empty 204, an HTML page): a wrong URL or a proxy in the way. */
+export class UnexpectedAnswer extends RequestOutError { override name = 'UnexpectedAnswer' }
 /** `waitFor` ran out of time while the ticket was still in process. */
 export class StillInProcess extends RequestOutError { override name = 'StillInProcess' }
 

@@ -1,10 +1,12 @@
 import t, { type Test } from 'tap'
 import { spawn } from 'node:child_process'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { Redis } from 'ioredis'
 import { Webhook } from 'standardwebhooks'
 import { WORKSPACE_ROOT, freePort, spawnApp, spawnWorker, startPrivateRedis, uniquePrefix, waitFor } from '@request-out/test-support'
 import {
-  Cancelled, NotFound, ProductNotAvailable, ProductRejected, RequestOutClient, TicketConflict, TicketFinal, Unauthorized, ValidationError, verifyWebhook
+  Cancelled, NotFound, ProductNotAvailable, ProductRejected, RequestOutClient, TicketConflict, TicketFinal, Unauthorized, UnexpectedAnswer, ValidationError, verifyWebhook
 } from '../src/index.js'
 
 const SEED = { Subject: 'digitalid', SubjectType: 'enrollment', SubjectIdentifier: 'ektp' }
@@ -136,6 +138,35 @@ t.test('the CLI: JSON on stdout, the exit codes', async (t) => {
   const help = await cli(['submit', '--help'])
   t.equal(help.code, 0)
   t.match(help.out, /request-out submit --product/)
+})
+
+t.test('defects #25.12: an answer that is not Request Out\'s envelope (a 204, an HTML page) is said as such, exit 1', async (t) => {
+  // A real HTTP server in Request Out's place: a proxy's page, or something else at that URL.
+  const server = createServer((req, res) => {
+    if (req.url?.startsWith('/v1/auth/login') === true) { res.writeHead(200, { 'content-type': 'application/json' }); res.end(JSON.stringify({ StatusCode: 200, Data: { AccessToken: 't', ExpiresIn: 3600 } })); return }
+    if (req.method === 'GET') { res.writeHead(204); res.end(); return }
+    res.writeHead(200, { 'content-type': 'text/html' })
+    res.end('<html><body>Welcome to nginx!</body></html>')
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => { server.close() })
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  const run = async (args: string[]): Promise<{ code: number | null, err: string }> => {
+    const child = spawn(process.execPath, ['packages/client/dist/cli.js', ...args], {
+      cwd: WORKSPACE_ROOT, env: { PATH: process.env.PATH ?? '', REQUEST_OUT_URL: base, REQUEST_OUT_TOKEN: 'x' }
+    })
+    let err = ''
+    child.stderr.on('data', (d: Buffer) => { err += d.toString() })
+    return { code: await new Promise<number | null>((resolve) => child.on('exit', resolve)), err }
+  }
+  const empty = await run(['status', 'x-1'])
+  t.equal(empty.code, 1)
+  t.match(empty.err, /^request-out: UNEXPECTED_ANSWER: GET \/v1\/request-out\/x-1 answered HTTP 204 with an empty body, not a Request Out answer/)
+  t.notMatch(empty.err, /Cannot read properties/)
+  const html = await run(['submit', '--product', 'a/b/c'])
+  t.equal(html.code, 1)
+  t.match(html.err, /answered HTTP 200 with text\/html: "<html><body>Welcome to nginx!/)
+  await t.rejects(new RequestOutClient({ baseUrl: base, token: 'x' }).get('x-2'), UnexpectedAnswer, 'the typed client throws its own error')
 })
 
 t.test('verifyWebhook (Web Crypto) accepts what standardwebhooks signs, refuses the rest', async (t) => {

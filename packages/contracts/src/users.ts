@@ -11,7 +11,11 @@ export const UserRecord = Type.Object(
     Quota: Type.Optional(Type.Object({
       Tickets: Type.Integer({ minimum: 1, description: 'Tickets this user may submit per window, over every intake' }),
       PerSeconds: Type.Integer({ minimum: 1, maximum: 31_536_000, description: 'The window, in seconds (e.g. 86400)' })
-    }, { additionalProperties: false, description: 'Over it, POST answers 429 QUOTA_EXCEEDED with Retry-After' }))
+    }, { additionalProperties: false, description: 'Over it, POST answers 429 QUOTA_EXCEEDED with Retry-After' })),
+    ChangedAt: Type.Optional(Type.String({
+      format: 'date-time',
+      description: 'When the users CLI last wrote this user (created, or replaced with a new password): tokens issued before this second are refused'
+    }))
   },
   { additionalProperties: false }
 )

@@ -40,14 +40,17 @@ redis.call('XADD', KEYS[2], '*', unpack(event))
 return {1, '', ''}
 `
 // A record is final, except one whose code is ARGV[11] (the retry policy's exhausted code): a later
-// outcome of the same ticket (an operator's retry, or a late duplicate delivery) replaces it. It is
+// outcome of the same ticket (an operator's retry, or a late duplicate delivery) replaces it, and
+// so does that code again from another try (a retry that failed once more appends its record
+// event too). The same try's outcome written twice (the processor, then the failed-job handler)
+// is one write: a try is named by when it started (ARGV[9], the job's processedOn). It is
 // announced on the records channel only when a long poll waits on the ticket (`w`, set by
 // WATCH_READ): intakes do not each receive every record.
 const WRITE_RECORD = `
-local v = redis.call('HMGET', KEYS[1], 'code', 'w')
+local v = redis.call('HMGET', KEYS[1], 'code', 'w', 'started')
 local current = v[1]
-if current and (current ~= ARGV[11] or ARGV[5] == ARGV[11]) then return 0 end
-redis.call('HSET', KEYS[1], 'rec', ARGV[1], 'code', ARGV[5])
+if current and (current ~= ARGV[11] or (ARGV[5] == ARGV[11] and v[3] == ARGV[9])) then return 0 end
+redis.call('HSET', KEYS[1], 'rec', ARGV[1], 'code', ARGV[5], 'started', ARGV[9])
 redis.call('EXPIRE', KEYS[1], ARGV[2])
 local acceptedAt = redis.call('HGET', KEYS[1], 'at') or ''
 local event = {'type', 'record', 'clientId', ARGV[6], 'ticketId', ARGV[7], 'at', ARGV[8],
@@ -185,6 +188,16 @@ export class RecordStore {
     )
     if (created === 1) return { outcome: 'claimed' }
     return { outcome: 'existing', sameFields: fp === fingerprint, record: parseRecord(rec), cancelRequested: cancel === 1 }
+  }
+
+  /**
+   * What a claim would answer for a ticket already there, without claiming anything: for a path
+   * that must not create a ticket (a client whose quota is used up re-POSTs one). One HMGET.
+   */
+  async existing (clientId: string, ticketId: string, fingerprint: string): Promise<Extract<ClaimResult, { outcome: 'existing' }> | undefined> {
+    const [fp, rec, cancel] = await this.#redis.hmget(this.#keys(clientId, ticketId)[0], 'fp', 'rec', 'cancel')
+    if (fp === null) return undefined
+    return { outcome: 'existing', sameFields: fp === fingerprint, record: parseRecord(rec), cancelRequested: cancel !== null }
   }
 
   /**

@@ -1,7 +1,7 @@
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq'
-import { Agent, request } from 'undici'
+import { Agent, buildConnector, request } from 'undici'
 import { ticketKey } from '@request-out/record-store'
-import { guardedLookup } from './address-policy.js'
+import { guardedConnector, guardedLookup } from './address-policy.js'
 import type { DeliveryState } from './delivery-state.js'
 import { signingSecrets, type EndpointStore } from './endpoint-store.js'
 import { signature } from './signing.js'
@@ -46,7 +46,7 @@ async function drain (body: AsyncIterable<Buffer> & { destroy: () => void }): Pr
 export function webhookDeliverer (options: DelivererOptions) {
   const { endpoints, state, log } = options
   const agent = new Agent({
-    connect: { lookup: guardedLookup(options.allowPrivate), timeout: options.timeoutMs },
+    connect: guardedConnector(buildConnector({ lookup: guardedLookup(options.allowPrivate), timeout: options.timeoutMs }), options.allowPrivate),
     headersTimeout: options.timeoutMs,
     bodyTimeout: options.timeoutMs,
     keepAliveTimeout: 10_000

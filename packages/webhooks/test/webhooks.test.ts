@@ -17,12 +17,16 @@ t.test('signatures verify with the standardwebhooks package, with either secret 
 })
 
 t.test('the address policy: public addresses only', async (t) => {
-  for (const ip of ['127.0.0.1', '10.1.2.3', '172.16.0.1', '192.168.1.1', '169.254.169.254', '100.64.0.1', '0.0.0.0', '::1', 'fe80::1', 'fd00::1', '::ffff:127.0.0.1', '224.0.0.1']) {
+  for (const ip of ['127.0.0.1', '10.1.2.3', '172.16.0.1', '192.168.1.1', '169.254.169.254', '100.64.0.1', '0.0.0.0', '::1', 'fe80::1', 'fd00::1', '::ffff:127.0.0.1', '224.0.0.1',
+    // Defects #25.4: ranges that embed or relay IPv4 (IPv4-compatible, 6to4, Teredo), site-local, the 6to4 relay.
+    '::127.0.0.1', '::10.0.0.1', '2002:7f00:1::1', '2002:a00:1::1', '2001:0:4136:e378:8000:63bf:3fff:fdd2', 'fec0::1', '192.88.99.1', '64:ff9b:1::a00:1']) {
     t.equal(isPublicAddress(ip), false, `${ip} refused`)
   }
   for (const ip of ['93.184.216.34', '8.8.8.8', '2606:2800:220:1:248:1893:25c8:1946', '::ffff:8.8.8.8']) t.equal(isPublicAddress(ip), true, `${ip} allowed`)
   t.match(await checkWebhookUrl('http://127.0.0.1:9/x', { allowPrivate: false, requireHttps: false }), /not a public address/)
-  t.match(await checkWebhookUrl('http://localhost/x', { allowPrivate: false, requireHttps: false }), /not a public address/, 'names are resolved')
+  const named = await checkWebhookUrl('http://localhost/x', { allowPrivate: false, requireHttps: false })
+  t.match(named, /^host localhost is not a public address .*WEBHOOK_ALLOW_PRIVATE_NETWORKS/, 'names are resolved; the setting that allows it is named')
+  t.notMatch(named, /127\.0\.0\.1|::1/, 'what the name resolves to is not told')
   t.equal(await checkWebhookUrl('http://127.0.0.1:9/x', { allowPrivate: true, requireHttps: false }), undefined)
   t.match(await checkWebhookUrl('http://93.184.216.34/x', { allowPrivate: false, requireHttps: true }), /https/)
   t.match(await checkWebhookUrl('https://user:pw@93.184.216.34/x', { allowPrivate: false, requireHttps: true }), /credentials/)

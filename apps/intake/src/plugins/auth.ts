@@ -90,6 +90,12 @@ async function createAuth (app: FastifyInstance) {
       }
       const user = users.get(claims.sub)
       if (user === undefined) throw refused('no such user in AUTH_USERS_FILE')
+      // A password change, or a removal and re-creation, ends every token issued before it. The
+      // file says when (this intake may see the change only on its next poll); `iat` has whole
+      // seconds, so a token of the very second of the change still passes.
+      if (user.ChangedAt !== undefined && (claims.iat ?? 0) < Math.floor(Date.parse(user.ChangedAt) / 1000)) {
+        throw refused('issued before the user was last changed (password change or re-creation)')
+      }
       return {
         claims,
         tokenId,

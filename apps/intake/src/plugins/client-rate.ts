@@ -95,6 +95,9 @@ function createClientRate (app: FastifyInstance) {
           state.count = count
           state.exhausted = got < want
         } catch (err) {
+          // Told to the monitor: a timeout here means Redis hangs, and the rest of this request
+          // (which checks isReady()) answers 503 at once instead of waiting out timeout after timeout.
+          app.redis.monitor.refused(err)
           app.log.debug({ err }, 'rate limit not counted: Redis unavailable')
           return { allowed: n, remaining: max, resetSeconds }
         }

@@ -7,13 +7,14 @@ import {
   finalRecordEnvelope, notReadyEnvelope, productKey, TicketRequest as TicketRequestSchema, type BatchResult, type BulkCancelFilter,
   type TicketEnvelope, type TicketRequest
 } from '@request-out/contracts'
-import { ticketFingerprint, ticketKey } from '@request-out/record-store'
+import { ticketFingerprint, ticketKey, type ClaimResult } from '@request-out/record-store'
 import { activeTraceId } from '@request-out/tracing'
 import { HttpProblem, RETRY_AFTER_SECONDS, unavailable } from '../http-problem.js'
 import { defineQuotaCommands, returnQuota, takeQuota, type QuotaState } from '../quota.js'
 import { fieldErrors } from './error-handling.js'
 import type { Product } from '@request-out/product-catalog'
 import { actingFor, mayUseProduct, type Principal } from './auth.js'
+import type { RateDecision } from './client-rate.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -48,6 +49,19 @@ interface SubmitContext {
 const CANCELLABLE_STATES = ['waiting', 'prioritized', 'delayed', 'active'] as const
 const BULK_PAGE = 500
 
+/** Why a product is not available now: an admin's switch (and the upstream breaker, later). */
+const UNAVAILABLE_REASON_HEADER = 'product-unavailable-reason'
+
+/** Free text as a header value: at most 200 characters, UTF-8 percent-encoded past printable ASCII (and `%`), so decodeURIComponent() gives it back. */
+const headerText = (text: string): string => text.slice(0, 200).replace(/[^\x20-\x24\x26-\x7e]/gu, (c) => encodeURIComponent(c))
+
+const tooDeep = (field: string): HttpProblem =>
+  new HttpProblem('VALIDATION_ERROR', `${Message.VALIDATION_ERROR}: ${field}`, {}, [{ Field: field, Message: `must not nest deeper than ${MAX_DATA_DEPTH} levels` }])
+
+/** A batch entry for a ticket refused with `problem`. */
+const problemResult = (p: HttpProblem): Omit<BatchResult, 'TicketId'> =>
+  ({ StatusCode: p.statusCode, Code: p.code, Message: p.message, ...(p.errors === undefined ? {} : { Errors: p.errors }) })
+
 /** Where a ticket is read back; encoded, though TicketIds hold only URL-safe characters today. */
 const ticketLocation = (ticketId: string): string => `/v1/request-out/${encodeURIComponent(ticketId)}`
 
@@ -79,6 +93,17 @@ function createTicketIntake (app: FastifyInstance) {
   const answer = (envelope: TicketEnvelope, product: string, outcome: string, headers: Record<string, string> = {}): TicketAnswer =>
     ({ ...reading(envelope, headers), metric: { product, outcome } })
   const refusal = (problem: HttpProblem, product: string): TicketAnswer => ({ problem, headers: {}, metric: { product, outcome: problem.code } })
+
+  /**
+   * A re-POST of a ticket already there: 409 with other fields, else its record, its cancellation
+   * under way (its job must not come back), or accepted while it waits for its record.
+   */
+  const repeated = (ticket: TicketRequest, key: string, known: Extract<ClaimResult, { outcome: 'existing' }>): TicketAnswer => {
+    if (!known.sameFields) return answer(failedEnvelope(ticket, 'TICKET_CONFLICT', Message.TICKET_CONFLICT), key, 'TICKET_CONFLICT')
+    if (known.record !== undefined) return answer(known.record, key, 'duplicate')
+    if (known.cancelRequested) return answer(cancellingEnvelope(ticket), key, 'duplicate')
+    return answer(acceptedEnvelope(ticket), key, 'duplicate', { location: ticketLocation(ticket.TicketId), 'retry-after': RETRY_AFTER_SECONDS })
+  }
 
   /**
    * A ticket Redis no longer holds (past RECORD_TTL_SECONDS), from the history: its newest
@@ -133,7 +158,7 @@ function createTicketIntake (app: FastifyInstance) {
   /** Bounds what JSON Schema cannot: how deep `Data` nests (checked before anything walks it). */
   function depthProblem (ticket: TicketRequest): HttpProblem | undefined {
     if (ticket.Data === undefined || !dataDepthExceeds(ticket.Data)) return undefined
-    return new HttpProblem('VALIDATION_ERROR', `${Message.VALIDATION_ERROR}: /Data`, {}, [{ Field: '/Data', Message: `must not nest deeper than ${MAX_DATA_DEPTH} levels` }])
+    return tooDeep('/Data')
   }
 
   function schemaProblem (key: string, ticket: TicketRequest): HttpProblem | undefined {
@@ -159,13 +184,10 @@ function createTicketIntake (app: FastifyInstance) {
     let turnUsed = false
     try {
       const claim = await recordStore.claim(principal.clientId, ticket.TicketId, ticketFingerprint(ticket), key, context.requestId, activeTraceId())
-      if (claim.outcome === 'existing' && !claim.sameFields) {
-        context.log.info({ ...fields, code: 'TICKET_CONFLICT' }, 'ticket refused: TicketId reused with other fields')
-        return answer(failedEnvelope(ticket, 'TICKET_CONFLICT', Message.TICKET_CONFLICT), key, 'TICKET_CONFLICT')
+      if (claim.outcome === 'existing' && (!claim.sameFields || claim.record !== undefined || claim.cancelRequested)) {
+        if (!claim.sameFields) context.log.info({ ...fields, code: 'TICKET_CONFLICT' }, 'ticket refused: TicketId reused with other fields')
+        return repeated(ticket, key, claim)
       }
-      if (claim.outcome === 'existing' && claim.record !== undefined) return answer(claim.record, key, 'duplicate')
-      // Being cancelled: its job must not come back.
-      if (claim.outcome === 'existing' && claim.cancelRequested) return answer(cancellingEnvelope(ticket), key, 'duplicate')
       // Also for a ticket already claimed but without a record: the add is idempotent by job id,
       // and it re-creates the job if an earlier attempt claimed the ticket but never reached the queue.
       reserved = false
@@ -212,7 +234,10 @@ function createTicketIntake (app: FastifyInstance) {
       if (tooDeep !== undefined) return refusal(tooDeep, metricProduct)
       if (product === undefined || !mayUseProduct(principal, key) || !app.availability.isAvailable(key)) {
         context.log.info({ ...fields, code: 'PRODUCT_NOT_AVAILABLE' }, 'ticket refused: product not available')
-        return answer(notReadyEnvelope('PRODUCT_NOT_AVAILABLE'), metricProduct, 'PRODUCT_NOT_AVAILABLE')
+        // The envelope stays the seed's, byte for byte; an admin's reason goes in a header, and
+        // only to a client that may use the product (others learn nothing of it).
+        const reason = product !== undefined && mayUseProduct(principal, key) ? app.availability.get(key).Reason : undefined
+        return answer(notReadyEnvelope('PRODUCT_NOT_AVAILABLE'), metricProduct, 'PRODUCT_NOT_AVAILABLE', reason === undefined ? {} : { [UNAVAILABLE_REASON_HEADER]: headerText(reason) })
       }
       const invalid = schemaProblem(key, ticket)
       if (invalid !== undefined) return refusal(invalid, key)
@@ -225,6 +250,10 @@ function createTicketIntake (app: FastifyInstance) {
       if (principal.quota === undefined) return await queueTicket(principal, ticket, product, fields, context)
       const quota = await takeQuota(app.redis.producer, env.QUEUE_PREFIX, principal.clientId, principal.quota)
       if (!quota.allowed) {
+        // A repeated POST does not count: a ticket already accepted answers its state (or 409 with
+        // other fields) as it would without a quota. Only a new ticket is refused.
+        const known = await recordStore.existing(principal.clientId, ticket.TicketId, ticketFingerprint(ticket))
+        if (known !== undefined) return { ...repeated(ticket, key, known), quota }
         context.log.info({ ...fields, code: 'QUOTA_EXCEEDED' }, 'ticket refused: quota used up')
         const problem = new HttpProblem('QUOTA_EXCEEDED', `${Message.QUOTA_EXCEEDED} (${quota.limit} per ${quota.windowSeconds} s)`, { 'retry-after': String(quota.resetSeconds) })
         return { ...refusal(problem, key), quota }
@@ -246,10 +275,11 @@ function createTicketIntake (app: FastifyInstance) {
      * it answer 429. A TicketId repeated in the batch is a re-POST (its entries run in order). The
      * tickets run concurrently, so their Redis commands share round trips.
      */
-    async submitBatch (principal: Principal, tickets: Array<Record<string, unknown>>, context: SubmitContext): Promise<{ results: BatchResult[], retryAfter: boolean, outcomes: Array<{ product: string, outcome: string }> }> {
+    async submitBatch (principal: Principal, tickets: Array<Record<string, unknown>>, context: SubmitContext): Promise<{ results: BatchResult[], retryAfter: boolean, outcomes: Array<{ product: string, outcome: string }>, rate: RateDecision }> {
       if (!app.redis.isReady()) throw unavailable()
       // The per-client rate limit counts a batch's tickets.
-      const { allowed } = await app.clientRate.take(principal.clientId, tickets.length)
+      const rate = await app.clientRate.take(principal.clientId, tickets.length)
+      const { allowed } = rate
       const results: BatchResult[] = new Array(tickets.length)
       const outcomes: Array<{ product: string, outcome: string }> = []
       let retryAfter = false
@@ -266,7 +296,11 @@ function createTicketIntake (app: FastifyInstance) {
           retryAfter = true
           return result({ StatusCode: 429, Code: 'RATE_LIMITED', Message: Message.RATE_LIMITED })
         }
-        if (JSON.stringify(ticket).length > env.BODY_LIMIT_BYTES) return result({ StatusCode: 413, Code: 'PAYLOAD_TOO_LARGE', Message: Message.PAYLOAD_TOO_LARGE })
+        // Depth first, without recursion: serializing a ticket nested thousands of levels deep
+        // overflows the stack. Its own `Data` depth is the single POST's check, in submit().
+        if (dataDepthExceeds(ticket, MAX_DATA_DEPTH + 1)) return result(problemResult(tooDeep(dataDepthExceeds(ticket.Data) ? '/Data' : '/')))
+        // Bytes, as a single POST's body limit counts them (not UTF-16 units).
+        if (Buffer.byteLength(JSON.stringify(ticket)) > env.BODY_LIMIT_BYTES) return result({ StatusCode: 413, Code: 'PAYLOAD_TOO_LARGE', Message: Message.PAYLOAD_TOO_LARGE })
         if (!validateTicket(ticket)) {
           const errors = fieldErrors(validateTicket.errors ?? [])
           return result({ StatusCode: 400, Code: 'VALIDATION_ERROR', Message: `${Message.VALIDATION_ERROR}: ${errors.map((e) => e.Field).join(', ')}`, Errors: errors })
@@ -283,14 +317,14 @@ function createTicketIntake (app: FastifyInstance) {
         const p = answer.problem
         if (p !== undefined) {
           if (p.statusCode === 429 || p.statusCode === 503) retryAfter = true
-          return result({ StatusCode: p.statusCode, Code: p.code, Message: p.message, ...(p.errors === undefined ? {} : { Errors: p.errors }) })
+          return result(problemResult(p))
         }
         const e = answer.envelope as TicketEnvelope
         result({ StatusCode: e.StatusCode, ...(e.Code === undefined ? {} : { Code: e.Code }), Message: e.Message })
       }
       // Each TicketId's entries in order; different TicketIds at once.
       await Promise.all([...byTicketId.values()].map(async (indexes) => { for (const i of indexes) await one(i) }))
-      return { results, retryAfter, outcomes }
+      return { results, retryAfter, outcomes, rate }
     },
 
     /**
@@ -303,9 +337,6 @@ function createTicketIntake (app: FastifyInstance) {
     async cancel (principal: Principal, ticketId: string, ownerId: string, waitSeconds: number, log: FastifyBaseLogger, address?: string): Promise<TicketAnswer> {
       const owner = actingFor(principal, ownerId, "cancel other clients' tickets")
       if (!app.redis.isReady()) throw unavailable()
-      if (address !== undefined && principal.role === 'admin') {
-        await app.audit({ actor: principal.clientId, address, action: 'ticket.cancel', target: `${owner}/${ticketId}`, clientId: owner, ticketId })
-      }
       const finalAnswer = (record: TicketEnvelope): TicketAnswer => reading(record.Code === 'CANCELLED' ? record : finalRecordEnvelope(record))
       const wait = waitSeconds > 0 ? recordWaiter.waitFor(ticketKey(owner, ticketId), waitSeconds * 1000) : undefined
       try {
@@ -316,6 +347,12 @@ function createTicketIntake (app: FastifyInstance) {
           return stored.Code === 'NOT_FOUND' || stored.Code === 'IN_PROCESS' ? reading(notReadyEnvelope('NOT_FOUND')) : finalAnswer(stored)
         }
         if (request.outcome === 'final') return finalAnswer(request.record)
+        // Audited once it happened, with the state it changed: a refused cancel (final, unknown)
+        // or a repeated one changed nothing and is not audited as done.
+        if (request.outcome === 'requested' && address !== undefined && principal.role === 'admin') {
+          const target = `${owner}/${ticketId}`
+          await app.audit({ actor: principal.clientId, address, action: 'ticket.cancel', target, clientId: owner, ticketId, before: { Code: 'IN_PROCESS' }, after: { Code: 'CANCELLING' } })
+        }
         const [Subject = '', SubjectType = '', SubjectIdentifier = ''] = request.product.split('/')
         const ticket = { TicketId: ticketId, Subject, SubjectType, SubjectIdentifier }
         if (request.outcome === 'requested') await removeQueuedJob(owner, ticket, request.product, log)

@@ -117,9 +117,11 @@ const requestOutRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     bodyLimit: env.BATCH_BODY_LIMIT_BYTES
   }, async (request, reply) => {
-    const { results, retryAfter, outcomes } = await app.ticketIntake.submitBatch(principalOf(request), request.body.Tickets, {
+    const { results, retryAfter, outcomes, rate } = await app.ticketIntake.submitBatch(principalOf(request), request.body.Tickets, {
       requestId: request.id, waitSeconds: 0, log: request.log
     })
+    // The batch counts against the rate limit: it tells where the client stands, as a single POST does.
+    request.rateState = rate
     for (const outcome of outcomes) app.metrics.tickets.inc(outcome)
     if (retryAfter) void reply.header('retry-after', RETRY_AFTER_SECONDS)
     return successEnvelope({ Results: results })
