@@ -1,4 +1,4 @@
-// `npm run bench -- memory-sweep [NODE_OPTIONS …]`: the intake's accept rate and peak RSS, and a
+// `npm run bench -- memory-sweep [NODE_OPTIONS …]` (SWEEP_APPS=intake or worker for one of them): the intake's accept rate and peak RSS, and a
 // worker's drain rate and peak RSS, under each V8 setting, against Node's defaults in the same
 // run. How the shipped NODE_OPTIONS (docker-compose.yml, deploy/k8s) were chosen; not part of the
 // regular bench.
@@ -17,12 +17,10 @@ const SEED = { Subject: 'digitalid', SubjectType: 'enrollment', SubjectIdentifie
 const DEFAULT_VARIANTS = [
   '',
   '--max-old-space-size=96',
-  '--max-semi-space-size=8',
   '--max-semi-space-size=16',
-  '--max-old-space-size=96 --max-semi-space-size=8',
-  '--max-old-space-size=128 --max-semi-space-size=8',
+  '--max-old-space-size=96 --max-semi-space-size=16',
   '--max-old-space-size=128 --max-semi-space-size=16',
-  '--max-old-space-size=192 --max-semi-space-size=16'
+  '--max-old-space-size=128 --max-semi-space-size=32'
 ]
 
 export async function memorySweep (variants = DEFAULT_VARIANTS): Promise<void> {
@@ -33,8 +31,10 @@ export async function memorySweep (variants = DEFAULT_VARIANTS): Promise<void> {
   const env = { REDIS_URL: redis.url, QUEUE_PREFIX: PREFIX, LOG_LEVEL: 'warn', RATE_LIMIT_MAX: '10000000', MAX_QUEUE_DEPTH: '100000000' }
   const rows: Array<[string, string]> = []
   try {
-    // Intake: 50 connections for 10 s after a 3 s warm-up, each variant in a fresh process.
-    for (const options of variants) {
+    // Intake: 50 connections for 10 s after a 3 s warm-up, each variant in a fresh process; the
+    // list twice, the second time backwards, so a drift of the machine's speed shows.
+    const only = process.env.SWEEP_APPS
+    for (const options of only === 'worker' ? [] : [...variants, ...[...variants].reverse()]) {
       await admin.flushall()
       const port = await freePort()
       const intake = spawnApp('intake', { ...env, PORT: String(port), NODE_OPTIONS: options })
@@ -43,7 +43,7 @@ export async function memorySweep (variants = DEFAULT_VARIANTS): Promise<void> {
         ({ url: `http://127.0.0.1:${port}/v1/request-out`, connections: 50, durationSeconds: seconds, method: 'POST', headers, ticket: SEED, ticketPrefix: prefix })
       await loadRun(spec('warm', 3))
       const run = await loadRun(spec('m', 10))
-      rows.push([`intake ${options || '(Node defaults)'}`, `${Math.round(run.requestsPerSecond)} req/s, p99 ${run.latencyP99} ms, peak RSS ${memoryOf(intake.pid).peakMb} MB`])
+      rows.push([`intake ${options || '(Node defaults)'}`, `${Math.round(run.requestsPerSecond)} req/s, p99 ${run.latencyP99} ms, peak RSS ${memoryOf(intake.pid).peakMb} MB, non-2xx ${run.non2xx}, errors ${run.errors}`])
       console.log(rows.at(-1)?.join(': '))
       await intake.stop('SIGTERM')
     }
@@ -53,7 +53,7 @@ export async function memorySweep (variants = DEFAULT_VARIANTS): Promise<void> {
     await waitFor('intake', async () => (await fetch(`http://127.0.0.1:${port}/health/ready`)).ok, 30_000, 100)
     let stored = 0
     const watcher = await watchRecords(new Redis(redis.url), PREFIX, () => { stored++ })
-    for (const options of variants) {
+    for (const options of only === 'intake' ? [] : variants) {
       await admin.flushall()
       const tickets = 20_000
       for (let n = 0; n < tickets; n += 500) {

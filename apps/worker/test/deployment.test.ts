@@ -75,6 +75,42 @@ t.test('docker compose defaults: loopback only, config mounted, catalog secrets 
   const text = readFileSync(join(WORKSPACE_ROOT, 'docker-compose.yml'), 'utf8')
   t.match(text, /"\$\{PUBLISH_ADDRESS:-127\.0\.0\.1\}:\$\{PORT:-3000\}:3000"/, 'the API is published on 127.0.0.1 unless PUBLISH_ADDRESS says otherwise')
   t.match(text, /x-app: &app[\s\S]*- \.\/config:\/etc\/request-out:ro/, 'users file and catalog are mounted into every container')
-  t.match(text, /x-app: &app[\s\S]*env_file:\s*\n\s*- \$\{PRODUCT_SECRETS_FILE:-\.\/config\/product-secrets\.env\}/, "the catalog's environment values reach intake and workers")
+  t.match(text, /x-app: &app[\s\S]*env_file:[\s\S]*\n\s*- \$\{PRODUCT_SECRETS_FILE:-\.\/config\/product-secrets\.env\}/, "the catalog's environment values reach intake and workers")
   t.ok(readFileSync(join(WORKSPACE_ROOT, 'config/product-secrets.env'), 'utf8').length > 0, 'the default secrets file exists, so compose starts without one')
+})
+
+t.test('defects #25.14 and #25.15: compose and Kubernetes as an operator finds them', async (t) => {
+  const { parse, parseAllDocuments } = await import('yaml')
+  const compose = parse(readFileSync(join(WORKSPACE_ROOT, 'docker-compose.yml'), 'utf8')) as { services: Record<string, { environment?: Record<string, string>, env_file?: string[] }>, 'x-app': { env_file: string[] } }
+  const intakeEnv = compose.services.intake?.environment ?? {}
+  t.ok(intakeEnv.METRICS_PORT !== undefined && intakeEnv.METRICS_PORT !== '', '/metrics is on a port of its own, not the API port')
+  const settingsFiles = ['SETTINGS_FILE:-./config/request-out.env', 'PRODUCT_SECRETS_FILE:-./config/product-secrets.env'].map((v) => `\${${v}}`)
+  t.same(compose['x-app'].env_file, settingsFiles, 'a settings file beside the secrets file')
+  t.ok(readFileSync(join(WORKSPACE_ROOT, 'config/request-out.env'), 'utf8').includes('RATE_LIMIT_'), 'the default settings file exists and says what goes in it')
+
+  const docs = (file: string): Array<Record<string, any>> => parseAllDocuments(readFileSync(join(WORKSPACE_ROOT, 'deploy/k8s', file), 'utf8')).map((d) => d.toJS() as Record<string, any>)
+  const config = docs('configmap.yaml').find((d) => d.metadata.name === 'request-out-config')
+  t.ok(config !== undefined)
+  t.same(Object.keys(config?.data ?? {}).filter((k) => !/^[A-Z][A-Z0-9_]*$/.test(k)), [], 'the ConfigMap loaded with envFrom holds environment variables only (no products.json)')
+  t.ok(docs('configmap.yaml').some((d) => d.metadata.name === 'request-out-catalog' && typeof d.data['products.json'] === 'string'), 'the catalog is a ConfigMap of its own')
+  const worker = docs('worker.yaml')
+  const deployment = worker.find((d) => d.kind === 'Deployment')
+  t.ok(worker.some((d) => d.kind === 'HorizontalPodAutoscaler' && d.spec.scaleTargetRef.name === deployment?.metadata.name), 'an HPA scales the workers')
+  t.equal(deployment?.spec.replicas, undefined, 'so their Deployment sets no replicas')
+  const intake = docs('intake.yaml').find((d) => d.kind === 'Deployment')
+  t.equal(intake?.spec.template.spec.containers[0].readinessProbe.httpGet.path, '/health/live', 'an intake without Redis stays in the Service and answers its own 503 envelope')
+  t.match(readFileSync(join(WORKSPACE_ROOT, 'deploy/k8s/intake.yaml'), 'utf8'), /image: request-out:[^\n]*\n/)
+  t.match(readFileSync(join(WORKSPACE_ROOT, 'deploy/k8s/intake.yaml'), 'utf8'), /A placeholder: replace with the image as your registry names it/, 'the image name is said to be a placeholder')
+})
+
+t.test('the NODE_OPTIONS compose ships for each app are the ones Kubernetes ships (the bench measures them)', async (t) => {
+  const compose = readFileSync(join(WORKSPACE_ROOT, 'docker-compose.yml'), 'utf8')
+  const composeOptions = (service: string): string | undefined =>
+    /\n {6}NODE_OPTIONS: \$\{[A-Z_]+:-([^}]*)\}/.exec(compose.slice(compose.indexOf(`\n  ${service}:\n`)))?.[1]
+  for (const [service, manifest] of [['intake', 'intake.yaml'], ['worker', 'worker.yaml'], ['history', 'history-writer.yaml']] as const) {
+    const k8s = /name: NODE_OPTIONS, value: "([^"]*)"/.exec(readFileSync(join(WORKSPACE_ROOT, 'deploy/k8s', manifest), 'utf8'))?.[1]
+    t.ok(composeOptions(service) !== undefined, `compose sets NODE_OPTIONS for ${service}`)
+    t.equal(k8s, composeOptions(service), `${manifest} sets the same`)
+    t.notMatch(k8s ?? '', /max-old-space-size=96\b/, 'not the 96 MB cap that halved the accept rate on Node 24')
+  }
 })
