@@ -49,6 +49,14 @@ function run (name, script, extraEnv = {}) {
   return child
 }
 
+/** Which Redis, named once: the address, and how it was found when that says more. */
+function describeRedis () {
+  const address = redisAddress(redis.url)
+  if (redis.source === 'REDIS_URL') return `${redis.url} (REDIS_URL)`
+  if (redis.source === 'private redis-server') return `a private redis-server on ${address}, nothing kept`
+  return address
+}
+
 function redisAddress (url) {
   try {
     const u = new URL(url)
@@ -80,10 +88,12 @@ async function stop (code = 0, graceMs = 0) {
 process.on('SIGINT', () => { void stop(0, 12_000) })
 process.on('SIGTERM', () => { void stop(0) })
 
-run('intake', 'apps/intake/dist/main.js')
+// The AOF warning is said once, by the intake; not at all for the throwaway Redis started here.
+const quiet = { REDIS_PERSISTENCE_WARNING: 'off' }
+run('intake', 'apps/intake/dist/main.js', redis.source === 'private redis-server' ? quiet : {})
 // A development Ctrl-C should not wait 30 s for running jobs.
-run('worker', 'apps/worker/dist/main.js', { SHUTDOWN_TIMEOUT_MS: process.env.SHUTDOWN_TIMEOUT_MS ?? '5000' })
-if (databaseUrl !== undefined) run('history writer', 'apps/worker/dist/main.js', { WORKER_ROLE: 'history', SHUTDOWN_TIMEOUT_MS: '5000' })
+run('worker', 'apps/worker/dist/main.js', { ...quiet, SHUTDOWN_TIMEOUT_MS: process.env.SHUTDOWN_TIMEOUT_MS ?? '5000' })
+if (databaseUrl !== undefined) run('history writer', 'apps/worker/dist/main.js', { ...quiet, WORKER_ROLE: 'history', SHUTDOWN_TIMEOUT_MS: '5000' })
 
 // Wait until the intake is ready, then say where everything is; while it is not, say why, once.
 const base = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`
@@ -109,10 +119,10 @@ for (;;) {
   await new Promise((resolve) => setTimeout(resolve, 500))
 }
 console.log(`
-Request Out is running (Redis: ${redis.url}, ${redis.source}; history: ${databaseUrl === undefined ? 'off' : `PostgreSQL, ${postgres.source}`}).
+Request Out is running (Redis: ${describeRedis()}; history: ${databaseUrl === undefined ? 'off' : `PostgreSQL, ${postgres.source}`}).
   API        ${base}/v1/request-out
   Docs       ${base}/docs
-  Dashboard  ${base}/admin/queues   (products: ${base}/admin/products)
+  Dashboard  ${base}/admin/queues   (products: ${base}/admin/products; webhooks: ${base}/admin/webhooks)
   Tickets    ${base}/admin/tickets   (history search; audit: ${base}/admin/audit)
   Metrics    ${base}/metrics
   Demo users demo-client / demo-client-secret   (role client)

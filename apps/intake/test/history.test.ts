@@ -80,6 +80,14 @@ t.test('history: search, timeline, GET after Redis forgot the ticket, erasure an
   t.equal(longPoll.statusCode, 200, 'a long poll answers at once with the stored record')
   t.match((await getTicket(app, client, 'never-sent')).json(), { Code: 'NOT_FOUND' }, 'NOT_FOUND only for what neither holds')
 
+  // Defects #25.3: an acceptance Redis lost before it was processed will never get its record:
+  // NOT_FOUND (so the client POSTs it again), not IN_PROCESS for as long as history keeps it.
+  await app.recordStore.claim('client-a', 'lost-1', 'fp', SANDBOX)
+  await waitFor('the acceptance in history', async () => (await adminGet(app, '/v1/admin/tickets/client-a/lost-1')).status === 200, 15_000)
+  await app.redis.producer.del(ticketRedisKey(h.prefix, 'client-a', 'lost-1'))
+  t.match((await getTicket(app, client, 'lost-1')).json(), { Code: 'NOT_FOUND', StatusCode: 404 })
+  t.equal((await postTicket(app, client, ticket('lost-1'), { prefer: 'wait=10' })).statusCode, 200, 'its re-POST is a new ticket that completes')
+
   // Erasure: at once, in history and in Redis, audited.
   const erased = await app.inject({ method: 'DELETE', url: '/v1/admin/tickets/client-a/hist-2/personal-data', headers: { authorization: `Bearer ${admin}` } })
   t.equal(erased.statusCode, 200)
@@ -124,6 +132,27 @@ t.test('history: search, timeline, GET after Redis forgot the ticket, erasure an
   t.match(await adminGet(app, '/v1/admin/tickets?Cursor=bm9wZQ'), { status: 400, body: { Code: 'VALIDATION_ERROR' } })
   t.match(await adminGet(app, '/v1/admin/tickets?Limit=501'), { status: 400, body: { Code: 'VALIDATION_ERROR' } })
   t.match(await adminGet(app, '/v1/admin/tickets?From=yesterday'), { status: 400, body: { Code: 'VALIDATION_ERROR' } })
+  // Defects #25.7: valid-looking but out of range, or a cursor tampered with: 400 naming the field, not 503.
+  const field = (body: any): string => body.Data?.Errors?.[0]?.Field
+  for (const url of ['/v1/admin/tickets', '/v1/admin/audit']) {
+    const from = await adminGet(app, `${url}?From=0000-01-01T00:00:00Z`)
+    t.match(from, { status: 400, body: { Code: 'VALIDATION_ERROR' } }, `${url}: From in year 0`)
+    t.equal(field(from.body), '/From')
+    t.equal(field((await adminGet(app, `${url}?To=0000-12-31T00:00:00Z`)).body), '/To')
+  }
+  const tampered = (at: string, id: string): string => Buffer.from(JSON.stringify([at, id])).toString('base64url')
+  for (const cursor of [tampered('2026-01-01T00:00:00.000Z', '9999999999999999999'), tampered('0000-01-01T00:00:00.000Z', '1')]) {
+    const res = await adminGet(app, `/v1/admin/tickets?Cursor=${cursor}`)
+    t.match(res, { status: 400, body: { Code: 'VALIDATION_ERROR' } }, 'a tampered cursor')
+    t.equal(field(res.body), '/Cursor')
+  }
+})
+
+t.test('defects #25.7: an intake whose database has no schema yet says so', async (t) => {
+  const db = await createTestDatabase()
+  t.teardown(db.drop)
+  const { app } = await startIntake(t, { DATABASE_URL: db.url })
+  t.match(await adminGet(app, '/v1/admin/tickets'), { status: 503, body: { Code: 'UNAVAILABLE', Message: /no schema yet.*WORKER_ROLE=history/ } })
 })
 
 t.test('without DATABASE_URL the history routes answer 503 and GET is as before', async (t) => {

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { spawn } from 'node:child_process'
-import { WORKSPACE_ROOT, createTestDatabase, freePort, waitFor } from '@request-out/test-support'
+import { WORKSPACE_ROOT, createTestDatabase, freePort, startPrivateRedis, waitFor } from '@request-out/test-support'
 
 t.test('npm start with a dead REDIS_URL says so, waits, and stops on Ctrl-C', async (t) => {
   const deadRedis = await freePort()
@@ -36,4 +36,36 @@ t.test('npm start with a dead REDIS_URL says so, waits, and stops on Ctrl-C', as
   t.equal(unreachableLines().length, 3, 'one line per app about the outage, not one per reconnect attempt')
   t.notMatch(whileWaiting, /"level":50/, 'no error lines while it waits')
   t.notMatch(output, /"msg":"(queue|worker) error"/, 'no per-attempt connection errors')
+})
+
+t.test('defects #25.18: the banner names Redis once and lists the webhooks page; the AOF warning is said once', async (t) => {
+  // A Redis without AOF, given by REDIS_URL: the warning is for the operator, but from one app only.
+  const redis = await startPrivateRedis()
+  t.teardown(redis.destroy)
+  const port = await freePort()
+  const db = await createTestDatabase()
+  t.teardown(db.drop)
+  const child = spawn(process.execPath, ['scripts/start.mjs'], {
+    cwd: WORKSPACE_ROOT,
+    detached: true,
+    env: { ...process.env, REDIS_URL: redis.url, DATABASE_URL: db.url, PORT: String(port), LOG_PRETTY: '0' },
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  let output = ''
+  child.stdout.on('data', (d: Buffer) => { output += d.toString() })
+  child.stderr.on('data', (d: Buffer) => { output += d.toString() })
+  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)))
+  t.teardown(() => { try { process.kill(-(child.pid ?? 0), 'SIGKILL') } catch { /* gone already */ } })
+  // The whole banner: "Ctrl-C stops everything." also ends the message of a start still waiting.
+  const banner = (): string => output.includes('Request Out is running') ? output.slice(output.indexOf('Request Out is running')) : ''
+  await waitFor('npm start to say it is running', () => banner().includes('Ctrl-C stops everything.'), 120_000, 200)
+  // The apps check persistence once each right after connecting: give the history writer time to.
+  await waitFor('the history writer', () => output.includes('history writer started'), 30_000, 100)
+  await new Promise((resolve) => setTimeout(resolve, 1000))
+  t.match(banner(), new RegExp(`^Request Out is running \\(Redis: ${redis.url.replaceAll('/', '\\/')} \\(REDIS_URL\\); history`))
+  t.equal(banner().split('\n')[0]?.split(redis.url.replace('redis://', '')).length, 2, 'the Redis address appears once in the first line')
+  t.match(banner(), /webhooks: http:\/\/127\.0\.0\.1:\d+\/admin\/webhooks/)
+  t.equal(output.split('\n').filter((l) => l.includes('Redis runs without AOF')).length, 1, 'one AOF warning, not one per app')
+  process.kill(-(child.pid ?? 0), 'SIGINT')
+  t.equal(await exited, 0)
 })

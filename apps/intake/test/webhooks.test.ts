@@ -94,6 +94,19 @@ t.test('defects #25.4: an IP-literal URL registered where private networks were 
   t.equal(hook.got.length, 0, 'and nothing reached the receiver')
 })
 
+t.test('defects #25.4: an operator\'s disable stays through the client\'s PUT; webhook routes count against the rate limit', async (t) => {
+  const { app } = await startIntake(t, { ...ENV, RATE_LIMIT_MAX: '6' })
+  t.equal((await register(app, 'http://127.0.0.1:9/hooks')).statusCode, 201)
+  await app.webhooks.endpoints.setEnabled('client-a', false, 'disabled by an operator', 'operator')
+  const put = await register(app, 'http://127.0.0.1:9/other')
+  t.equal(put.statusCode, 200)
+  t.match(put.json(), { Data: { Url: 'http://127.0.0.1:9/other', Enabled: false, DisabledReason: 'disabled by an operator' } }, 'the client sees why, and it stays disabled')
+  const codes: number[] = []
+  for (let i = 0; i < 6; i++) codes.push((await app.inject({ method: 'POST', url: '/v1/webhook/rotate', headers: auth })).statusCode)
+  t.same(codes.slice(0, 4), [200, 200, 200, 200])
+  t.equal(codes.at(-1), 429, 'rotations are bounded by the per-client rate limit')
+})
+
 t.test('signed deliveries: verified with standardwebhooks, retried with the same id, through a rotation, and 410 disables', async (t) => {
   const hook = await receiver(t)
   const { app } = await setup(t)
@@ -136,6 +149,11 @@ t.test('signed deliveries: verified with standardwebhooks, retried with the same
   const before = hook.got.length
   await waitFor('the re-send', () => hook.got.length === before + 1, 15_000, 20)
   t.equal(hook.got.at(-1)?.headers['webhook-id'], attempts[0]?.headers['webhook-id'])
+  // Defects #25.4: twenty more re-sends at once are one at most (one per event and minute).
+  const burst = await Promise.all(Array.from({ length: 20 }, async () => (await app.inject({ method: 'POST', url: '/v1/request-out/hook-2/deliveries', headers: auth })).statusCode))
+  t.same([...new Set(burst)], [202], 'each answered 202')
+  await new Promise((resolve) => setTimeout(resolve, 3000))
+  t.ok(hook.got.length - before - 1 <= 1, `${hook.got.length - before - 1} more deliveries for 20 re-sends (the minute may have turned once)`)
 
   // Rotation: both secrets sign for a while.
   const rotated = await app.inject({ method: 'POST', url: '/v1/webhook/rotate', headers: auth })

@@ -25,6 +25,7 @@ function historyMetrics (registry: Registry) {
       registers: [registry]
     }),
     failures: new Counter({ name: 'request_out_history_write_failures_total', help: 'Batches that could not be stored (PostgreSQL or Redis away); each is retried', registers: [registry] }),
+    groupsRecreated: new Counter({ name: 'request_out_history_groups_recreated_total', help: 'Times the history writer found its consumer groups gone (Redis lost its data) and made them again', registers: [registry] }),
     erased: new Counter({ name: 'request_out_history_records_erased_total', help: 'Records whose personal fields the retention sweep erased', registers: [registry] }),
     deleted: new Counter({ name: 'request_out_history_rows_deleted_total', help: 'History rows deleted by retention', registers: [registry] })
   }
@@ -60,7 +61,7 @@ export class HistoryService {
     this.#log = log
     collectDefaultMetrics({ register: this.registry })
     this.#redis = createRedis(config.redis, 'worker', 'request-out:history')
-    this.#monitor = monitorConnection(this.#redis, log, { name: 'history writer', target: describeTarget(config.redis) })
+    this.#monitor = monitorConnection(this.#redis, log, { name: 'history writer', target: describeTarget(config.redis), warnPersistence: config.env.REDIS_PERSISTENCE_WARNING === 'on' })
     this.#pool = createHistoryPool(env.DATABASE_URL, {
       timeoutMs: WRITER_QUERY_TIMEOUT_MS,
       max: 4,
@@ -78,7 +79,8 @@ export class HistoryService {
         this.#metrics.events.inc(events)
         this.#metrics.batchDuration.observe(seconds)
       },
-      onFailure: () => this.#metrics.failures.inc()
+      onFailure: () => this.#metrics.failures.inc(),
+      onGroupsLost: () => this.#metrics.groupsRecreated.inc()
     })
     const redis = this.#redis
     const prefix = env.QUEUE_PREFIX

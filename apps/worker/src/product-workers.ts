@@ -113,7 +113,7 @@ export class ProductWorkers {
     try {
       if (!(await job.isFailed())) return
       const written = await store.writeRecord(job.data.ClientId, job.data.TicketId, failedEnvelope(job.data, retryPolicy.exhaustedCode, Message.PRODUCT_FAILED),
-        { startedAt: job.processedOn ?? Date.now(), tries: job.attemptsMade })
+        { startedAt: job.processedOn ?? Date.now(), tries: job.attemptsMade, tryId: String(job.processedOn ?? '') })
       if (written) log.warn({ ...ticketLogFields(job, product.key), reason: err.message }, 'ticket failed outside its processor; failure record stored')
     } catch (e) {
       log.warn({ err: e, jobId: job.id }, 'could not check a failed job')

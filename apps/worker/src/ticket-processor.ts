@@ -78,7 +78,7 @@ export function ticketProcessor (deps: ProcessorDeps) {
 
     const attempt = job.attemptsMade + 1
     // The try is named by when BullMQ made it active: the failed-job handler names it the same way.
-    const timing = { startedAt: job.processedOn ?? Date.now(), tries: attempt }
+    const timing = { startedAt: Date.now(), tries: attempt, tryId: String(job.processedOn ?? '') }
     const spanAttributes = { 'request_out.product': product.key, 'request_out.client_id': ticket.ClientId, 'request_out.ticket_id': ticket.TicketId, 'request_out.attempt': attempt }
     // The record write's span is what the record's webhooks continue from.
     const store = async (record: Parameters<RecordStore['writeRecord']>[2]): Promise<boolean> =>

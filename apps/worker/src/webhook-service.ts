@@ -31,7 +31,16 @@ export class WebhookService {
     }
     this.#queue.on('error', quiet('webhook queue'))
     this.#dispatcher = new WebhookDispatcher(connection, {
-      prefix: env.QUEUE_PREFIX, batchSize: 500, pollMs: 100, claimIdleMs: 30_000, log, endpoints, state, queue: this.#queue, schedule
+      prefix: env.QUEUE_PREFIX,
+      batchSize: 500,
+      pollMs: 100,
+      claimIdleMs: 30_000,
+      log,
+      endpoints,
+      state,
+      queue: this.#queue,
+      schedule,
+      onGroupsLost: () => metrics.webhookGroupsRecreated.inc()
     })
     this.#deliver = webhookDeliverer({
       endpoints,

@@ -49,6 +49,11 @@ export function createWorkerMetrics () {
         } catch { /* Redis away: the gauge stays empty rather than stale */ }
       }
     }),
+    webhookGroupsRecreated: new Counter({
+      name: 'request_out_event_groups_recreated_total',
+      help: 'Times the webhook dispatcher found its consumer groups gone (Redis lost its data) and made them again',
+      registers: [registry]
+    }),
     webhookDeliveries: new Counter({
       name: 'request_out_webhook_deliveries_total',
       help: 'Webhook delivery attempts by outcome (delivered, failed, gone, refused, skipped)',

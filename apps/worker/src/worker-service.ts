@@ -32,7 +32,7 @@ export class WorkerService {
     const { env } = config
     // Workers wait for Redis (maxRetriesPerRequest: null): a Redis restart pauses work, never loses it.
     this.#redis = createRedis(config.redis, 'worker', 'request-out:worker')
-    this.#monitor = monitorConnection(this.#redis, log, { name: 'worker', target: describeTarget(config.redis) })
+    this.#monitor = monitorConnection(this.#redis, log, { name: 'worker', target: describeTarget(config.redis), warnPersistence: config.env.REDIS_PERSISTENCE_WARNING === 'on' })
     const recordStore = new RecordStore(this.#redis, { prefix: env.QUEUE_PREFIX, ttlSeconds: env.RECORD_TTL_SECONDS })
     this.#recordStore = recordStore
     // Cancellations arrive by pub/sub, on a connection of their own (a subscribed connection does nothing else).

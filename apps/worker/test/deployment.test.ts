@@ -114,3 +114,38 @@ t.test('the NODE_OPTIONS compose ships for each app are the ones Kubernetes ship
     t.notMatch(k8s ?? '', /max-old-space-size=96\b/, 'not the 96 MB cap that halved the accept rate on Node 24')
   }
 })
+
+const promtool = spawnSync('promtool', ['--version']).status === 0
+t.test('defects #25.16: the alert rules as files, checked and unit-tested by promtool; the PrometheusRule and the dashboard agree with them',
+  { skip: promtool ? false : 'SKIPPED LOUDLY: promtool is not installed (Debian package prometheus; .ci/run installs it)' }, async (t) => {
+    const { parse } = await import('yaml')
+    const dir = join(WORKSPACE_ROOT, 'deploy/prometheus')
+    for (const args of [['check', 'rules', 'request-out.rules.yml'], ['test', 'rules', 'request-out.rules.test.yml'], ['check', 'config', 'prometheus.yml']]) {
+      const r = spawnSync('promtool', args, { cwd: dir, encoding: 'utf8' })
+      t.equal(r.status, 0, `promtool ${args.join(' ')}: ${r.stdout}${r.stderr}`)
+    }
+    const rules = parse(readFileSync(join(dir, 'request-out.rules.yml'), 'utf8')) as { groups: Array<{ rules: Array<{ alert: string, expr: string }> }> }
+    const alerts = rules.groups.flatMap((g) => g.rules.map((r) => r.alert))
+    const tests = readFileSync(join(dir, 'request-out.rules.test.yml'), 'utf8')
+    for (const alert of alerts) t.match(tests, new RegExp(`alertname: ${alert}\\n\\s*exp_alerts:\\n\\s*- exp_labels`), `${alert} has a unit test in which it fires`)
+    const operator = parse(readFileSync(join(WORKSPACE_ROOT, 'deploy/k8s-monitoring/prometheus-rule.yaml'), 'utf8')) as { kind: string, spec: unknown }
+    t.equal(operator.kind, 'PrometheusRule')
+    t.same(operator.spec, { groups: rules.groups }, 'the PrometheusRule holds the same rules')
+
+    // Every metric the rules and the dashboard use is one the apps register.
+    const sources = ['apps/intake/src/plugins/metrics.ts', 'apps/worker/src/worker-metrics.ts', 'apps/worker/src/history-service.ts']
+      .map((f) => readFileSync(join(WORKSPACE_ROOT, f), 'utf8')).join('\n')
+    const registered = new Set([...sources.matchAll(/name: '([a-z_]+)'/g)].map((m) => m[1]))
+    const dashboard = JSON.parse(readFileSync(join(WORKSPACE_ROOT, 'deploy/grafana/dashboards/request-out.json'), 'utf8')) as { panels: Array<{ title: string, targets?: Array<{ expr: string }> }> }
+    const exprs = [...rules.groups.flatMap((g) => g.rules.map((r) => r.expr)), ...dashboard.panels.flatMap((p) => (p.targets ?? []).map((x) => x.expr))]
+    for (const expr of exprs) {
+      for (const [, metric] of expr.matchAll(/\b((?:request_out|http_request)_[a-z_]+?)(?:_bucket|_count|_sum)?\b(?=[{[(\s)]|$)/g)) {
+        t.ok(registered.has(metric as string), `${metric} is a metric the apps register`)
+      }
+    }
+    for (const topic of ['Queue depth', 'Tickets by outcome', 'latency', 'Upstream latency', 'History backlog']) {
+      t.ok(dashboard.panels.some((p) => p.title.includes(topic)), `the dashboard shows ${topic}`)
+    }
+    const compose = parse(readFileSync(join(WORKSPACE_ROOT, 'docker-compose.yml'), 'utf8')) as { services: Record<string, { profiles?: string[] }> }
+    t.same(['prometheus', 'grafana'].map((s) => compose.services[s]?.profiles), [['monitoring'], ['monitoring']], 'compose provisions both in its monitoring profile')
+  })

@@ -26,6 +26,10 @@ const Common = {
   PRODUCTS_FILE: Type.Optional(Type.String({ minLength: 1 })),
   RECORD_TTL_SECONDS: int(604_800, 60, 31_536_000, 'How long tickets and records are kept'),
   REDIS_COMMAND_TIMEOUT_MS: int(1000, 50, 60_000, 'A request-path Redis command not answered within this answers 503 (a hung Redis looks like a dead one)'),
+  REDIS_PERSISTENCE_WARNING: Type.Union([Type.Literal('on'), Type.Literal('off')], {
+    default: 'on',
+    description: 'off: no warning at start when Redis runs without AOF (npm start sets it for its own throwaway Redis, and for all but one of its apps)'
+  }),
   SHUTDOWN_TIMEOUT_MS: int(10_000, 100, 600_000, 'Time allowed for a graceful stop'),
   WEBHOOK_RETRY_SCHEDULE: Type.String({
     pattern: '^\\d+(,\\d+)*$',

@@ -1,16 +1,19 @@
 import type pg from 'pg'
 import type { AuditQuery, AuditRow, TicketDetail, TicketEnvelope, TicketSearchQuery, TicketSummary, TimelineEntry } from '@request-out/contracts'
 import { TicketEventType, type StreamEvent } from '@request-out/record-store'
-import { decodeCursor, encodeCursor } from './cursor.js'
+import { decodeCursor, encodeCursor, timeInRange } from './cursor.js'
 import { erasePersonalFields } from './personal-data.js'
 
 /** A page's filters, with its size as a number. */
 export type TicketFilter = Omit<TicketSearchQuery, 'Limit'> & { Limit?: number }
 export type AuditFilter = Omit<AuditQuery, 'Limit'> & { Limit?: number }
 
-/** A cursor that does not decode: the caller answers 400. */
+/** A cursor that does not decode, or a time out of range: the caller answers 400 naming `field`. */
 export class BadCursorError extends Error {
   override name = 'BadCursorError'
+  constructor (message: string, readonly field = '/Cursor') {
+    super(message)
+  }
 }
 
 export interface StoredTicket {
@@ -251,6 +254,10 @@ export class HistoryStore {
   }
 
   #bounds (query: { From?: string, To?: string, Cursor?: string }, where: string[], param: (v: unknown) => string, column: string): void {
+    for (const field of ['From', 'To'] as const) {
+      const value = query[field]
+      if (value !== undefined && !timeInRange(value)) throw new BadCursorError(`${field} must be a time between the years 1 and 9999`, `/${field}`)
+    }
     if (query.From !== undefined) where.push(`${column} >= ${param(query.From)}`)
     if (query.To !== undefined) where.push(`${column} < ${param(query.To)}`)
     if (query.Cursor !== undefined) {

@@ -175,8 +175,9 @@ t.test('erasure: at once by ticket, and by age; the audit trail is append-only b
 t.test('the backlog counts what no writer has stored; a writer killed mid-batch leaves nothing missing or doubled', async (t) => {
   const s = await setup(t, 'hist-backlog')
   for (let i = 0; i < 40; i++) await s.records.claim('acme', `B-${i}`, 'fp', PRODUCT)
-  // A group exists once a writer has run: until then nothing waits for history.
-  t.equal(await historyBacklog(s.redis, s.prefix), 0)
+  // No writer has made the group yet: every event waits for history (defects #25.3: a missing
+  // group counts as behind, so HISTORY_BACKLOG_MAX sees events nobody reads).
+  t.equal(await historyBacklog(s.redis, s.prefix), 40)
   const first = writer(s, t, 16)
   await waitFor('some stored', async () => (await s.history.search({ Limit: 500 })).rows.length > 0, 10_000)
   await first.stop()
@@ -191,4 +192,37 @@ t.test('the backlog counts what no writer has stored; a writer killed mid-batch 
   await waitFor('all 50 stored', async () => (await s.history.search({ Limit: 500 })).rows.length === 50 && await historyBacklog(s.redis, s.prefix) === 0, 15_000)
   const counts = await s.pool.query('SELECT count(*)::int AS n, count(DISTINCT event_id)::int AS d FROM ticket_events')
   t.same(counts.rows[0], { n: 50, d: 50 })
+})
+
+t.test('defects #25.3: after Redis lost its data the writer makes its groups again, says so, and stores what came since; a stream without the group counts as behind', async (t) => {
+  const s = await setup(t, 'hist-lost')
+  const warnings: string[] = []
+  let recreated = 0
+  const w = new HistoryWriter(s.redis, s.history, {
+    prefix: s.prefix,
+    batchSize: 100,
+    pollMs: 20,
+    claimIdleMs: 500,
+    log: { info: () => {}, warn: (_o, msg) => { warnings.push(msg) } },
+    onGroupsLost: () => { recreated++ }
+  })
+  w.start()
+  t.teardown(async () => w.stop())
+  const done = async (id: string): Promise<void> => {
+    await s.records.claim('acme', id, 'fp', PRODUCT)
+    await s.records.writeRecord('acme', id, completedEnvelope(ticket(id), { ResourceType: 'data', Resource: 'x', ResourceId: '1', Data: {} }))
+  }
+  await done('L-1')
+  await waitFor('L-1 in history', async () => (await s.history.latest('acme', 'L-1'))?.code === 'SUCCESS', 10_000)
+  // What a Redis restart without persistence does to this prefix: every key gone, groups with them.
+  await deleteKeys(s.prefix)
+  await done('L-2')
+  await waitFor('L-2 in history, written after the loss', async () => (await s.history.latest('acme', 'L-2'))?.code === 'SUCCESS', 10_000)
+  t.ok(warnings.some((m) => /consumer groups are gone/.test(m)), 'said loudly')
+  t.ok(recreated >= 1, 'and counted')
+
+  await w.stop()
+  await deleteKeys(s.prefix)
+  await s.records.claim('acme', 'L-3', 'fp', PRODUCT)
+  t.ok(await historyBacklog(s.redis, s.prefix) >= 1, 'events nobody reads count as the backlog (the intake\'s HISTORY_BACKLOG_MAX sees them)')
 })

@@ -8,7 +8,8 @@ const field = (flat: unknown[], name: string): unknown => {
 
 /**
  * Events a consumer group has not handled yet, over every stream: those not yet read (the group's
- * lag) plus those read but not acknowledged. 0 while the group does not exist.
+ * lag) plus those read but not acknowledged. A stream without the group (no consumer has run yet,
+ * or Redis lost its data and the groups with it) counts whole: nobody is reading it.
  */
 export async function consumerBacklog (redis: Redis | Cluster, prefix: string, groupName: string): Promise<number> {
   const counts = await Promise.all(ticketEventStreams(prefix).map(async (stream) => {
@@ -19,7 +20,7 @@ export async function consumerBacklog (redis: Redis | Cluster, prefix: string, g
       return 0 // no such stream yet
     }
     const group = groups.map((g) => g as unknown[]).find((g) => field(g, 'name') === groupName)
-    if (group === undefined) return 0
+    if (group === undefined) return Number(await redis.xlen(stream))
     const pending = Number(field(group, 'pending') ?? 0)
     const lag = field(group, 'lag')
     // Redis cannot always tell the lag (it answers nil): count the whole stream then, an upper bound.

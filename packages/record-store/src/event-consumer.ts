@@ -34,7 +34,12 @@ export interface TicketEventConsumerOptions {
   onBatch?: (events: number, seconds: number) => void
   /** Told when a batch cannot be handled (metrics). */
   onFailure?: () => void
+  /** Told when the consumer groups were gone and have been made again (metrics). */
+  onGroupsLost?: () => void
 }
+
+/** Redis answers this when a stream's consumer group is gone: Redis lost its data (a restart without persistence, a failover to an empty replica, a restore). */
+const isNoGroup = (err: unknown): boolean => String((err as Error | undefined)?.message).includes('NOGROUP')
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
@@ -96,12 +101,14 @@ export class TicketEventConsumer {
 
   async #run (): Promise<void> {
     let groupsReady = false
+    let recreate = false
     let batch = EMPTY
     while (this.#running) {
       try {
         if (!groupsReady) {
-          await this.#createGroups()
+          await this.#createGroups(recreate ? '0' : this.#options.startAt)
           groupsReady = true
+          recreate = false
         }
         if (batch.entries.length === 0) batch = await this.#nextBatch()
         if (batch.entries.length === 0) {
@@ -119,6 +126,18 @@ export class TicketEventConsumer {
         batch = EMPTY
         if (small) await sleep(this.#options.pollMs)
       } catch (err) {
+        if (isNoGroup(err)) {
+          // Every stream starts over: what is in them now was written since the loss, so the
+          // groups are made again from their start whatever `startAt` says, and the batch in hand
+          // (its pending entries are gone with them) is dropped.
+          this.#options.log.warn({ err, group: this.#options.group },
+            `${this.#options.name}: the consumer groups are gone (Redis lost its data?); making them again and reading every event the streams hold`)
+          this.#options.onGroupsLost?.()
+          groupsReady = false
+          recreate = true
+          batch = EMPTY
+          continue
+        }
         // The batch stays in hand (and pending in Redis): retried until PostgreSQL and Redis take it.
         this.#options.onFailure?.()
         if (!this.#failing) this.#options.log.warn({ err, events: batch.events.length }, `${this.#options.name}: cannot handle events; retrying every second, the streams keep them meanwhile`)
@@ -128,10 +147,10 @@ export class TicketEventConsumer {
     }
   }
 
-  async #createGroups (): Promise<void> {
+  async #createGroups (startAt: '0' | '$'): Promise<void> {
     await Promise.all(this.#streams.map(async (stream) => {
       try {
-        await this.#redis.xgroup('CREATE', stream, this.#options.group, this.#options.startAt, 'MKSTREAM')
+        await this.#redis.xgroup('CREATE', stream, this.#options.group, startAt, 'MKSTREAM')
       } catch (err) {
         if (!String((err as Error).message).includes('BUSYGROUP')) throw err
       }

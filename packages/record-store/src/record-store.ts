@@ -43,14 +43,14 @@ return {1, '', ''}
 // outcome of the same ticket (an operator's retry, or a late duplicate delivery) replaces it, and
 // so does that code again from another try (a retry that failed once more appends its record
 // event too). The same try's outcome written twice (the processor, then the failed-job handler)
-// is one write: a try is named by when it started (ARGV[9], the job's processedOn). It is
+// is one write: a try is named by ARGV[13] (the job's processedOn; none: never replaced). It is
 // announced on the records channel only when a long poll waits on the ticket (`w`, set by
 // WATCH_READ): intakes do not each receive every record.
 const WRITE_RECORD = `
-local v = redis.call('HMGET', KEYS[1], 'code', 'w', 'started')
+local v = redis.call('HMGET', KEYS[1], 'code', 'w', 'try')
 local current = v[1]
-if current and (current ~= ARGV[11] or (ARGV[5] == ARGV[11] and v[3] == ARGV[9])) then return 0 end
-redis.call('HSET', KEYS[1], 'rec', ARGV[1], 'code', ARGV[5], 'started', ARGV[9])
+if current and (current ~= ARGV[11] or (ARGV[5] == ARGV[11] and (ARGV[13] == '' or v[3] == ARGV[13]))) then return 0 end
+redis.call('HSET', KEYS[1], 'rec', ARGV[1], 'code', ARGV[5], 'try', ARGV[13])
 redis.call('EXPIRE', KEYS[1], ARGV[2])
 local acceptedAt = redis.call('HGET', KEYS[1], 'at') or ''
 local event = {'type', 'record', 'clientId', ARGV[6], 'ticketId', ARGV[7], 'at', ARGV[8],
@@ -100,7 +100,7 @@ interface ScriptCommands {
   roRequestCancel: (key: string, stream: string, at: string, clientId: string, ticketId: string, by: string, channel: string, member: string) => Promise<[number, string, string]>
   roFailedTry: (key: string, stream: string, clientId: string, ticketId: string, at: string, attempt: string, error: string) => Promise<number>
   roWriteRecord: (key: string, stream: string, record: string, ttl: string, channel: string, member: string, code: string,
-    clientId: string, ticketId: string, at: string, startedAt: string, tries: string, replaceable: string, traceparent: string) => Promise<number>
+    clientId: string, ticketId: string, at: string, startedAt: string, tries: string, replaceable: string, traceparent: string, tryId: string) => Promise<number>
 }
 
 export function recordChannel (prefix: string): string {
@@ -146,6 +146,8 @@ export interface RecordTiming {
   tries: number
   /** The span that stored it (W3C traceparent), when traced: the record's webhooks join the ticket's trace. */
   traceparent?: string | undefined
+  /** Names the try whose outcome this is (the job's processedOn): the same try's outcome written twice is one write. */
+  tryId?: string | undefined
 }
 
 /**
@@ -257,7 +259,7 @@ export class RecordStore {
     const code = record.Code ?? 'SUCCESS'
     const written = await this.#redis.roWriteRecord(key, stream, JSON.stringify(record), this.#ttl, this.#channel,
       ticketKey(clientId, ticketId), code, clientId, ticketId, String(Date.now()), String(timing.startedAt), String(timing.tries),
-      retryPolicy.exhaustedCode, timing.traceparent ?? '')
+      retryPolicy.exhaustedCode, timing.traceparent ?? '', timing.tryId ?? '')
     return written === 1
   }
 

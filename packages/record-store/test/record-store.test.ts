@@ -100,13 +100,14 @@ t.test('records are announced only for tickets a long poll watches; a watcher of
 t.test('a PRODUCT_FAILED record gives way to a later outcome; other records are final', async (t) => {
   const { store } = storeFor(t, 'records')
   const failed = { ...record, Status: 'failed' as const, Code: 'PRODUCT_FAILED', StatusCode: 502 }
-  const firstTry = { startedAt: 1_000, tries: 3 }
+  const firstTry = { startedAt: 1_000, tries: 3, tryId: '1000' }
   t.equal(await store.writeRecord('c', 'x', failed, firstTry), true)
   t.equal(await store.hasFinalRecord('c', 'x'), false, 'a failed record is not final')
   t.equal(await store.writeRecord('c', 'x', failed, firstTry), false, 'the same try\'s failure written twice: one write')
   // Defects #25.9: an operator's retry that fails again is a new outcome, with its own record event.
-  t.equal(await store.writeRecord('c', 'x', { ...failed, Message: 'failed again' }, { startedAt: 2_000, tries: 1 }), true, 'failed again on a later try: written')
+  t.equal(await store.writeRecord('c', 'x', { ...failed, Message: 'failed again' }, { startedAt: 2_000, tries: 1, tryId: '2000' }), true, 'failed again on a later try: written')
   t.same((await store.eventsOf('c', 'x')).filter((e) => e.type === 'record').map((e) => [e.fields.code, e.fields.startedAt]), [['PRODUCT_FAILED', '1000'], ['PRODUCT_FAILED', '2000']], 'each outcome appends its record event')
+  t.equal(await store.writeRecord('c', 'x', failed), false, 'a failure that names no try does not replace one')
   t.equal(await store.writeRecord('c', 'x', record), true, 'a success replaces it (an operator retried)')
   t.equal(await store.hasFinalRecord('c', 'x'), true)
   t.equal(await store.writeRecord('c', 'x', failed), false, 'a success is never replaced')

@@ -28,6 +28,8 @@ export interface MonitorOptions {
   target?: string
   /** How long a probing PING may take during a hang before it counts as failed. */
   probeTimeoutMs?: number
+  /** False: no warning about a Redis without AOF (one process of a development start says it). */
+  warnPersistence?: boolean
 }
 
 const PROBE_INTERVAL_MS = 500
@@ -41,7 +43,7 @@ const TIMEOUT = /Command timed out/i
  * persistence settings once when it first connects.
  */
 export function monitorConnection (client: RedisClient, log: MonitorLog, options: MonitorOptions | string): ConnectionMonitor {
-  const { name, target, probeTimeoutMs = 1000 } = typeof options === 'string' ? { name: options } : options
+  const { name, target, probeTimeoutMs = 1000, warnPersistence = true } = typeof options === 'string' ? { name: options } : options
   let outageSince: number | undefined
   let hung = false
   let attempts = 0
@@ -92,9 +94,11 @@ export function monitorConnection (client: RedisClient, log: MonitorLog, options
     void readEvictionPolicy(client).then((policy) => {
       if (policy !== undefined && policy !== 'noeviction') log.warn({ policy, connection: name }, EVICTION_WARNING)
     })
-    void readPersistence(client).then((persistence) => {
-      if (persistence !== undefined && !persistence.aof) log.warn({ appendonly: 'no', connection: name }, PERSISTENCE_WARNING)
-    })
+    if (warnPersistence) {
+      void readPersistence(client).then((persistence) => {
+        if (persistence !== undefined && !persistence.aof) log.warn({ appendonly: 'no', connection: name }, PERSISTENCE_WARNING)
+      })
+    }
   })
 
   return {

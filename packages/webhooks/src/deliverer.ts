@@ -108,7 +108,7 @@ export function webhookDeliverer (options: DelivererOptions) {
       }
       await state.failed(d.clientId)
       if (status === 410) {
-        await endpoints.setEnabled(d.clientId, false, 'the receiver answered 410 Gone')
+        await endpoints.setEnabled(d.clientId, false, 'the receiver answered 410 Gone', 'receiver')
         options.observe('gone', seconds)
         log.warn({ clientId: d.clientId, webhookId: d.webhookId }, 'webhook endpoint answered 410: disabled')
         throw new UnrecoverableError('the receiver answered 410 Gone: endpoint disabled')

@@ -1,7 +1,10 @@
 import t from 'tap'
 import { Webhook } from 'standardwebhooks'
+import { Redis } from 'ioredis'
+import { TEST_REDIS_URL, deleteKeys, uniquePrefix } from '@request-out/test-support'
 import {
-  DeliveryFailure, checkWebhookUrl, deliveryBackoff, isPublicAddress, newSecret, retryAfterMs, retrySchedule, signature
+  DeliveryFailure, EndpointStore, checkWebhookUrl, deliveryBackoff, isPublicAddress, newSecret, retryAfterMs, retrySchedule, signature,
+  signingSecrets, view, type Endpoint
 } from '../src/index.js'
 
 t.test('signatures verify with the standardwebhooks package, with either secret during a rotation', async (t) => {
@@ -46,4 +49,40 @@ t.test('the retry schedule: its delays with jitter, or the receiver\'s Retry-Aft
   t.equal(retryAfterMs('120'), 120_000)
   t.ok((retryAfterMs(new Date(Date.now() + 60_000).toUTCString()) ?? 0) > 50_000, 'an HTTP date')
   t.equal(retryAfterMs(undefined), undefined)
+})
+
+t.test('defects #25.4: endpoint writes are atomic; two secrets at most; an operator\'s disable stays until an operator enables', async (t) => {
+  const redis = new Redis(TEST_REDIS_URL)
+  const prefix = uniquePrefix('endpoints')
+  t.teardown(async () => { redis.disconnect(); await deleteKeys(prefix) })
+  const store = new EndpointStore(redis, prefix)
+
+  // Ten first registrations at once: one is the registration (its secret signs), the others change it.
+  const puts = await Promise.all(Array.from({ length: 10 }, async (_, i) => store.put('c1', `https://example.com/hook-${i}`)))
+  const created = puts.filter((p) => p.secret !== undefined)
+  t.equal(created.length, 1, 'one answer carries a secret')
+  t.same(signingSecrets(await store.get('c1') as Endpoint), [created[0]?.secret], 'and it is the secret that signs')
+
+  // Two rotations at once: both answered secrets sign (the newer as current, the other in its grace).
+  const both = await Promise.all([store.rotate('c1'), store.rotate('c1')])
+  t.same(new Set(signingSecrets(await store.get('c1') as Endpoint)), new Set(both.map((r) => r?.secret)), 'no answered secret is lost')
+  // Thirty rotations: the current secret and the one before it, not 31.
+  for (let i = 0; i < 30; i++) await store.rotate('c1')
+  const after = await store.get('c1') as Endpoint
+  t.equal(after.Secrets.length, 2, 'a rotation during the previous secret\'s grace ends that grace')
+  t.equal(after.Secrets.filter((s) => s.Until === null).length, 1)
+
+  // An operator's disable: the client's PUT changes the URL but does not enable it.
+  await store.setEnabled('c1', false, 'disabled by an operator', 'operator')
+  const { endpoint } = await store.put('c1', 'https://example.com/again')
+  t.match(endpoint, { Url: 'https://example.com/again', Enabled: false, DisabledReason: 'disabled by an operator' })
+  await store.setEnabled('c1', false, 'the receiver answered 410 Gone', 'receiver')
+  t.match(await store.get('c1'), { Enabled: false, DisabledReason: 'disabled by an operator' }, 'a receiver\'s 410 does not replace the operator\'s reason')
+  await store.setEnabled('c1', true)
+  t.match(await store.get('c1'), { Enabled: true, DisabledReason: null }, 'an operator enables it')
+  // A receiver's 410 ends with the client's next PUT (it fixed its receiver).
+  await store.setEnabled('c1', false, 'the receiver answered 410 Gone', 'receiver')
+  t.match((await store.put('c1', 'https://example.com/fixed')).endpoint, { Enabled: true, DisabledReason: null })
+  t.same(view(await store.get('c1') as Endpoint).Enabled, true)
+  t.notOk('DisabledBy' in view(await store.get('c1') as Endpoint), 'who disabled it is not part of the API\'s view')
 })

@@ -1,10 +1,16 @@
 import fp from 'fastify-plugin'
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { defineScript, type RedisClient } from '@request-out/redis-connection'
+import { HttpProblem } from '../http-problem.js'
+import { principalOf } from './auth.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
     clientRate: ReturnType<typeof createClientRate>
+  }
+  interface FastifyRequest {
+    /** Where the client stands under the per-client rate limit, for the RateLimit fields. */
+    rateState: RateDecision | undefined
   }
 }
 
@@ -105,11 +111,19 @@ function createClientRate (app: FastifyInstance) {
       const allowed = Math.min(n, state.granted - state.used)
       state.used += allowed
       return { allowed, remaining: Math.max(0, max - state.count + (state.granted - state.used)), resetSeconds }
+    },
+
+    /** A route's preHandler (after authentication and body validation): one token, or 429 with Retry-After. */
+    async limitRequest (request: FastifyRequest): Promise<void> {
+      const decision = await this.take(principalOf(request).clientId)
+      request.rateState = decision
+      if (decision.allowed === 0) throw new HttpProblem('RATE_LIMITED', undefined, { 'retry-after': String(decision.resetSeconds) })
     }
   }
 }
 
 async function clientRatePlugin (app: FastifyInstance): Promise<void> {
+  app.decorateRequest('rateState', undefined)
   app.decorate('clientRate', createClientRate(app))
 }
 

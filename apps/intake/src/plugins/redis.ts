@@ -16,7 +16,7 @@ function createConnections (app: FastifyInstance) {
   // Subscriber: waits and re-subscribes; wakes long polls and carries revocations.
   const subscriber = createRedis(target, 'subscriber', 'request-out:intake:events')
   const monitor = monitorConnection(producer, app.log, {
-    name: 'producer', target: describeTarget(target), probeTimeoutMs: app.config.env.REDIS_COMMAND_TIMEOUT_MS
+    name: 'producer', target: describeTarget(target), probeTimeoutMs: app.config.env.REDIS_COMMAND_TIMEOUT_MS, warnPersistence: app.config.env.REDIS_PERSISTENCE_WARNING === 'on'
   })
   // The producer's monitor tells the outage; the subscriber's errors would only repeat it.
   subscriber.on('error', () => {})

@@ -43,7 +43,12 @@ function createTicketHistory (app: FastifyInstance) {
     try {
       return await query(history)
     } catch (err) {
-      if (err instanceof BadCursorError) throw new HttpProblem('VALIDATION_ERROR', err.message, {}, [{ Field: '/Cursor', Message: err.message }])
+      if (err instanceof BadCursorError) throw new HttpProblem('VALIDATION_ERROR', err.message, {}, [{ Field: err.field, Message: err.message }])
+      // 42P01: no such table. The database answers, but no history writer has applied the schema yet.
+      if ((err as { code?: unknown }).code === '42P01') {
+        app.log.warn({ err }, 'ticket history has no schema yet')
+        throw unavailable('Ticket history has no schema yet: run a history writer (WORKER_ROLE=history), which applies it')
+      }
       app.log.warn({ err }, 'ticket history not reachable')
       throw unavailable('Ticket history is not reachable; retry later')
     }

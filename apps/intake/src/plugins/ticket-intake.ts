@@ -120,8 +120,9 @@ function createTicketIntake (app: FastifyInstance) {
       app.log.warn({ err, clientId, ticketId }, 'ticket history not reachable')
       throw unavailable('Ticket history is not reachable; retry later')
     }
-    if (stored === undefined) return notReadyEnvelope('NOT_FOUND')
-    return stored.record ?? notReadyEnvelope('IN_PROCESS')
+    // An acceptance without its record that Redis no longer holds will never get one (Redis lost
+    // it, or it expired unfinished): NOT_FOUND, so the client POSTs it again.
+    return stored?.record ?? notReadyEnvelope('NOT_FOUND')
   }
 
   /** The record if stored, else the seed's in-process answer after waiting up to the long poll. */

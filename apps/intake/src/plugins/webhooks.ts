@@ -7,6 +7,9 @@ import {
   DELIVERY_JOB_NAME, DeliveryState, EndpointStore, deliveryJobOptions, retrySchedule, webhookQueue, type DeliveryJob
 } from '@request-out/webhooks'
 
+/** A re-send of one event is queued at most once in this window. */
+const RESEND_WINDOW_MS = 60_000
+
 declare module 'fastify' {
   interface FastifyInstance {
     webhooks: ReturnType<typeof createWebhooks>
@@ -29,7 +32,10 @@ function createWebhooks (app: FastifyInstance) {
     async resend (clientId: string, ticketId: string): Promise<string | undefined> {
       const frozen = await state.frozen(ticketKey(clientId, ticketId))
       if (frozen === undefined) return undefined
-      await queue.add(DELIVERY_JOB_NAME, { clientId, ticketId, ...frozen }, { jobId: `${frozen.webhookId}.resend.${Date.now()}`, ...deliveryJobOptions(schedule) })
+      // One re-send of an event per minute: more in the same minute are that one (BullMQ ignores
+      // an add under a job id it holds), so a client cannot multiply deliveries and their retries.
+      const minute = Math.floor(Date.now() / RESEND_WINDOW_MS)
+      await queue.add(DELIVERY_JOB_NAME, { clientId, ticketId, ...frozen }, { jobId: `${frozen.webhookId}.resend.${minute}`, ...deliveryJobOptions(schedule) })
       return frozen.webhookId
     }
   }

@@ -2,8 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { Type } from '@sinclair/typebox'
 import { BatchRequest, BatchResponse, ErrorEnvelope, TicketEnvelope, TicketParams, TicketRequest, successEnvelope } from '@request-out/contracts'
-import { HttpProblem, RETRY_AFTER_SECONDS } from '../../http-problem.js'
-import type { RateDecision } from '../../plugins/client-rate.js'
+import { RETRY_AFTER_SECONDS } from '../../http-problem.js'
 import { principalOf } from '../../plugins/auth.js'
 import type { TicketAnswer } from '../../plugins/ticket-intake.js'
 import type { QuotaState } from '../../quota.js'
@@ -47,13 +46,6 @@ function send (request: FastifyRequest, reply: FastifyReply, answer: TicketAnswe
 
 interface Policy { name: string, quota: number, windowSeconds: number, remaining: number, resetSeconds: number }
 
-declare module 'fastify' {
-  interface FastifyRequest {
-    /** Where the client stands under the per-client rate limit, for the RateLimit fields. */
-    rateState: RateDecision | undefined
-  }
-}
-
 /**
  * The IETF RateLimit fields (draft-ietf-httpapi-ratelimit-headers, RateLimit-Policy and RateLimit)
  * for whichever limit is closest to being hit: the per-client request rate or the ticket quota.
@@ -73,17 +65,12 @@ function rateLimitFields (request: FastifyRequest, reply: FastifyReply, limit: n
 const requestOutRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { env } = app.config
   app.decorateRequest('quotaState', undefined)
-  app.decorateRequest('rateState', undefined)
   app.addHook('onSend', async (request, reply, payload) => {
     rateLimitFields(request, reply, app.clientRate.limit, app.clientRate.windowSeconds)
     return payload
   })
   // The per-client rate limit, after authentication and body validation (a batch counts its tickets itself).
-  const perClientLimit = async (request: FastifyRequest): Promise<void> => {
-    const decision = await app.clientRate.take(principalOf(request).clientId)
-    request.rateState = decision
-    if (decision.allowed === 0) throw new HttpProblem('RATE_LIMITED', undefined, { 'retry-after': String(decision.resetSeconds) })
-  }
+  const perClientLimit = async (request: FastifyRequest): Promise<void> => { await app.clientRate.limitRequest(request) }
 
   app.post('/request-out', {
     schema: {

@@ -21,6 +21,9 @@ const ownerOf = (principal: Principal, clientId: string | undefined): string => 
  */
 const webhookRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { env } = app.config
+  // Every route here counts against the per-client rate limit, as the ticket routes do: a
+  // rotation or a re-send is bounded by it like any request.
+  app.addHook('preHandler', async (request) => { await app.clientRate.limitRequest(request) })
   const { endpoints, state } = app.webhooks
   const ready = (): void => { if (!app.redis.isReady()) throw unavailable() }
   const audited = async (principal: Principal, owner: string, ip: string, action: string, after?: unknown): Promise<void> => {
