@@ -93,8 +93,23 @@ t.test('the ticket history pages in a real browser: search, a ticket, retry, era
   await page.locator('[data-field=code]').waitFor()
   t.equal(await page.locator('[data-field=code]').textContent(), 'PRODUCT_FAILED')
   t.same(await page.locator('tr[data-type]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-type'))), ['accepted', 'record'])
+  // Defects #25.20: the reason at the top; times as ISO and fields, not epoch milliseconds and raw JSON.
+  t.ok(((await page.locator('[data-field=reason]').textContent()) ?? '').length > 0, 'the failure\'s reason is near the top')
+  const timeline = await page.locator('tr[data-type] dl.details').allTextContents()
+  t.notMatch(timeline.join(' '), /\b1\d{12}\b|[{}]/, 'no epoch milliseconds or raw JSON in the timeline')
+  t.match(timeline.join(' '), /\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}/)
+  t.match(await page.locator('[data-field=record]').textContent(), /^\{\n {2}"TicketId": "page-failed",\n {2}"Subject"/, 'the record in the API\'s field order')
   t.match(await page.locator('a:text("in the dashboard")').getAttribute('href'), /^\/admin\/queues\/queue\/.+\/.+/, 'the matching bull-board job is linked')
   await shot('ticket-failed')
+  // Defects #25.9: a retry that fails again is a new outcome the page shows (its record event).
+  await page.click('button:text("Retry the ticket")')
+  await page.waitForURL(/done=retry/)
+  await waitFor('the page to show the retry failed again, with its record', async () => {
+    await page.reload()
+    return await page.locator('[data-field=retry-outcome]').count() === 1 && await page.locator('tr[data-type=record]').count() === 2
+  }, 20_000, 200)
+  t.same(await page.locator('tr[data-type]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-type'))), ['accepted', 'record', 'job.retry', 'record'], 'the failed retry has its record in the timeline')
+  t.equal(await page.locator('[role=status]:text("back in its queue")').count(), 0, 'no "back in its queue" once it failed again')
   upstream.heal()
   await page.click('button:text("Retry the ticket")')
   await page.waitForURL(/done=retry/)
@@ -103,7 +118,7 @@ t.test('the ticket history pages in a real browser: search, a ticket, retry, era
     await page.reload()
     return await page.locator('[data-field=code]').textContent() === 'SUCCESS'
   }, 15_000, 200)
-  t.same(await page.locator('tr[data-type]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-type'))), ['accepted', 'record', 'job.retry', 'record'], 'the operator\'s retry is in the timeline')
+  t.same(await page.locator('tr[data-type]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-type'))), ['accepted', 'record', 'job.retry', 'record', 'job.retry', 'record'], 'the operator\'s retries are in the timeline')
 
   // A record with personal data: shown redacted, then erased.
   await page.goto(`${base}/admin/tickets/demo-client/page-ok-1`)
@@ -167,13 +182,14 @@ t.test('the ticket history pages in a real browser: search, a ticket, retry, era
 
   // The audit trail page: every action, by the session's operator.
   await page.click('header a[href="/admin/audit"]')
-  await waitFor('six audit rows', async () => {
+  await waitFor('seven audit rows', async () => {
     await page.reload()
-    return await page.locator('tr[data-action]').count() === 6
+    return await page.locator('tr[data-action]').count() === 7
   }, 15_000, 200)
   t.same(await page.locator('tr[data-action]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-action'))),
-    ['webhook.disable', 'webhook.resend', 'tickets.cancel', 'ticket.cancel', 'personal-data.erase', 'job.retry'])
-  t.match(await page.locator('tr[data-action="job.retry"]').textContent(), /demo-admin/)
+    ['webhook.disable', 'webhook.resend', 'tickets.cancel', 'ticket.cancel', 'personal-data.erase', 'job.retry', 'job.retry'])
+  t.match(await page.locator('[data-chain]').getAttribute('data-chain'), 'intact', 'the page says the hash chain holds (defects #25.7)')
+  t.match(await page.locator('tr[data-action="job.retry"]').first().textContent(), /demo-admin/)
   await shot('audit')
 
   // A form without its token is refused.

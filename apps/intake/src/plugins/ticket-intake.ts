@@ -152,7 +152,8 @@ function createTicketIntake (app: FastifyInstance) {
         return
       }
     }
-    await recordStore.writeRecord(clientId, ticket.TicketId, cancelledEnvelope(ticket))
+    // No try ran: the record says 0 tries (the ticket page shows them).
+    await recordStore.writeRecord(clientId, ticket.TicketId, cancelledEnvelope(ticket), { startedAt: Date.now(), tries: 0 })
     log.info({ clientId, ticketId: ticket.TicketId, product }, 'ticket cancelled: taken out of its queue')
   }
 

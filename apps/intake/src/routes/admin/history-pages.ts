@@ -9,6 +9,7 @@ import { ticketKey } from '@request-out/record-store'
 import { HttpProblem } from '../../http-problem.js'
 import type { Operator } from '../../plugins/ticket-history.js'
 import { sessionPrincipal } from './admin-session.js'
+import { detailFields, failureReason, recordInApiOrder } from './ticket-view.js'
 
 /** A `datetime-local` value (no zone, maybe no seconds) is read as UTC, as the form says. */
 function isoTime (value: string): string {
@@ -73,8 +74,16 @@ const historyPages: FastifyPluginAsyncTypebox = async (app) => {
       const ticket = await ticketHistory.detail(ClientId, TicketId)
       const deliveries = await app.webhooks.state.attempts(ticketKey(ClientId, TicketId))
       const resendable = await app.webhooks.state.frozen(ticketKey(ClientId, TicketId)) !== undefined
-      return { ticket, record: JSON.stringify(ticket.Record, null, 2), job: await jobOf(ticket.Product, ClientId, TicketId), deliveries, resendable }
-    }, { ...base, deliveries: [], resendable: false })
+      return {
+        ticket,
+        record: ticket.Record === null ? null : JSON.stringify(recordInApiOrder(ticket.Record), null, 2),
+        timeline: ticket.Timeline.map((e) => ({ ...e, fields: detailFields(e.Details) })),
+        reason: failureReason(ticket),
+        job: await jobOf(ticket.Product, ClientId, TicketId),
+        deliveries,
+        resendable
+      }
+    }, { ...base, deliveries: [], resendable: false, timeline: [] })
   })
 
   const ticketPage = (clientId: string, ticketId: string, done: string): string =>
@@ -93,7 +102,9 @@ const historyPages: FastifyPluginAsyncTypebox = async (app) => {
       throw new HttpProblem('TICKET_FINAL', 'Only a ticket whose job failed for lack of an answer can be retried')
     }
     await app.audit({ ...operator(request), action: 'job.retry', target: `${queue?.name ?? ''}/${job.id ?? ''}`, clientId: ClientId, ticketId: TicketId, before: { state } })
-    await job.retry('failed')
+    // An operator's retry is a new round with the product's full Attempts (a retry that got one
+    // try, as BullMQ's default gives, would fail again at the first upstream hiccup).
+    await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true })
     return reply.redirect(ticketPage(ClientId, TicketId, 'retry'), 303)
   })
 
@@ -148,9 +159,9 @@ const historyPages: FastifyPluginAsyncTypebox = async (app) => {
     const base = { form: request.query, rows: [], next: null, csrf: reply.generateCsrf() }
     if (query === undefined) return await reply.code(400).view('audit.eta', { ...base, error: problems.join('; ') })
     return await render(reply, 'audit.eta', async () => {
-      const page = await ticketHistory.audit(query)
+      const [page, chain] = await Promise.all([ticketHistory.audit(query), ticketHistory.auditChain()])
       const next = page.nextCursor === null ? null : `?${new URLSearchParams({ ...request.query, Cursor: page.nextCursor }).toString()}`
-      return { rows: page.rows.map((r) => ({ ...r, change: JSON.stringify({ before: r.Before, after: r.After }) })), next }
+      return { rows: page.rows.map((r) => ({ ...r, change: JSON.stringify({ before: r.Before, after: r.After }) })), next, chain }
     }, base)
   })
 }
