@@ -80,7 +80,8 @@ export class HistoryService {
         this.#metrics.batchDuration.observe(seconds)
       },
       onFailure: () => this.#metrics.failures.inc(),
-      onGroupsLost: () => this.#metrics.groupsRecreated.inc()
+      onGroupsLost: () => this.#metrics.groupsRecreated.inc(),
+      fieldsOf: (product) => personalFields(config.catalog.get(product))
     })
     const redis = this.#redis
     const prefix = env.QUEUE_PREFIX

@@ -51,13 +51,26 @@ export class HistoryStore {
    * (a batch written again after its writer died) changes nothing. Events of one ticket may come
    * in any order (several writers share the streams): each change is commutative.
    */
-  async writeEvents (events: StreamEvent[]): Promise<void> {
+  async writeEvents (events: StreamEvent[], fieldsOf: (product: string) => ReadonlySet<string> = () => new Set()): Promise<void> {
     const ticketEvents = events.filter((e) => e.type !== TicketEventType.AUDIT)
     const auditEvents = events.filter((e) => e.type === TicketEventType.AUDIT)
     await this.#transaction(async (client) => {
       if (ticketEvents.length > 0) await this.#writeTicketEvents(client, ticketEvents)
       if (auditEvents.length > 0) await this.#writeAuditEvents(client, auditEvents)
+      // Records of tickets whose personal data was erased before they arrived: erased before commit.
+      if (ticketEvents.length > 0) await this.#eraseMarked(client, ticketEvents, fieldsOf)
     })
+  }
+
+  async #eraseMarked (client: pg.PoolClient, events: StreamEvent[], fieldsOf: (product: string) => ReadonlySet<string>): Promise<void> {
+    const keys = [...new Set(events.filter((e) => e.type === TicketEventType.RECORD).map((e) => JSON.stringify([e.clientId, e.ticketId])))]
+    if (keys.length === 0) return
+    const { rows } = await client.query<{ id: string, product: string, record: TicketEnvelope }>(`
+      SELECT t.id, t.product, t.record FROM tickets t
+      JOIN personal_data_erasures e ON e.client_id = t.client_id AND e.ticket_id = t.ticket_id
+      WHERE (t.client_id, t.ticket_id) IN (SELECT k->>0, k->>1 FROM jsonb_array_elements($1::jsonb) AS k)
+        AND t.record IS NOT NULL AND t.personal_data_erased_at IS NULL`, [JSON.stringify(keys.map((k) => JSON.parse(k) as unknown))])
+    for (const row of rows) await this.#storeErased(row, fieldsOf, client)
   }
 
   async #transaction<T> (work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
@@ -278,6 +291,8 @@ export class HistoryStore {
    * Resolves how many records were erased.
    */
   async erase (clientId: string, ticketId: string, fieldsOf: (product: string) => ReadonlySet<string>): Promise<number> {
+    // Kept first: a record the writers store from now on is stored erased (it sticks).
+    await this.#pool.query('INSERT INTO personal_data_erasures (client_id, ticket_id) VALUES ($1, $2) ON CONFLICT DO NOTHING', [clientId, ticketId])
     const { rows } = await this.#pool.query<{ id: string, product: string, record: TicketEnvelope }>(
       'SELECT id, product, record FROM tickets WHERE client_id = $1 AND ticket_id = $2 AND record IS NOT NULL', [clientId, ticketId])
     for (const row of rows) await this.#storeErased(row, fieldsOf)
@@ -328,6 +343,8 @@ export class HistoryStore {
       }
     }
     await sweep('DELETE FROM tickets WHERE id IN (SELECT id FROM tickets WHERE accepted_at < $1 LIMIT $2)', ticketsBefore)
+    // An erasure is kept as long as the tickets it may apply to.
+    await sweep('DELETE FROM personal_data_erasures WHERE ctid IN (SELECT ctid FROM personal_data_erasures WHERE erased_at < $1 LIMIT $2)', ticketsBefore)
     // By the events' own time (indexed): an event is never older than its ticket's acceptance.
     await sweep('DELETE FROM ticket_events WHERE event_id IN (SELECT event_id FROM ticket_events WHERE at < $1 LIMIT $2)', ticketsBefore)
     // The only deletion the audit trail's trigger lets through (see the migrations): the oldest

@@ -3,7 +3,10 @@ import { TicketEventConsumer, type TicketEventConsumerOptions } from '@request-o
 import { HISTORY_GROUP } from './backlog.js'
 import type { HistoryStore } from './history-store.js'
 
-export type HistoryWriterOptions = Omit<TicketEventConsumerOptions, 'group' | 'name' | 'handle' | 'startAt'>
+export type HistoryWriterOptions = Omit<TicketEventConsumerOptions, 'group' | 'name' | 'handle' | 'startAt'> & {
+  /** The personal fields of a product's records: what a record of an erased ticket is stored without. */
+  fieldsOf?: (product: string) => ReadonlySet<string>
+}
 
 /**
  * Copies the ticket event streams into PostgreSQL: a consumer of the `history` group that stores
@@ -12,6 +15,6 @@ export type HistoryWriterOptions = Omit<TicketEventConsumerOptions, 'group' | 'n
  */
 export class HistoryWriter extends TicketEventConsumer {
   constructor (redis: Redis | Cluster, store: HistoryStore, options: HistoryWriterOptions) {
-    super(redis, { ...options, group: HISTORY_GROUP, name: 'history writer', startAt: '0', handle: async (events) => store.writeEvents(events) })
+    super(redis, { ...options, group: HISTORY_GROUP, name: 'history writer', startAt: '0', handle: async (events) => store.writeEvents(events, options.fieldsOf) })
   }
 }

@@ -31,7 +31,7 @@ async function setup (t: Test, label: string): Promise<Setup> {
 
 function writer (s: Setup, t: Test, batchSize = 100): HistoryWriter {
   const w = new HistoryWriter(s.redis, s.history, {
-    prefix: s.prefix, batchSize, pollMs: 20, claimIdleMs: 500, log: { info: () => {}, warn: () => {} }
+    prefix: s.prefix, batchSize, pollMs: 20, claimIdleMs: 500, log: { info: () => {}, warn: () => {} }, fieldsOf: () => personal
   })
   w.start()
   t.teardown(async () => w.stop())
@@ -45,7 +45,7 @@ const personal = new Set(['NIK', 'Image'])
 t.test('migrations apply once; a second run applies nothing', async (t) => {
   const db = await createTestDatabase()
   t.teardown(db.drop)
-  t.same(await migrateHistory(db.url), ['1764374400000_ticket-history', '1764460800000_ticket-trace-id', '1764979200000_audit-chain'])
+  t.same(await migrateHistory(db.url), ['1764374400000_ticket-history', '1764460800000_ticket-trace-id', '1764979200000_audit-chain', '1765065600000_personal-data-erasures'])
   t.same(await migrateHistory(db.url), [])
 })
 
@@ -162,6 +162,15 @@ t.test('erasure: at once by ticket, and by age; the audit trail is append-only b
   t.equal(await s.history.eraseOlderThan(30, () => personal), 1)
   t.match((await s.history.detail('acme', 'T-6', (r) => r))?.PersonalDataErasedAt, /^\d{4}-/)
 
+  // Defects #25.2 (a): an erasure asked before history has the record (its writer is behind)
+  // sticks: the record is stored erased when it arrives, never in clear.
+  t.equal(await s.history.erase('acme', 'T-7', () => personal), 0, 'nothing to erase yet')
+  await s.records.claim('acme', 'T-7', 'fp', PRODUCT)
+  await s.records.writeRecord('acme', 'T-7', { ...record, TicketId: 'T-7' })
+  await waitFor('T-7 in history', async () => (await s.history.latest('acme', 'T-7'))?.code === 'SUCCESS', 10_000)
+  t.same((await s.history.latest('acme', 'T-7'))?.record?.Data, { NIK: ERASED, Name: 'Ann', Nested: { Image: ERASED } }, 'stored erased')
+  t.equal((await s.pool.query("SELECT count(*)::int AS n FROM tickets WHERE record::text LIKE '%3171015708450002%' AND ticket_id = 'T-7'")).rows[0].n, 0)
+
   await waitFor('the audit row', async () => (await s.history.audit({})).rows.length === 1, 10_000)
   t.match((await s.history.audit({ Action: 'availability.set' })).rows, [{ Actor: 'ops', Address: '10.0.0.1', Target: PRODUCT, Before: true, After: false }])
   await t.rejects(s.pool.query("UPDATE audit_log SET actor = 'someone-else'"), /append-only/)
@@ -169,7 +178,7 @@ t.test('erasure: at once by ticket, and by age; the audit trail is append-only b
   t.equal(await s.history.deleteExpired(400, 730), 0, 'nothing old enough')
   await s.pool.query("UPDATE tickets SET accepted_at = now() - interval '401 days' WHERE ticket_id = 'T-6'")
   t.ok(await s.history.deleteExpired(400, 730) >= 1)
-  t.equal((await s.history.search({})).rows.length, 1, 'T-6 is gone, T-5 stays')
+  t.same((await s.history.search({})).rows.map((r) => r.TicketId).sort(), ['T-5', 'T-7'], 'T-6 is gone, T-5 and T-7 stay')
 })
 
 t.test('the backlog counts what no writer has stored; a writer killed mid-batch leaves nothing missing or doubled', async (t) => {
