@@ -146,13 +146,26 @@ t.test('the operator dashboard in a real browser', { skip: existsSync(CHROMIUM) 
   t.equal((await api('GET', '/v1/request-out/bad-nik')).status, 422, 'the ticket keeps its 422')
 
   // bull-board links back to our pages.
+  // Defects #25.20: no request for a third party's web font (the CSP refused it: a console error on every page).
+  const thirdParty: string[] = []
+  page.on('request', (r) => { if (!['127.0.0.1', 'localhost'].includes(new URL(r.url()).hostname)) thirdParty.push(r.url()) })
+  const consoleErrors: string[] = []
+  page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()) })
   await page.goto(`${base}/admin/queues`)
+  await page.locator('header').waitFor()
+  t.same(thirdParty, [], 'bull-board\'s page asks nothing of other hosts')
+  t.same(consoleErrors.filter((e) => /Content Security Policy|fonts\.googleapis/.test(e)), [], 'and the CSP refuses nothing on it')
+  // bull-board shows a queue's description as its card's info tip, from its API.
+  const listed = await (await page.request.get(`${base}/admin/queues/api/queues`)).json() as { queues: Array<{ description?: string }> }
+  t.ok(listed.queues.length > 0 && listed.queues.every((queue) => queue.description?.includes("find a client's ticket on the Tickets page (/admin/tickets)") === true),
+    'each queue says that waiting tickets show as prioritized, and where a client\'s ticket is found')
   // bull-board shows its misc links in the header's last menu.
   await page.locator('header ul li').last().locator('button, a').first().click()
   const menuLink = (name: string) => page.locator('a', { hasText: name }).last()
   await menuLink('Log out').waitFor()
   await shot('queues-menu')
   t.equal(await menuLink('Products').getAttribute('href'), '/admin/products', 'bull-board links to Products')
+  t.equal(await menuLink('Webhooks').getAttribute('href'), '/admin/webhooks', 'and to Webhooks')
   t.equal(await menuLink('Log out').getAttribute('href'), '/admin/logout', 'and to Log out')
 
   // The products page: switch the sandbox off and on again.
