@@ -12,10 +12,9 @@ import { loadCatalog } from '@request-out/product-catalog'
 import { hashPassword, readUsersFile } from './user-directory.js'
 
 // One line per command, for the refusals that name it (the whole text is for --help).
-const COMMAND_USAGE: Record<string, string> = {
+const COMMAND_USAGE = {
   add: 'usage: request-out-users add <username> --role client|admin [--products a/b/c,d/e/f] [--file users.json] [--force]',
-  remove: 'usage: request-out-users remove <username> [--file users.json]',
-  list: 'usage: request-out-users list [--file users.json]'
+  remove: 'usage: request-out-users remove <username> [--file users.json]'
 }
 const MIN_PASSWORD_LENGTH = 12
 
@@ -81,7 +80,7 @@ function save (list: UserRecord[]): void {
 
 switch (command) {
   case 'add': {
-    if (username === undefined || username === '') fail(COMMAND_USAGE.add as string)
+    if (username === undefined || username === '') fail(COMMAND_USAGE.add)
     const role = values.role
     if (role !== Role.CLIENT && role !== Role.ADMIN) fail('--role must be client or admin')
     const products = values.products?.split(',').map((s) => s.trim()).filter((s) => s !== '')
@@ -115,7 +114,7 @@ switch (command) {
     break
   }
   case 'remove': {
-    if (username === undefined) fail(COMMAND_USAGE.remove as string)
+    if (username === undefined) fail(COMMAND_USAGE.remove)
     const left = users.filter((u) => u.Username !== username)
     if (left.length === users.length) fail(`no user ${username} in ${file}`)
     save(left)

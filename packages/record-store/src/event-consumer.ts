@@ -100,15 +100,14 @@ export class TicketEventConsumer {
   }
 
   async #run (): Promise<void> {
-    let groupsReady = false
-    let recreate = false
+    // Where the groups are to be made from; undefined once they are there.
+    let createFrom: '0' | '$' | undefined = this.#options.startAt
     let batch = EMPTY
     while (this.#running) {
       try {
-        if (!groupsReady) {
-          await this.#createGroups(recreate ? '0' : this.#options.startAt)
-          groupsReady = true
-          recreate = false
+        if (createFrom !== undefined) {
+          await this.#createGroups(createFrom)
+          createFrom = undefined
         }
         if (batch.entries.length === 0) batch = await this.#nextBatch()
         if (batch.entries.length === 0) {
@@ -133,8 +132,7 @@ export class TicketEventConsumer {
           this.#options.log.warn({ err, group: this.#options.group },
             `${this.#options.name}: the consumer groups are gone (Redis lost its data?); making them again and reading every event the streams hold`)
           this.#options.onGroupsLost?.()
-          groupsReady = false
-          recreate = true
+          createFrom = '0'
           batch = EMPTY
           continue
         }

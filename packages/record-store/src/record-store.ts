@@ -19,6 +19,12 @@ export type ClaimResult =
   | { outcome: 'claimed' }
   | { outcome: 'existing', sameFields: boolean, record: TicketEnvelope | undefined, cancelRequested: boolean }
 
+export type ExistingTicket = Extract<ClaimResult, { outcome: 'existing' }>
+
+/** What a claim (or a look without claiming) tells of a ticket already there. */
+const existingTicket = (sameFields: boolean, rec: string | null, cancelRequested: boolean): ExistingTicket =>
+  ({ outcome: 'existing', sameFields, record: parseRecord(rec), cancelRequested })
+
 export type TicketState =
   | { exists: false }
   | { exists: true, product: string, record: TicketEnvelope | undefined }
@@ -189,17 +195,16 @@ export class RecordStore {
       key, stream, fingerprint, product, String(Date.now()), this.#ttl, clientId, ticketId, requestId, traceId
     )
     if (created === 1) return { outcome: 'claimed' }
-    return { outcome: 'existing', sameFields: fp === fingerprint, record: parseRecord(rec), cancelRequested: cancel === 1 }
+    return existingTicket(fp === fingerprint, rec, cancel === 1)
   }
 
   /**
    * What a claim would answer for a ticket already there, without claiming anything: for a path
    * that must not create a ticket (a client whose quota is used up re-POSTs one). One HMGET.
    */
-  async existing (clientId: string, ticketId: string, fingerprint: string): Promise<Extract<ClaimResult, { outcome: 'existing' }> | undefined> {
+  async existing (clientId: string, ticketId: string, fingerprint: string): Promise<ExistingTicket | undefined> {
     const [fp, rec, cancel] = await this.#redis.hmget(this.#keys(clientId, ticketId)[0], 'fp', 'rec', 'cancel')
-    if (fp === null) return undefined
-    return { outcome: 'existing', sameFields: fp === fingerprint, record: parseRecord(rec), cancelRequested: cancel !== null }
+    return fp === null ? undefined : existingTicket(fp === fingerprint, rec ?? null, cancel !== null)
   }
 
   /**

@@ -7,7 +7,7 @@ import {
   finalRecordEnvelope, notReadyEnvelope, productKey, TicketRequest as TicketRequestSchema, type BatchResult, type BulkCancelFilter,
   type TicketEnvelope, type TicketRequest
 } from '@request-out/contracts'
-import { ticketFingerprint, ticketKey, type ClaimResult } from '@request-out/record-store'
+import { ticketFingerprint, ticketKey, type ExistingTicket } from '@request-out/record-store'
 import { activeTraceId } from '@request-out/tracing'
 import { HttpProblem, RETRY_AFTER_SECONDS, unavailable } from '../http-problem.js'
 import { defineQuotaCommands, returnQuota, takeQuota, type QuotaState } from '../quota.js'
@@ -98,7 +98,7 @@ function createTicketIntake (app: FastifyInstance) {
    * A re-POST of a ticket already there: 409 with other fields, else its record, its cancellation
    * under way (its job must not come back), or accepted while it waits for its record.
    */
-  const repeated = (ticket: TicketRequest, key: string, known: Extract<ClaimResult, { outcome: 'existing' }>): TicketAnswer => {
+  const repeated = (ticket: TicketRequest, key: string, known: ExistingTicket): TicketAnswer => {
     if (!known.sameFields) return answer(failedEnvelope(ticket, 'TICKET_CONFLICT', Message.TICKET_CONFLICT), key, 'TICKET_CONFLICT')
     if (known.record !== undefined) return answer(known.record, key, 'duplicate')
     if (known.cancelRequested) return answer(cancellingEnvelope(ticket), key, 'duplicate')
