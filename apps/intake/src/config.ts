@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs'
 import { createPublicKey } from 'node:crypto'
 import { ConfigError, IntakeEnv, parseEnv, type UserRecord, errorMessage } from '@request-out/contracts'
 import { readUsersFile } from './user-directory.js'
-import { DEVELOPMENT_JWT_SECRET, assertProductionSecret } from './public-secrets.js'
+import { DEVELOPMENT_FINGERPRINT_KEY, DEVELOPMENT_JWT_SECRET, assertProductionSecret } from './public-secrets.js'
 import { loadCatalog, type ProductCatalog } from '@request-out/product-catalog'
 import type { RedisTarget } from '@request-out/redis-connection'
 import type { Algorithm } from 'fast-jwt'
@@ -26,6 +26,8 @@ export interface IntakeConfig {
   redis: RedisTarget
   auth: AuthConfig
   catalog: ProductCatalog
+  /** TICKET_FINGERPRINT_KEY (the development key outside production when unset) and the previous one. */
+  fingerprintKeys: { current: string, previous: string | undefined }
   /** Notes for the start-up log (e.g. "demo users in use"). */
   warnings: string[]
 }
@@ -87,6 +89,13 @@ export function loadIntakeConfig (source: NodeJS.ProcessEnv = process.env): Inta
     }
     auth = { mode: 'login', secret, users, usersFile: env.AUTH_USERS_FILE, expiresInSeconds: env.JWT_EXPIRES_IN_SECONDS, ...common }
   }
+  let fingerprintKey = env.TICKET_FINGERPRINT_KEY
+  if (fingerprintKey === undefined) {
+    if (production) throw new ConfigError('TICKET_FINGERPRINT_KEY: required in production (the same random value on every intake, e.g. openssl rand -base64 48)')
+    fingerprintKey = DEVELOPMENT_FINGERPRINT_KEY
+    warnings.push('TICKET_FINGERPRINT_KEY is not set: using the development key')
+  }
+  if (production) assertProductionSecret(fingerprintKey, 'TICKET_FINGERPRINT_KEY')
   let catalog: ProductCatalog
   try {
     catalog = loadCatalog(env.PRODUCTS_FILE, source)
@@ -99,6 +108,7 @@ export function loadIntakeConfig (source: NodeJS.ProcessEnv = process.env): Inta
     redis: { url: env.REDIS_URL, clusterNodes: env.REDIS_CLUSTER_NODES },
     auth,
     catalog,
+    fingerprintKeys: { current: fingerprintKey, previous: env.TICKET_FINGERPRINT_PREVIOUS_KEY },
     warnings
   }
 }

@@ -1,6 +1,9 @@
 import t, { type Test } from 'tap'
 import type { FastifyInstance } from 'fastify'
 import pg from 'pg'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import type { Redis } from 'ioredis'
 import { ticketRedisKey } from '@request-out/record-store'
 import {
   TEST_REDIS_URL, createTestDatabase, spawnWorker, startTestPostgres, uniquePrefix, waitFor, type AppProcess
@@ -18,11 +21,11 @@ interface Harness {
 }
 
 /** An intake with history on, a products worker and a history writer, all on a database of the test's own. */
-async function harness (t: Test, serverUrl?: string, intakeEnv: Record<string, string> = {}): Promise<Harness> {
+async function harness (t: Test, serverUrl?: string, intakeEnv: Record<string, string> = {}, workerEnv: Record<string, string> = {}): Promise<Harness> {
   const db = await createTestDatabase(serverUrl)
   t.teardown(db.drop)
   const prefix = uniquePrefix('history')
-  const common = { REDIS_URL: TEST_REDIS_URL, QUEUE_PREFIX: prefix, DATABASE_URL: db.url }
+  const common = { REDIS_URL: TEST_REDIS_URL, QUEUE_PREFIX: prefix, DATABASE_URL: db.url, ...workerEnv }
   const { app } = await startIntake(t, { DATABASE_URL: db.url, ...intakeEnv }, prefix)
   const worker = await spawnWorker(common)
   t.teardown(async () => { await worker.stop() })
@@ -146,6 +149,92 @@ t.test('history: search, timeline, GET after Redis forgot the ticket, erasure an
     t.match(res, { status: 400, body: { Code: 'VALIDATION_ERROR' } }, 'a tampered cursor')
     t.equal(field(res.body), '/Cursor')
   }
+})
+
+/** Every value Redis holds under the prefix, whatever its type, as one text. */
+async function redisText (redis: Redis, prefix: string): Promise<string> {
+  const parts: string[] = []
+  let cursor = '0'
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500)
+    cursor = next
+    for (const key of keys) {
+      const type = await redis.type(key)
+      const value = type === 'string'
+        ? await redis.get(key)
+        : type === 'hash'
+          ? await redis.hgetall(key)
+          : type === 'list'
+            ? await redis.lrange(key, 0, -1)
+            : type === 'set'
+              ? await redis.smembers(key)
+              : type === 'zset'
+                ? await redis.zrange(key, 0, -1)
+                : type === 'stream' ? await redis.xrange(key, '-', '+') : null
+      parts.push(`${key} ${JSON.stringify(value)}`)
+    }
+  } while (cursor !== '0')
+  return parts.join('\n')
+}
+
+/** Every row of every table of the history, as one text. */
+async function databaseText (db: pg.Client): Promise<string> {
+  const { rows: tables } = await db.query<{ name: string }>("SELECT quote_ident(tablename) AS name FROM pg_tables WHERE schemaname = 'public'")
+  const parts: string[] = []
+  for (const { name } of tables) parts.push(...(await db.query<{ row: string }>(`SELECT t::text AS row FROM ${name} t`)).rows.map((r) => `${name} ${r.row}`))
+  return parts.join('\n')
+}
+
+t.test('defects #25.2: after an erasure no copy of a personal field remains in Redis or PostgreSQL, and no fingerprint is shown', async (t) => {
+  const hooks = { WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true', WEBHOOK_RETRY_SCHEDULE: '1,1' }
+  const h = await harness(t, undefined, hooks, hooks)
+  const { app } = h
+  const got: string[] = []
+  const receiver = createServer((req, res) => {
+    let body = ''
+    req.on('data', (c: Buffer) => { body += c.toString() })
+    req.on('end', () => { got.push(body); res.writeHead(204).end() })
+  })
+  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', () => resolve()))
+  t.teardown(() => new Promise((resolve) => receiver.close(resolve)))
+  const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks`
+  const auth = { authorization: `Bearer ${client}` }
+  t.equal((await app.inject({ method: 'PUT', url: '/v1/webhook', headers: auth, payload: { Url: url } })).statusCode, 201)
+
+  const NIK = '3201015508907777'
+  const sent = ticket('erase-me', { NIK })
+  t.equal((await postTicket(app, client, sent, { prefer: 'wait=10' })).statusCode, 200)
+  await waitFor('the webhook delivered', async () => got.length === 1, 15_000)
+  t.match(got[0], NIK, 'before the erasure the delivery carries the NIK (the scan below can see one)')
+  await waitFor('the record in history', async () => (await adminGet(app, '/v1/admin/tickets/client-a/erase-me')).body.Data?.Code === 'SUCCESS', 15_000)
+  const db = new pg.Client({ connectionString: h.databaseUrl })
+  await db.connect()
+  t.teardown(() => db.end())
+  const redis = app.redis.producer as Redis
+  t.match(await redisText(redis, h.prefix), NIK, 'before: Redis holds the NIK')
+  t.match(await databaseText(db), NIK, 'before: PostgreSQL holds the NIK')
+  const timeline = (await adminGet(app, '/v1/admin/tickets/client-a/erase-me')).body.Data.Timeline as Array<{ Details: Record<string, unknown> }>
+  t.notOk(timeline.some((e) => 'fp' in e.Details || 'record' in e.Details), 'the timeline shows no fingerprint and no record')
+
+  const erased = await app.inject({ method: 'DELETE', url: '/v1/admin/tickets/client-a/erase-me/personal-data', headers: { authorization: `Bearer ${admin}` } })
+  t.equal(erased.statusCode, 200)
+  const inRedis = await redisText(redis, h.prefix)
+  t.notMatch(inRedis, NIK, 'after: no key under the prefix holds the NIK (ticket hash, product job, streams, webhook events, delivery jobs)')
+  t.match(inRedis, /\[erased\]/, 'the erased copies are there, erased')
+  t.notMatch(await databaseText(db), NIK, 'after: no row of any table holds it')
+
+  const resent = await app.inject({ method: 'POST', url: '/v1/request-out/erase-me/deliveries', headers: auth })
+  t.equal(resent.statusCode, 202)
+  await waitFor('the re-send delivered', async () => got.length === 2, 15_000)
+  t.notMatch(got[1], NIK, 'a re-send after the erasure sends the erased event')
+  t.match(JSON.parse(got[1] ?? '{}'), { data: { TicketId: 'erase-me', Data: { NIK: '[erased]' } } })
+
+  // The fingerprint went with the erasure: a re-POST answers the ticket's (erased) state, never 409.
+  const again = await postTicket(app, client, sent)
+  t.equal(again.statusCode, 200)
+  t.match(again.json(), { TicketId: 'erase-me', Data: { NIK: '[erased]' } })
+  t.equal((await postTicket(app, client, ticket('erase-me', { NIK: '3201015508900001' }))).statusCode, 200, 'with other fields too: nothing is left to compare')
+  t.notMatch(await redisText(redis, h.prefix), NIK, 'the re-POSTs brought nothing back')
 })
 
 t.test('defects #25.7: an intake whose database has no schema yet says so', async (t) => {

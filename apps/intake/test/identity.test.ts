@@ -4,10 +4,11 @@ import { readFileSync, renameSync, writeFileSync } from 'node:fs'
 import type { FastifyInstance } from 'fastify'
 import { createSigner } from 'fast-jwt'
 import { Redis } from 'ioredis'
-import { TEST_REDIS_URL, WORKSPACE_ROOT, hasRedisServer, startPrivateRedis, waitFor } from '@request-out/test-support'
+import { TEST_REDIS_URL, WORKSPACE_ROOT, hasRedisServer, startPrivateRedis, uniquePrefix, waitFor } from '@request-out/test-support'
+import { ticketRedisKey } from '@request-out/record-store'
 import { loadIntakeConfig } from '../src/config.js'
-import { DEVELOPMENT_JWT_SECRET, PUBLIC_SECRETS, assertProductionSecret } from '../src/public-secrets.js'
-import { TEST_USERS, login, signToken, startIntake, tokenFor, writeUsersFile } from './helpers.js'
+import { DEVELOPMENT_FINGERPRINT_KEY, DEVELOPMENT_JWT_SECRET, PUBLIC_SECRETS, assertProductionSecret } from '../src/public-secrets.js'
+import { SEED_TICKET, TEST_USERS, login, postTicket, signToken, startIntake, tokenFor, writeUsersFile } from './helpers.js'
 
 const products = async (app: FastifyInstance, token: string): Promise<number> =>
   (await app.inject({ method: 'GET', url: '/v1/products', headers: { authorization: `Bearer ${token}` } })).statusCode
@@ -177,7 +178,7 @@ t.test('the revocation check costs no Redis command per request', { skip: hasRed
 
 t.test('production refuses secrets published in the repository, short ones and patterns, naming JWT_SECRET', async (t) => {
   const users = writeUsersFile(t)
-  const base = { NODE_ENV: 'production', REDIS_URL: TEST_REDIS_URL, AUTH_USERS_FILE: users }
+  const base = { NODE_ENV: 'production', REDIS_URL: TEST_REDIS_URL, AUTH_USERS_FILE: users, TICKET_FINGERPRINT_KEY: randomBytes(32).toString('base64') }
   const k8s = /JWT_SECRET:\s*(\S+)/.exec(readFileSync(`${WORKSPACE_ROOT}/deploy/k8s/secret.yaml`, 'utf8'))?.[1] ?? ''
   t.ok(k8s.length >= 32, 'the manifest example is long enough to pass the length rule')
   for (const [name, secret] of [
@@ -195,7 +196,47 @@ t.test('production refuses secrets published in the repository, short ones and p
     'an empty users file is refused in production')
 })
 
-t.test('every JWT_SECRET written in the repository is refused in production (the deny-list is in step with the files)', async (t) => {
+t.test('production needs its own TICKET_FINGERPRINT_KEY, refused when missing, published or weak like JWT_SECRET', async (t) => {
+  const base = { NODE_ENV: 'production', REDIS_URL: TEST_REDIS_URL, AUTH_USERS_FILE: writeUsersFile(t), JWT_SECRET: randomBytes(32).toString('base64') }
+  t.throws(() => loadIntakeConfig(base), /TICKET_FINGERPRINT_KEY: required in production/)
+  const k8s = /TICKET_FINGERPRINT_KEY:\s*(\S+)/.exec(readFileSync(`${WORKSPACE_ROOT}/deploy/k8s/secret.yaml`, 'utf8'))?.[1] ?? ''
+  for (const [name, key] of [
+    ['the development key', DEVELOPMENT_FINGERPRINT_KEY],
+    ['the Kubernetes example', k8s],
+    ['a short one', 'short-key'],
+    ['a short pattern repeated', 'abc123'.repeat(8)]
+  ] as const) {
+    t.throws(() => loadIntakeConfig({ ...base, TICKET_FINGERPRINT_KEY: key }), /TICKET_FINGERPRINT_KEY/, name)
+  }
+  t.same(loadIntakeConfig({ ...base, TICKET_FINGERPRINT_KEY: randomBytes(32).toString('hex') }).production, true)
+  const dev = loadIntakeConfig({ REDIS_URL: TEST_REDIS_URL })
+  t.equal(dev.fingerprintKeys.current, DEVELOPMENT_FINGERPRINT_KEY, 'development intakes share the development key')
+  t.match(dev.warnings.join('\n'), /TICKET_FINGERPRINT_KEY is not set/)
+})
+
+t.test('defects #25.2: a TICKET_FINGERPRINT_KEY change does not turn re-POSTs into 409s, and conflicts stay conflicts under the previous key', async (t) => {
+  const prefix = uniquePrefix('fp-keys')
+  const OLD = randomBytes(32).toString('base64')
+  const NEW = randomBytes(32).toString('base64')
+  const client = tokenFor('client-a')
+  const ticket = { ...SEED_TICKET, TicketId: 'fp-rotate', Data: { Image: 'one' } }
+  const before = await startIntake(t, { TICKET_FINGERPRINT_KEY: OLD }, prefix)
+  t.equal((await postTicket(before.app, client, ticket)).statusCode, 202)
+  const stored = await before.app.redis.producer.hget(ticketRedisKey(prefix, 'client-a', 'fp-rotate'), 'fp') ?? ''
+  t.match(stored, /^[\w-]{8}\.[\w-]{43}$/, 'stored as <key id>.<HMAC>')
+
+  const rotated = await startIntake(t, { TICKET_FINGERPRINT_KEY: NEW, TICKET_FINGERPRINT_PREVIOUS_KEY: OLD }, prefix)
+  t.equal((await postTicket(rotated.app, client, ticket)).statusCode, 202, 'the same fields, after the change: the ticket')
+  t.match((await postTicket(rotated.app, client, { ...ticket, Data: { Image: 'two' } })).json(), { Code: 'TICKET_CONFLICT' }, 'other fields: still 409')
+
+  const forgot = await startIntake(t, { TICKET_FINGERPRINT_KEY: NEW }, prefix)
+  t.equal((await postTicket(forgot.app, client, ticket)).statusCode, 202, 'with the old key forgotten: the ticket, not 409')
+  const fresh = { ...ticket, TicketId: 'fp-new' }
+  t.equal((await postTicket(forgot.app, client, fresh)).statusCode, 202)
+  t.match((await postTicket(forgot.app, client, { ...fresh, Data: { Image: 'two' } })).json(), { Code: 'TICKET_CONFLICT' }, 'a ticket under the new key compares')
+})
+
+t.test('every JWT_SECRET and TICKET_FINGERPRINT_KEY written in the repository is refused in production (the deny-list is in step with the files)', async (t) => {
   const { execFileSync } = await import('node:child_process')
   const files = execFileSync('git', ['ls-files'], { cwd: WORKSPACE_ROOT, encoding: 'utf8' }).split('\n')
     .filter((f) => f !== '' && !f.endsWith('pnpm-lock.yaml') && !/\.(png|jpg|ico)$/.test(f))
@@ -203,14 +244,15 @@ t.test('every JWT_SECRET written in the repository is refused in production (the
   for (const f of files) {
     let text: string
     try { text = readFileSync(`${WORKSPACE_ROOT}/${f}`, 'utf8') } catch { continue }
-    // JWT_SECRET: value, JWT_SECRET=value, and the keys tests sign tokens with.
-    for (const m of text.matchAll(/JWT_SECRET['"]?\s*[:=]\s*['"]?([^'"\s,}`)]+)/g)) found.add(m[1] ?? '')
+    // JWT_SECRET: value, JWT_SECRET=value (TICKET_FINGERPRINT_KEY too), and the keys tests sign tokens with.
+    for (const m of text.matchAll(/(?:JWT_SECRET|TICKET_FINGERPRINT(?:_PREVIOUS)?_KEY)['"]?\s*[:=]\s*['"]?([^'"\s,}`)]+)/g)) found.add(m[1] ?? '')
     for (const m of text.matchAll(/\bkey:\s*'([^']{8,})'/g)) found.add(m[1] ?? '')
   }
   const literal = [...found].filter((v) => v !== '' && !/^(\$|…|\[|process\.|env\.|randomBytes|secret$)/.test(v))
   t.ok(literal.length >= 2, `found ${literal.length} secret values in the repository`)
   for (const value of literal) t.throws(() => assertProductionSecret(value), /JWT_SECRET/, `refused: ${value.slice(0, 12)}…`)
   t.ok(PUBLIC_SECRETS.includes(DEVELOPMENT_JWT_SECRET))
+  t.ok(PUBLIC_SECRETS.includes(DEVELOPMENT_FINGERPRINT_KEY))
 })
 
 t.test('failed logins are limited per username and address over both doors, per username, and per address', async (t) => {

@@ -1,10 +1,10 @@
 import { Queue } from 'bullmq'
 import { Redis } from 'ioredis'
 import pino, { type Logger } from 'pino'
-import { productQueue } from '@request-out/runtime'
+import { DEVELOPMENT_FINGERPRINT_KEY, productQueue } from '@request-out/runtime'
 import { TICKET_JOB_NAME, type ProductDefinition, type TicketEnvelope, type TicketJob } from '@request-out/contracts'
 import { parseCatalog, retryPolicy } from '@request-out/product-catalog'
-import { RecordStore, ticketFingerprint, ticketKey } from '@request-out/record-store'
+import { RecordStore, TicketFingerprints, ticketKey } from '@request-out/record-store'
 import { TEST_REDIS_URL, deleteKeys, uniquePrefix, waitFor, writeCatalog } from '@request-out/test-support'
 import { loadWorkerConfig } from '../src/config.js'
 import { WorkerService } from '../src/worker-service.js'
@@ -12,6 +12,8 @@ import { WorkerService } from '../src/worker-service.js'
 interface Teardown { teardown: (fn: () => unknown) => void }
 
 const silentLog = pino({ level: 'silent' })
+/** As a development intake makes them: a ticket the worker tests submit compares with an intake's re-POST. */
+const fingerprints = new TicketFingerprints(DEVELOPMENT_FINGERPRINT_KEY)
 
 export function sandboxProduct (identifier: string, extra: Partial<ProductDefinition> = {}): ProductDefinition {
   return { Subject: 'test', SubjectType: 'sandbox', SubjectIdentifier: identifier, Name: identifier, Kind: 'sandbox', ...extra }
@@ -72,7 +74,7 @@ export async function testBench (t: Teardown, products: ProductDefinition[], red
       if (product === undefined) throw new Error(`no product ${productKeyValue}`)
       const d = product.definition
       const ticket = { TicketId: ticketId, Subject: d.Subject, SubjectType: d.SubjectType, SubjectIdentifier: d.SubjectIdentifier, ...(data === undefined ? {} : { Data: data }) }
-      await store.claim(clientId, ticketId, ticketFingerprint(ticket), product.key)
+      await store.claim(clientId, ticketId, fingerprints.of(ticket), product.key)
       await queues.get(product.key)?.add(TICKET_JOB_NAME, { ...ticket, ClientId: clientId, RequestId: `req-${ticketId}`, AcceptedAt: Date.now() },
         { jobId: ticketKey(clientId, ticketId), ...retryPolicy.jobOptions(product) })
     },

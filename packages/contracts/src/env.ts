@@ -57,6 +57,14 @@ export const IntakeEnv = Type.Object({
   JWT_AUDIENCE: Type.String({ default: 'request-out', minLength: 1 }),
   JWT_EXPIRES_IN_SECONDS: int(3600, 60, 86_400, 'Lifetime of tokens from /v1/auth/login'),
   AUTH_USERS_FILE: Type.Optional(Type.String({ minLength: 1 })),
+  TICKET_FINGERPRINT_KEY: Type.Optional(Type.String({
+    minLength: 1,
+    description: 'Key of the HMAC that fingerprints tickets (the re-POST check); the same on every intake; required in production'
+  })),
+  TICKET_FINGERPRINT_PREVIOUS_KEY: Type.Optional(Type.String({
+    minLength: 1,
+    description: 'The key before the last change: fingerprints made under it are still compared (keep it RECORD_TTL_SECONDS)'
+  })),
   MAX_QUEUE_DEPTH: int(100_000, 1, 100_000_000, 'Waiting jobs of a product above which POST answers 503'),
   BODY_LIMIT_BYTES: int(16_384, 256, 10_485_760, 'Largest accepted request body (and ticket of a batch)'),
   BATCH_BODY_LIMIT_BYTES: int(2_097_152, 1024, 104_857_600, 'Largest accepted batch body (POST /v1/request-out/batch)'),

@@ -98,7 +98,8 @@ export class HistoryStore {
 
   async #writeTicketEvents (client: pg.PoolClient, events: StreamEvent[]): Promise<void> {
     const rows = events.map((e) => {
-      const { record, acceptedAt, ...details } = e.fields
+      // An event stored before fingerprints left the stream still carries its own: not kept.
+      const { record, acceptedAt, fp: _fingerprint, ...details } = e.fields
       return {
         event_id: `${e.group}:${e.id}`,
         client_id: e.clientId,
@@ -127,12 +128,12 @@ export class HistoryStore {
     const fresh = inserted.rows.map((r) => r.event_id)
     if (fresh.length === 0) return
     await client.query(`
-      INSERT INTO tickets (client_id, ticket_id, accepted_at, product, fingerprint, request_id, trace_id)
-      SELECT client_id, ticket_id, accepted_at, details->>'product', details->>'fp', NULLIF(details->>'requestId', ''), details->>'traceId'
+      INSERT INTO tickets (client_id, ticket_id, accepted_at, product, request_id, trace_id)
+      SELECT client_id, ticket_id, accepted_at, details->>'product', NULLIF(details->>'requestId', ''), details->>'traceId'
       FROM ticket_events WHERE event_id = ANY($1) AND type = 'accepted'
       ORDER BY client_id, ticket_id, accepted_at
       ON CONFLICT (client_id, ticket_id, accepted_at) DO UPDATE
-        SET product = EXCLUDED.product, fingerprint = EXCLUDED.fingerprint, request_id = EXCLUDED.request_id, trace_id = EXCLUDED.trace_id`, [fresh])
+        SET product = EXCLUDED.product, request_id = EXCLUDED.request_id, trace_id = EXCLUDED.trace_id`, [fresh])
     await client.query(`
       INSERT INTO tickets (client_id, ticket_id, accepted_at, attempts)
       SELECT client_id, ticket_id, accepted_at, max((details->>'attempt')::int)

@@ -15,6 +15,6 @@ export type HistoryWriterOptions = Omit<TicketEventConsumerOptions, 'group' | 'n
  */
 export class HistoryWriter extends TicketEventConsumer {
   constructor (redis: Redis | Cluster, store: HistoryStore, options: HistoryWriterOptions) {
-    super(redis, { ...options, group: HISTORY_GROUP, name: 'history writer', startAt: '0', handle: async (events) => store.writeEvents(events, options.fieldsOf) })
+    super(redis, { ...options, group: HISTORY_GROUP, name: 'history writer', startAt: '0', withRecords: true, handle: async (events) => store.writeEvents(events, options.fieldsOf) })
   }
 }

@@ -2,7 +2,7 @@ import t, { type Test } from 'tap'
 import { Redis } from 'ioredis'
 import pg from 'pg'
 import { completedEnvelope, failedEnvelope } from '@request-out/contracts'
-import { RecordStore, ticketEventStream, ticketGroup, type StreamEvent } from '@request-out/record-store'
+import { RecordStore, attachRecords, ticketEventStream, ticketGroup, type StreamEvent } from '@request-out/record-store'
 import { TEST_REDIS_URL, createTestDatabase, deleteKeys, uniquePrefix, waitFor } from '@request-out/test-support'
 import { ERASED, HistoryStore, HistoryWriter, BadCursorError, historyBacklog, migrateHistory } from '../src/index.js'
 
@@ -45,7 +45,7 @@ const personal = new Set(['NIK', 'Image'])
 t.test('migrations apply once; a second run applies nothing', async (t) => {
   const db = await createTestDatabase()
   t.teardown(db.drop)
-  t.same(await migrateHistory(db.url), ['1764374400000_ticket-history', '1764460800000_ticket-trace-id', '1764979200000_audit-chain', '1765065600000_personal-data-erasures'])
+  t.same(await migrateHistory(db.url), ['1764374400000_ticket-history', '1764460800000_ticket-trace-id', '1764979200000_audit-chain', '1765065600000_personal-data-erasures', '1765152000000_no-fingerprints'])
   t.same(await migrateHistory(db.url), [])
 })
 
@@ -72,7 +72,9 @@ t.test('a ticket across a failed try and its record, read back from the streams 
 /** Events as the writer would hand them over, built from what the record store appended. */
 async function streamEvents (s: Setup, clientId: string, ticketId: string): Promise<StreamEvent[]> {
   const group = ticketGroup(clientId, ticketId)
-  return (await s.records.eventsOf(clientId, ticketId)).map((e) => ({ ...e, group }))
+  const events = (await s.records.eventsOf(clientId, ticketId)).map((e) => ({ ...e, group }))
+  await attachRecords(s.redis, s.prefix, events)
+  return events
 }
 
 t.test('a batch stored twice, or in another order, leaves the same history', async (t) => {

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os'
 import type { Cluster, Redis } from 'ioredis'
-import { parseTicketEvent, type TicketEvent } from './ticket-events.js'
-import { ticketEventStreams } from './ticket-layout.js'
+import { TicketEventType, parseTicketEvent, type TicketEvent } from './ticket-events.js'
+import { ticketEventStreams, ticketRedisKey } from './ticket-layout.js'
 
 /** A ticket event as a consumer hands it over: with the group whose stream it came from. */
 export interface StreamEvent extends TicketEvent {
@@ -21,6 +21,8 @@ export interface TicketEventConsumerOptions {
   name: string
   /** Handles one batch; resolving means every event of it is done for good (then acknowledged). */
   handle: (events: StreamEvent[]) => Promise<void>
+  /** Hand `record` events over with their record (attachRecords). */
+  withRecords?: boolean
   /** Where a group made now starts: `0` takes every event still in the streams, `$` only new ones. */
   startAt: '0' | '$'
   /** Events per batch, at most. */
@@ -36,6 +38,19 @@ export interface TicketEventConsumerOptions {
   onFailure?: () => void
   /** Told when the consumer groups were gone and have been made again (metrics). */
   onGroupsLost?: () => void
+}
+
+/**
+ * Gives each `record` event its record (`fields.record`), read from the ticket's hash: the events
+ * carry none. Left without one when the hash holds another outcome by now (that one has its own
+ * event) or the ticket has expired. Events stored before records left the stream keep theirs.
+ */
+export async function attachRecords (redis: Redis | Cluster, prefix: string, events: TicketEvent[]): Promise<void> {
+  const wanted = events.filter((e) => e.type === TicketEventType.RECORD && e.fields.record === undefined)
+  await Promise.all(wanted.map(async (e) => {
+    const [rec, code] = await redis.hmget(ticketRedisKey(prefix, e.clientId, e.ticketId), 'rec', 'code')
+    if (typeof rec === 'string' && code === e.fields.code) e.fields.record = rec
+  }))
 }
 
 /** Redis answers this when a stream's consumer group is gone: Redis lost its data (a restart without persistence, a failover to an empty replica, a restore). */
@@ -115,6 +130,7 @@ export class TicketEventConsumer {
           continue
         }
         const started = process.hrtime.bigint()
+        if (this.#options.withRecords === true) await attachRecords(this.#redis, this.#options.prefix, batch.events)
         if (batch.events.length > 0) await this.#options.handle(batch.events)
         await this.#acknowledge(batch)
         this.#options.onBatch?.(batch.events.length, Number(process.hrtime.bigint() - started) / 1e9)

@@ -1,4 +1,5 @@
 export * from './ticket-key.js'
+export * from './ticket-fingerprint.js'
 export * from './record-store.js'
 export * from './record-waiter.js'
 export * from './ticket-layout.js'

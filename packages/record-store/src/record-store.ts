@@ -3,6 +3,7 @@ import { TicketEnvelope } from '@request-out/contracts'
 import { retryPolicy } from '@request-out/product-catalog'
 import type { Cluster, Redis } from 'ioredis'
 import { ticketKey } from './ticket-key.js'
+import { ERASED_FINGERPRINT, type TicketFingerprint } from './ticket-fingerprint.js'
 import { legacyTicketRedisKey, ticketEventStream, ticketEventStreams, ticketGroup, ticketRedisKey } from './ticket-layout.js'
 import { TicketEventType, parseTicketEvent, type TicketEvent } from './ticket-events.js'
 
@@ -25,6 +26,11 @@ export type ExistingTicket = Extract<ClaimResult, { outcome: 'existing' }>
 const existingTicket = (sameFields: boolean, rec: string | null, cancelRequested: boolean): ExistingTicket =>
   ({ outcome: 'existing', sameFields, record: parseRecord(rec), cancelRequested })
 
+/** A ticket's fingerprint, or a bare value compared exactly. */
+export type Fingerprint = string | TicketFingerprint
+const valueOf = (fp: Fingerprint): string => typeof fp === 'string' ? fp : fp.value
+const sameAs = (fp: Fingerprint, stored: string): boolean => typeof fp === 'string' ? fp === stored : fp.matches(stored)
+
 export type TicketState =
   | { exists: false }
   | { exists: true, product: string, record: TicketEnvelope | undefined }
@@ -40,11 +46,14 @@ end
 redis.call('HSET', KEYS[1], 'fp', ARGV[1], 'product', ARGV[2], 'at', ARGV[3])
 redis.call('EXPIRE', KEYS[1], ARGV[4])
 local event = {'type', 'accepted', 'clientId', ARGV[5], 'ticketId', ARGV[6], 'at', ARGV[3],
-  'product', ARGV[2], 'fp', ARGV[1], 'requestId', ARGV[7]}
+  'product', ARGV[2], 'requestId', ARGV[7]}
 if ARGV[8] ~= '' then event[#event + 1] = 'traceId'; event[#event + 1] = ARGV[8] end
 redis.call('XADD', KEYS[2], '*', unpack(event))
 return {1, '', ''}
 `
+// The event carries no record: streams are read by many (history, webhooks, and kept for a while)
+// and cannot be edited, so a record's personal values live only in the hash, where an erasure
+// reaches them; a consumer reads the record from the hash (TicketEventConsumer's withRecords).
 // A record is final, except one whose code is ARGV[11] (the retry policy's exhausted code): a later
 // outcome of the same ticket (an operator's retry, or a late duplicate delivery) replaces it, and
 // so does that code again from another try (a retry that failed once more appends its record
@@ -60,7 +69,7 @@ redis.call('HSET', KEYS[1], 'rec', ARGV[1], 'code', ARGV[5], 'try', ARGV[13])
 redis.call('EXPIRE', KEYS[1], ARGV[2])
 local acceptedAt = redis.call('HGET', KEYS[1], 'at') or ''
 local event = {'type', 'record', 'clientId', ARGV[6], 'ticketId', ARGV[7], 'at', ARGV[8],
-  'code', ARGV[5], 'record', ARGV[1], 'startedAt', ARGV[9], 'tries', ARGV[10], 'acceptedAt', acceptedAt}
+  'code', ARGV[5], 'startedAt', ARGV[9], 'tries', ARGV[10], 'acceptedAt', acceptedAt}
 if ARGV[12] ~= '' then event[#event + 1] = 'traceparent'; event[#event + 1] = ARGV[12] end
 redis.call('XADD', KEYS[2], '*', unpack(event))
 if v[2] then redis.call('PUBLISH', ARGV[3], ARGV[4]) end
@@ -189,22 +198,22 @@ export class RecordStore {
    * Registers a new ticket (and appends `accepted`, with the trace id when the POST was traced), or
    * tells what is already there under this client's TicketId.
    */
-  async claim (clientId: string, ticketId: string, fingerprint: string, product: string, requestId = '', traceId = ''): Promise<ClaimResult> {
+  async claim (clientId: string, ticketId: string, fingerprint: Fingerprint, product: string, requestId = '', traceId = ''): Promise<ClaimResult> {
     const [key, stream] = this.#keys(clientId, ticketId)
     const [created, fp, rec, cancel] = await this.#redis.roClaimTicket(
-      key, stream, fingerprint, product, String(Date.now()), this.#ttl, clientId, ticketId, requestId, traceId
+      key, stream, valueOf(fingerprint), product, String(Date.now()), this.#ttl, clientId, ticketId, requestId, traceId
     )
     if (created === 1) return { outcome: 'claimed' }
-    return existingTicket(fp === fingerprint, rec, cancel === 1)
+    return existingTicket(sameAs(fingerprint, fp ?? ''), rec, cancel === 1)
   }
 
   /**
    * What a claim would answer for a ticket already there, without claiming anything: for a path
    * that must not create a ticket (a client whose quota is used up re-POSTs one). One HMGET.
    */
-  async existing (clientId: string, ticketId: string, fingerprint: string): Promise<ExistingTicket | undefined> {
+  async existing (clientId: string, ticketId: string, fingerprint: Fingerprint): Promise<ExistingTicket | undefined> {
     const [fp, rec, cancel] = await this.#redis.hmget(this.#keys(clientId, ticketId)[0], 'fp', 'rec', 'cancel')
-    return fp === null ? undefined : existingTicket(fp === fingerprint, rec ?? null, cancel !== null)
+    return typeof fp !== 'string' ? undefined : existingTicket(sameAs(fingerprint, fp), rec ?? null, cancel !== null)
   }
 
   /**
@@ -287,16 +296,17 @@ export class RecordStore {
   }
 
   /**
-   * Replaces personal fields in the ticket's stored record (right to erasure); true when Redis held
-   * a record. `erase` maps the record to its erased form.
+   * Replaces personal fields in the ticket's stored record (right to erasure) and its fingerprint
+   * (made of its fields, personal ones included) by ERASED_FINGERPRINT; true when Redis held a
+   * record. `erase` maps the record to its erased form.
    */
   async eraseRecord (clientId: string, ticketId: string, erase: (record: TicketEnvelope) => TicketEnvelope): Promise<boolean> {
     const [key] = this.#keys(clientId, ticketId)
     const record = parseRecord(await this.#redis.hget(key, 'rec'))
     if (record === undefined) return false
     // HSET XX semantics: only while the ticket is still there, so an expired ticket is not revived.
-    await this.#redis.eval("if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'rec', ARGV[1]) end return 1",
-      1, key, JSON.stringify(erase(record)))
+    await this.#redis.eval("if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'rec', ARGV[1], 'fp', ARGV[2]) end return 1",
+      1, key, JSON.stringify(erase(record)), ERASED_FINGERPRINT)
     return true
   }
 

@@ -1,10 +1,10 @@
 /** The kinds of entries in a ticket group's event stream. */
 export const TicketEventType = {
-  /** The intake claimed a new ticket. Fields: product, fp, requestId, traceId (when traced). */
+  /** The intake claimed a new ticket. Fields: product, requestId, traceId (when traced). No fingerprint: it is made of the ticket's fields. */
   ACCEPTED: 'accepted',
   /** A try failed and will be retried. Fields: attempt, error (scrubbed), acceptedAt. */
   TRY_FAILED: 'try-failed',
-  /** The ticket got its record. Fields: code, record (the envelope GET answers), startedAt, tries, acceptedAt, traceparent (when traced). */
+  /** The ticket got its record. Fields: code, startedAt, tries, acceptedAt, traceparent (when traced). Not the record: it holds personal values; consumers read it from the ticket's hash. */
   RECORD: 'record',
   /** The client (or an operator) asked to cancel the ticket. Fields: by, acceptedAt. */
   CANCEL_REQUESTED: 'cancel-requested',

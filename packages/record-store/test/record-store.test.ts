@@ -1,9 +1,10 @@
 import t from 'tap'
+import { createHash } from 'node:crypto'
 import { Redis } from 'ioredis'
 import { completedEnvelope } from '@request-out/contracts'
 import { TEST_REDIS_URL, deleteKeys, uniquePrefix, waitFor } from '@request-out/test-support'
 import {
-  RecordStore, RecordWaiter, TICKET_GROUPS, cancelChannel, recordChannel, watchRecords, legacyTicketRedisKey, parseTicketKey, ticketEventStream, ticketFingerprint, ticketGroup, ticketKey, ticketRedisKey
+  RecordStore, RecordWaiter, TICKET_GROUPS, cancelChannel, recordChannel, watchRecords, legacyTicketRedisKey, parseTicketKey, ticketEventStream, TicketFingerprints, ERASED_FINGERPRINT, type FingerprintedTicket, ticketGroup, ticketKey, ticketRedisKey
 } from '../src/index.js'
 
 /** A record store under a prefix of its own on the test Redis, cleaned up after the test. */
@@ -17,7 +18,7 @@ function storeFor (t: { teardown: (fn: () => unknown) => void }, label: string):
   return { prefix, redis, store: new RecordStore(redis, { prefix, ttlSeconds: 120 }) }
 }
 
-const ticket = { TicketId: 't-1', Subject: 's', SubjectType: 't', SubjectIdentifier: 'i' }
+const ticket: FingerprintedTicket & { TicketId: string } = { TicketId: 't-1', Subject: 's', SubjectType: 't', SubjectIdentifier: 'i' }
 const record = completedEnvelope(ticket, { ResourceType: 'data', Resource: 'nik', ResourceId: '1', Data: null })
 
 t.test('ticket keys are safe BullMQ job ids and injective', async (t) => {
@@ -31,9 +32,38 @@ t.test('ticket keys are safe BullMQ job ids and injective', async (t) => {
 })
 
 t.test('fingerprints ignore key order and see any change', async (t) => {
-  t.equal(ticketFingerprint({ ...ticket, Data: { a: 1, b: { c: 2, d: 3 } } }), ticketFingerprint({ ...ticket, Data: { b: { d: 3, c: 2 }, a: 1 } }))
-  t.not(ticketFingerprint({ ...ticket, Data: { a: 1 } }), ticketFingerprint({ ...ticket, Data: { a: 2 } }))
-  t.not(ticketFingerprint(ticket), ticketFingerprint({ ...ticket, SubjectIdentifier: 'j' }))
+  const f = new TicketFingerprints('a-key-of-the-test-a-key-of-the-test')
+  t.equal(f.of({ ...ticket, Data: { a: 1, b: { c: 2, d: 3 } } }).value, f.of({ ...ticket, Data: { b: { d: 3, c: 2 }, a: 1 } }).value)
+  t.not(f.of({ ...ticket, Data: { a: 1 } }).value, f.of({ ...ticket, Data: { a: 2 } }).value)
+  t.not(f.of(ticket).value, f.of({ ...ticket, SubjectIdentifier: 'j' }).value)
+})
+
+t.test('a fingerprint is an HMAC under the key, with the key id beside it: nothing to try values against without the key', async (t) => {
+  const nik = (n: number): typeof ticket => ({ ...ticket, Data: { NIK: `32010112${String(n).padStart(8, '0')}` } })
+  const unsalted = createHash('sha256').update(JSON.stringify(['s', 't', 'i', { NIK: '3201011200000042' }])).digest('base64url')
+  const f = new TicketFingerprints('a-key-of-the-test-a-key-of-the-test')
+  const stored = f.of(nik(42)).value
+  t.match(stored, /^[\w-]{8}\.[\w-]{43}$/, '<key id>.<mac>')
+  t.not(stored.split('.')[1], unsalted, 'not the bare SHA-256 of the fields')
+  t.not(stored, new TicketFingerprints('another-key-another-key-another-key').of(nik(42)).value, 'another key, another fingerprint')
+  t.notOk([...Array(100).keys()].some((n) => createHash('sha256').update(JSON.stringify(['s', 't', 'i', { NIK: `32010112${String(n).padStart(8, '0')}` }])).digest('base64url') === stored.split('.')[1]),
+    'trying NIKs without the key finds nothing')
+  t.ok(f.of(nik(42)).matches(stored))
+  t.notOk(f.of(nik(43)).matches(stored), 'other fields under the same key: a conflict')
+})
+
+t.test('after a key change, fingerprints under the previous key still compare; an unknown or erased one counts as the same ticket', async (t) => {
+  const old = new TicketFingerprints('the-old-key-the-old-key-the-old-key')
+  const stored = old.of(ticket).value
+  const rotated = new TicketFingerprints('the-new-key-the-new-key-the-new-key', 'the-old-key-the-old-key-the-old-key')
+  t.ok(rotated.of(ticket).matches(stored), 'same fields under the previous key')
+  t.notOk(rotated.of({ ...ticket, Data: { a: 1 } }).matches(stored), 'other fields under the previous key: still a conflict')
+  const forgotten = new TicketFingerprints('the-new-key-the-new-key-the-new-key')
+  t.ok(forgotten.of({ ...ticket, Data: { a: 1 } }).matches(stored), 'a key no intake knows: cannot compare, so no 409')
+  t.ok(forgotten.of(ticket).matches(ERASED_FINGERPRINT), 'erased: the re-POST answers the ticket')
+  const legacy = createHash('sha256').update(JSON.stringify(['s', 't', 'i', null])).digest('base64url')
+  t.ok(forgotten.of(ticket).matches(legacy), 'one stored before keys (a bare SHA-256) compares as it was made')
+  t.notOk(forgotten.of({ ...ticket, Data: { a: 1 } }).matches(legacy))
 })
 
 t.test('claim, read, write once, expiry, and the wake-up', async (t) => {
@@ -126,10 +156,11 @@ t.test('every change of a ticket is appended to its group\'s event stream by the
 
   const events = await store.eventsOf('c', 'ev-1')
   t.same(events.map((e) => e.type), ['accepted', 'try-failed', 'record'], 'one event per change; a repeated claim or a refused write appends nothing')
-  t.match(events[0], { clientId: 'c', ticketId: 'ev-1', fields: { product: 's/t/i', fp: 'fp1', requestId: 'req-1' } })
+  t.match(events[0], { clientId: 'c', ticketId: 'ev-1', fields: { product: 's/t/i', requestId: 'req-1' } })
+  t.notOk('fp' in (events[0]?.fields ?? {}), 'the fingerprint is not in the stream')
   t.match(events[1], { fields: { attempt: '1', error: 'upstream answered 503' } })
   t.match(events[2], { fields: { code: 'SUCCESS', startedAt: String(startedAt), tries: '2' } })
-  t.same(JSON.parse(events[2]?.fields.record ?? '{}'), record, 'the record event carries the envelope GET answers')
+  t.notOk('record' in (events[2]?.fields ?? {}), 'the record event carries no record: its personal values stay in the hash')
   const position = (id: string): [number, number] => id.split('-').map(Number) as [number, number]
   t.ok(events.every((e, i) => {
     if (i === 0) return true

@@ -64,6 +64,11 @@ export function webhookDeliverer (options: DelivererOptions) {
       return 'skipped: no enabled endpoint'
     }
     const jobId = job.id ?? d.webhookId
+    const body = d.body ?? (await state.event(ticketKey(d.clientId, d.ticketId), d.webhookId))?.body
+    if (body === undefined) {
+      options.observe('skipped', 0)
+      return 'skipped: the event is no longer kept (RECORD_TTL_SECONDS)'
+    }
     if (!await state.acquireSlot(d.clientId, jobId, options.maxInFlight, options.timeoutMs + 30_000)) {
       return await wait(job, token, 200 + Math.floor(Math.random() * 300))
     }
@@ -86,9 +91,9 @@ export function webhookDeliverer (options: DelivererOptions) {
             'user-agent': 'request-out-webhooks',
             'webhook-id': d.webhookId,
             'webhook-timestamp': String(timestamp),
-            'webhook-signature': signature(signingSecrets(endpoint), d.webhookId, timestamp, d.body)
+            'webhook-signature': signature(signingSecrets(endpoint), d.webhookId, timestamp, body)
           },
-          body: d.body,
+          body,
           signal: AbortSignal.timeout(options.timeoutMs)
         })
         status = res.statusCode

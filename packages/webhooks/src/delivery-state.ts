@@ -12,6 +12,8 @@ const BREAKER_THRESHOLD = 20
 const BREAKER_OPEN_MS = 30_000
 
 const b64 = (s: string): string => Buffer.from(s).toString('base64url')
+/** The field of a ticket's events hash that names its newest event (webhook ids start with `msg_`). */
+const LAST = 'last'
 
 /** The event a ticket's deliveries carry: frozen when it happened, re-sent as it was. */
 export interface FrozenEvent {
@@ -23,7 +25,7 @@ export interface FrozenEvent {
 }
 
 /**
- * What deliveries keep in Redis besides their queue: each ticket's delivery log and frozen event,
+ * What deliveries keep in Redis besides their queue: each ticket's delivery log and frozen events,
  * each endpoint's in-flight set, circuit breaker and recent outcome counts. One key per script:
  * valid on Redis Cluster.
  */
@@ -39,14 +41,52 @@ export class DeliveryState {
     this.#ttlSeconds = ttlSeconds
   }
 
-  async freeze (ticket: string, event: FrozenEvent): Promise<void> {
-    const key = `${this.#prefix}:webhook-last:${ticket}`
-    await this.#redis.set(key, JSON.stringify(event), 'EX', this.#ttlSeconds)
+  #events (ticket: string): string {
+    return `${this.#prefix}:webhook-events:${ticket}`
   }
 
+  /** Where one frozen event per ticket was kept before each event had its own (read until it expires). */
+  #legacy (ticket: string): string {
+    return `${this.#prefix}:webhook-last:${ticket}`
+  }
+
+  /**
+   * Keeps the event, as its deliveries and re-sends send it, beside the ticket's other events: a
+   * delivery job carries only its id, so an erasure that rewrites the events here reaches every
+   * delivery still to come.
+   */
+  async freeze (ticket: string, event: FrozenEvent): Promise<void> {
+    const key = this.#events(ticket)
+    await this.#redis.multi().hset(key, event.webhookId, JSON.stringify(event), LAST, event.webhookId).expire(key, this.#ttlSeconds).exec()
+  }
+
+  /** The ticket's newest event (what a re-send sends). */
   async frozen (ticket: string): Promise<FrozenEvent | undefined> {
-    const raw = await this.#redis.get(`${this.#prefix}:webhook-last:${ticket}`)
-    return raw === null ? undefined : JSON.parse(raw) as FrozenEvent
+    const all = await this.#redis.hgetall(this.#events(ticket))
+    const last = all[LAST]
+    if (last !== undefined && all[last] !== undefined) return JSON.parse(all[last]) as FrozenEvent
+    const legacy = await this.#redis.get(this.#legacy(ticket))
+    return legacy === null ? undefined : JSON.parse(legacy) as FrozenEvent
+  }
+
+  /** One event of the ticket, as frozen (or as rewritten by an erasure); undefined once expired. */
+  async event (ticket: string, webhookId: string): Promise<FrozenEvent | undefined> {
+    const raw = await this.#redis.hget(this.#events(ticket), webhookId)
+    if (raw !== null) return JSON.parse(raw) as FrozenEvent
+    const legacy = await this.frozen(ticket)
+    return legacy?.webhookId === webhookId ? legacy : undefined
+  }
+
+  /** Rewrites every kept event of the ticket (an erasure); resolves how many. An event kept the old way goes. */
+  async rewriteEvents (ticket: string, rewrite: (event: FrozenEvent) => FrozenEvent): Promise<number> {
+    const key = this.#events(ticket)
+    const all = await this.#redis.hgetall(key)
+    const fields = Object.entries(all).filter(([field]) => field !== LAST)
+      .flatMap(([field, raw]) => [field, JSON.stringify(rewrite(JSON.parse(raw) as FrozenEvent))])
+    // Only while the events are still kept: an expired ticket's are not revived.
+    if (fields.length > 0) await this.#redis.eval("if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], unpack(ARGV)) end return 1", 1, key, ...fields)
+    await this.#redis.del(this.#legacy(ticket))
+    return fields.length / 2
   }
 
   async logAttempt (ticket: string, attempt: DeliveryAttempt): Promise<void> {

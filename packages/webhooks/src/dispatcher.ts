@@ -53,13 +53,13 @@ export class WebhookDispatcher extends TicketEventConsumer {
         const webhookId = `msg_${event.group}_${event.id.replace('-', '_')}`
         const timestamp = Math.floor(event.at / 1000)
         const body = JSON.stringify({ type, timestamp: new Date(event.at).toISOString(), data: JSON.parse(event.fields.record) as unknown })
-        const job: DeliveryJob = { clientId: event.clientId, ticketId: event.ticketId, webhookId, type, timestamp, body }
+        const job: DeliveryJob = { clientId: event.clientId, ticketId: event.ticketId, webhookId, type, timestamp }
         await state.freeze(ticketKey(event.clientId, event.ticketId), { webhookId, type, timestamp, body })
         // The delivery joins the ticket's trace: the record's event carries the span that stored it.
         await withTraceparent(event.fields.traceparent, async () =>
           await queue.add(DELIVERY_JOB_NAME, job, { jobId: webhookId, ...deliveryJobOptions(schedule) }))
       }
     }
-    super(redis, { ...consumer, group: WEBHOOK_GROUP, name: 'webhook dispatcher', startAt: '$', handle })
+    super(redis, { ...consumer, group: WEBHOOK_GROUP, name: 'webhook dispatcher', startAt: '$', withRecords: true, handle })
   }
 }

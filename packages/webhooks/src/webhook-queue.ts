@@ -1,6 +1,10 @@
 import type { WebhookEventType } from '@request-out/contracts'
 
-/** A delivery job: one event for one client's endpoint, its body frozen when the event happened. */
+/**
+ * A delivery job: one event for one client's endpoint. Its body is frozen when the event happened
+ * and kept beside the ticket (DeliveryState), not in the job: it holds personal values, and an
+ * erasure rewrites it there for every delivery still to come.
+ */
 export interface DeliveryJob {
   clientId: string
   ticketId: string
@@ -8,7 +12,8 @@ export interface DeliveryJob {
   type: WebhookEventType
   /** Epoch seconds of the event (the body's `timestamp`; each attempt's header carries its own time). */
   timestamp: number
-  body: string
+  /** Only in jobs queued before bodies left them. */
+  body?: string
 }
 
 export const DELIVERY_JOB_NAME = 'delivery'

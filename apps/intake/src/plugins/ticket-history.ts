@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify'
 import type { AuditQuery, AuditRow, TicketDetail, TicketEnvelope, TicketSearchQuery } from '@request-out/contracts'
 import { BadCursorError, REDACTED, erasePersonalFields, type AuditChainState, type HistoryStore, type Page } from '@request-out/history'
 import { personalFields } from '@request-out/product-catalog'
+import { ticketKey } from '@request-out/record-store'
 import { HttpProblem, unavailable } from '../http-problem.js'
 
 declare module 'fastify' {
@@ -54,6 +55,23 @@ function createTicketHistory (app: FastifyInstance) {
     }
   }
 
+  /**
+   * The product job keeps the ticket's input (a failed one for JOBS_KEEP_FAILED_SECONDS): its personal
+   * fields go too. An operator's retry of an erased ticket then sends the erased input (the product
+   * refuses it); a new POST under another TicketId is the way to ask again.
+   */
+  async function eraseJob (product: string, jobId: string, fields: ReadonlySet<string>): Promise<void> {
+    const queue = app.ticketQueues.queueFor(product)
+    const job = await queue?.getJob(jobId)
+    if (queue === undefined || job === undefined) return
+    try {
+      await job.updateData(erasePersonalFields(job.data, fields))
+    } catch (err) {
+      // Removed in between (its retention ended): nothing left to erase.
+      if (await queue.getJob(jobId) !== undefined) throw err
+    }
+  }
+
   return {
     async search (query: TicketSearchQuery) {
       return await read(async (history) => history.search(withLimit(query)))
@@ -82,16 +100,25 @@ function createTicketHistory (app: FastifyInstance) {
     },
 
     /**
-     * Erases the personal fields of the ticket's stored records, in PostgreSQL (every acceptance)
-     * and in the Redis copy GET answers from, after recording it in the audit trail. Resolves the
-     * number of records erased in history; 404 when neither holds a record.
+     * Erases the personal fields of the ticket wherever they are stored, after recording it in the
+     * audit trail: its records in PostgreSQL (every acceptance, and kept so a record stored later is
+     * stored erased), and in Redis the record GET answers from, the fingerprint (replaced: a re-POST
+     * then answers the ticket's state), the product job's input and the webhook events its
+     * deliveries and re-sends send. The event streams hold none (their `record` events carry no
+     * record). Resolves the number of records erased in history; 404 when neither holds a record.
      */
     async erase (clientId: string, ticketId: string, operator: Operator): Promise<number> {
       store() // erasure needs the history on: it is where records outlive Redis
       await app.audit({ ...operator, action: 'personal-data.erase', target: `${clientId}/${ticketId}`, clientId, ticketId })
       const ticket = await app.recordStore.read(clientId, ticketId)
-      const inRedis = await app.recordStore.eraseRecord(clientId, ticketId, (record: TicketEnvelope) =>
-        erasePersonalFields(record, fieldsOf(ticket.exists ? ticket.product : '')))
+      const product = ticket.exists ? ticket.product : (await read(async (history) => history.latest(clientId, ticketId)))?.product ?? ''
+      const fields = fieldsOf(product)
+      const inRedis = await app.recordStore.eraseRecord(clientId, ticketId, (record: TicketEnvelope) => erasePersonalFields(record, fields))
+      await eraseJob(product, ticketKey(clientId, ticketId), fields)
+      await app.webhooks.state.rewriteEvents(ticketKey(clientId, ticketId), (event) => {
+        const body = JSON.parse(event.body) as Record<string, unknown>
+        return { ...event, body: JSON.stringify({ ...body, data: erasePersonalFields(body.data, fields) }) }
+      })
       const inHistory = await read(async (history) => history.erase(clientId, ticketId, fieldsOf))
       if (!inRedis && inHistory === 0) throw new HttpProblem('NOT_FOUND', `No stored record of ticket ${ticketId} of ${clientId}`)
       app.log.info({ clientId, ticketId, inHistory, inRedis, actor: operator.actor }, 'personal data erased')
@@ -104,4 +131,4 @@ async function ticketHistoryPlugin (app: FastifyInstance): Promise<void> {
   app.decorate('ticketHistory', createTicketHistory(app))
 }
 
-export default fp(ticketHistoryPlugin, { name: 'ticket-history', dependencies: ['config', 'history', 'records', 'audit'], fastify: '5.x' })
+export default fp(ticketHistoryPlugin, { name: 'ticket-history', dependencies: ['config', 'history', 'records', 'audit', 'webhooks', 'ticket-queues'], fastify: '5.x' })

@@ -7,7 +7,7 @@ import {
   finalRecordEnvelope, notReadyEnvelope, productKey, TicketRequest as TicketRequestSchema, type BatchResult, type BulkCancelFilter,
   type TicketEnvelope, type TicketRequest
 } from '@request-out/contracts'
-import { ticketFingerprint, ticketKey, type ExistingTicket } from '@request-out/record-store'
+import { TicketFingerprints, ticketKey, type ExistingTicket } from '@request-out/record-store'
 import { activeTraceId } from '@request-out/tracing'
 import { HttpProblem, RETRY_AFTER_SECONDS, unavailable } from '../http-problem.js'
 import { defineQuotaCommands, returnQuota, takeQuota, type QuotaState } from '../quota.js'
@@ -72,8 +72,9 @@ const ticketLocation = (ticketId: string): string => `/v1/request-out/${encodeUR
  */
 function createTicketIntake (app: FastifyInstance) {
   defineQuotaCommands(app.redis.producer)
-  const { catalog, env } = app.config
+  const { catalog, env, fingerprintKeys } = app.config
   const { recordStore, recordWaiter, ticketQueues } = app
+  const fingerprints = new TicketFingerprints(fingerprintKeys.current, fingerprintKeys.previous)
 
   // Product input schemas come from the catalog file as plain JSON Schema, so they are compiled by
   // Ajv here, once, rather than by the route's TypeBox schema.
@@ -185,7 +186,7 @@ function createTicketIntake (app: FastifyInstance) {
     const turn = ticketQueues.takeTurn(product, principal.clientId)
     let turnUsed = false
     try {
-      const claim = await recordStore.claim(principal.clientId, ticket.TicketId, ticketFingerprint(ticket), key, context.requestId, activeTraceId())
+      const claim = await recordStore.claim(principal.clientId, ticket.TicketId, fingerprints.of(ticket), key, context.requestId, activeTraceId())
       if (claim.outcome === 'existing' && (!claim.sameFields || claim.record !== undefined || claim.cancelRequested)) {
         if (!claim.sameFields) context.log.info({ ...fields, code: 'TICKET_CONFLICT' }, 'ticket refused: TicketId reused with other fields')
         return repeated(ticket, key, claim)
@@ -254,7 +255,7 @@ function createTicketIntake (app: FastifyInstance) {
       if (!quota.allowed) {
         // A repeated POST does not count: a ticket already accepted answers its state (or 409 with
         // other fields) as it would without a quota. Only a new ticket is refused.
-        const known = await recordStore.existing(principal.clientId, ticket.TicketId, ticketFingerprint(ticket))
+        const known = await recordStore.existing(principal.clientId, ticket.TicketId, fingerprints.of(ticket))
         if (known !== undefined) return { ...repeated(ticket, key, known), quota }
         context.log.info({ ...fields, code: 'QUOTA_EXCEEDED' }, 'ticket refused: quota used up')
         const problem = new HttpProblem('QUOTA_EXCEEDED', `${Message.QUOTA_EXCEEDED} (${quota.limit} per ${quota.windowSeconds} s)`, { 'retry-after': String(quota.resetSeconds) })

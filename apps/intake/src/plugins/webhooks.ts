@@ -28,14 +28,15 @@ function createWebhooks (app: FastifyInstance) {
     endpoints: new EndpointStore(app.redis.producer, env.QUEUE_PREFIX),
     state,
     queue,
-    /** Queues the ticket's last event again (same webhook-id and body); its id, or undefined when it has none. */
+    /** Queues the ticket's last event again (same webhook-id and body, as an erasure left it); its id, or undefined when it has none. */
     async resend (clientId: string, ticketId: string): Promise<string | undefined> {
       const frozen = await state.frozen(ticketKey(clientId, ticketId))
       if (frozen === undefined) return undefined
       // One re-send of an event per minute: more in the same minute are that one (BullMQ ignores
       // an add under a job id it holds), so a client cannot multiply deliveries and their retries.
       const minute = Math.floor(Date.now() / RESEND_WINDOW_MS)
-      await queue.add(DELIVERY_JOB_NAME, { clientId, ticketId, ...frozen }, { jobId: `${frozen.webhookId}.resend.${minute}`, ...deliveryJobOptions(schedule) })
+      const { webhookId, type, timestamp } = frozen
+      await queue.add(DELIVERY_JOB_NAME, { clientId, ticketId, webhookId, type, timestamp }, { jobId: `${frozen.webhookId}.resend.${minute}`, ...deliveryJobOptions(schedule) })
       return frozen.webhookId
     }
   }
