@@ -4,9 +4,10 @@ import { randomUUID } from 'node:crypto'
 import { Redis } from 'ioredis'
 import { createSigner } from 'fast-jwt'
 import { DEVELOPMENT_JWT_SECRET } from '@request-out/runtime'
-import { ticketKey, watchRecords } from '@request-out/record-store'
+import { watchRecords } from '@request-out/record-store'
 import { freePort, spawnApp, spawnWorker, waitFor, writeCatalog } from '@request-out/test-support'
 import { percentile } from './report.js'
+import { ticketKey } from '@request-out/redis-keys'
 
 const PREFIX = 'bench-fair'
 const FLOOD = 5000

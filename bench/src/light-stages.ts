@@ -2,14 +2,14 @@
 // the ticket's `accepted` and `record` events (claim time; the try's start and the record time) and
 // its job hash (when BullMQ added it and moved it to active).
 import type { Redis } from 'ioredis'
-import { parseTicketKey, ticketEventStreams } from '@request-out/record-store'
 import { percentile } from './report.js'
+import { allTicketEvents, parseTicketKey, redisKeys } from '@request-out/redis-keys'
 
 export interface StageFigures { p50Ms: number, p99Ms: number, maxMs: number }
 
 export async function lightStages (redis: Redis, prefix: string, jobKeyPrefix: string, sentAt: Map<string, number>, recordedAt: Map<string, number>): Promise<Record<string, StageFigures>> {
   const events = new Map<string, Record<string, Record<string, string>>>()
-  for (const stream of ticketEventStreams(prefix)) {
+  for (const stream of allTicketEvents(redisKeys(prefix))) {
     for (const [, flat] of await redis.xrange(stream, '-', '+')) {
       const f: Record<string, string> = {}
       for (let i = 0; i + 1 < flat.length; i += 2) f[flat[i] as string] = flat[i + 1] as string

@@ -10,8 +10,8 @@ import { Queue } from 'bullmq'
 import { Redis } from 'ioredis'
 import { createSigner } from 'fast-jwt'
 import { TICKET_JOB_NAME } from '@request-out/contracts'
-import { DEVELOPMENT_JWT_SECRET, productQueue } from '@request-out/runtime'
-import { ticketKey, ticketRedisKey, watchRecords } from '@request-out/record-store'
+import { DEVELOPMENT_JWT_SECRET } from '@request-out/runtime'
+import { TicketField, watchRecords } from '@request-out/record-store'
 import { historyBacklog } from '@request-out/history'
 import { locatePostgres } from '@request-out/local-services'
 import { freePort, spawnApp, startPrivateRedis, waitFor } from '@request-out/test-support'
@@ -25,6 +25,7 @@ import { memoryOf, percentile, printTable } from './report.js'
 import { loadRun, runNode, type LoadResult } from './load-run.js'
 import { memorySweep } from './memory-sweep.js'
 import { shippedNodeOptions } from './shipped-settings.js'
+import { redisKeys, ticketKey } from '@request-out/redis-keys'
 
 const RESULTS = fileURLToPath(new URL('../results.json', import.meta.url))
 const PREFIX = 'bench'
@@ -244,7 +245,7 @@ async function main (): Promise<void> {
     await Promise.all(sends)
     await waitFor('light records', () => [...sentAt.keys()].every((k) => recordedAt.has(k)), 60_000, 50)
     const lightLatencies = [...sentAt].map(([k, at]) => (recordedAt.get(k) ?? at) - at).sort((a, b) => a - b)
-    const lightQueueKeys = productQueue(PREFIX, SANDBOX)
+    const lightQueueKeys = redisKeys(PREFIX).productQueue(SANDBOX)
     const stages = await lightStages(admin, PREFIX, `${lightQueueKeys.prefix}:${lightQueueKeys.name}`, sentAt, recordedAt)
     // The tail's baseline: bare BullMQ at the same rate, from the add to a record stored by a bare
     // worker (SET + PUBLISH), two workers as ours.
@@ -287,7 +288,7 @@ async function main (): Promise<void> {
 
     // ---------- 4. cost growth: 10,000 vs 1,000,000 tickets stored (workers stopped: the same work at both sizes)
     await Promise.all(lightWorkers.map(async (w) => w.stop('SIGTERM')))
-    const sample = await admin.hget(ticketRedisKey(PREFIX, CLIENT, 'light-0'), 'rec') ?? '{}'
+    const sample = await admin.hget(redisKeys(PREFIX).ticket(CLIENT, 'light-0'), TicketField.record) ?? '{}'
     const fill = async (from: number, to: number): Promise<void> => {
       // Realistic ticket hashes (claim fields + the record, with the retention TTL) at their grouped
       // keys, pipelined in batches.
@@ -295,8 +296,8 @@ async function main (): Promise<void> {
       for (let i = from; i < to; i += 10_000) {
         const pipe = admin.pipeline()
         for (let j = i; j < Math.min(to, i + 10_000); j++) {
-          const k = ticketRedisKey(PREFIX, CLIENT, `stored-${j}`)
-          pipe.hset(k, 'fp', 'QmVuY2htYXJrIGZpbGwgZmluZ2VycHJpbnQgdmFsdWU', 'product', SANDBOX, 'at', at, 'rec', sample, 'code', 'SUCCESS')
+          const k = redisKeys(PREFIX).ticket(CLIENT, `stored-${j}`)
+          pipe.hset(k, TicketField.fingerprint, 'QmVuY2htYXJr.ZmlsbCBmaW5nZXJwcmludCB2YWx1ZSBvZiBiZW5jaG1hcms', TicketField.product, SANDBOX, TicketField.acceptedAt, at, TicketField.record, sample, TicketField.code, 'SUCCESS')
           pipe.expire(k, 604800)
         }
         await pipe.exec()
@@ -341,7 +342,7 @@ async function main (): Promise<void> {
     const memWorker = spawnApp('worker', { ...env, LOG_LEVEL: 'warn' })
     procs.push(memWorker)
     await waitFor('worker', async () => (await admin.client('LIST') as string).includes('request-out:worker'), 30_000, 100)
-    const { name, prefix } = productQueue(PREFIX, SANDBOX)
+    const { name, prefix } = redisKeys(PREFIX).productQueue(SANDBOX)
     const queue = new Queue(name, { connection: admin, prefix })
     let queued = 0
     const enqueue = async (count: number): Promise<void> => {

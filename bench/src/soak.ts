@@ -11,10 +11,11 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Redis } from 'ioredis'
 import { createSigner } from 'fast-jwt'
-import { ticketKey, ticketRedisKey, watchRecords } from '@request-out/record-store'
+import { TicketField, watchRecords } from '@request-out/record-store'
 import { freePort, spawnApp, startPrivateRedis, waitFor, type AppProcess } from '@request-out/test-support'
 import { percentile, printTable } from './report.js'
 import { DEVELOPMENT_JWT_SECRET } from '@request-out/runtime'
+import { redisKeys, ticketKey } from '@request-out/redis-keys'
 
 const TICKETS = Number(process.env.SOAK_TICKETS ?? 20_000)
 const RATE = Number(process.env.SOAK_RATE ?? 100) // tickets per second
@@ -226,7 +227,7 @@ async function main (): Promise<number> {
     for (let i = 0; i < ids.length; i += 1000) {
       const slice = ids.slice(i, i + 1000)
       const pipe = reader.pipeline()
-      for (const id of slice) pipe.hget(ticketRedisKey(PREFIX, CLIENT, id), 'code')
+      for (const id of slice) pipe.hget(redisKeys(PREFIX).ticket(CLIENT, id), TicketField.code)
       const out = await pipe.exec()
       slice.forEach((id, j) => {
         const code = (out?.[j]?.[1] ?? null) as string | null

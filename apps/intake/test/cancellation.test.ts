@@ -3,8 +3,9 @@ import type { FastifyInstance } from 'fastify'
 import {
   TEST_REDIS_URL, json, spawnWorker, startUpstream, uniquePrefix, waitFor, writeCatalog
 } from '@request-out/test-support'
-import { ticketKey } from '@request-out/record-store'
+
 import { SANDBOX, getTicket, postTicket, startIntake, tokenFor } from './helpers.js'
+import { ticketKey } from '@request-out/redis-keys'
 
 const HANG = 'digitalid/verification/hang'
 const FLAKY = 'digitalid/verification/flaky'

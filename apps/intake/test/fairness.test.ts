@@ -3,9 +3,10 @@ import type { FastifyInstance } from 'fastify'
 import {
   TEST_REDIS_URL, json, okResult, spawnWorker, startUpstream, uniquePrefix, waitFor, writeCatalog
 } from '@request-out/test-support'
-import { ticketKey, watchRecords } from '@request-out/record-store'
+import { watchRecords } from '@request-out/record-store'
 import { Redis } from 'ioredis'
 import { TEST_USERS, postTicket, startIntake, tokenFor, writeUsersFile } from './helpers.js'
+import { ticketKey } from '@request-out/redis-keys'
 
 const FAIR = { Subject: 'fair', SubjectType: 'share', SubjectIdentifier: 'slow' }
 const FIFO = { Subject: 'fair', SubjectType: 'share', SubjectIdentifier: 'fifo' }

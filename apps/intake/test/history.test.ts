@@ -4,11 +4,11 @@ import pg from 'pg'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Redis } from 'ioredis'
-import { ticketRedisKey } from '@request-out/record-store'
 import {
   TEST_REDIS_URL, createTestDatabase, spawnWorker, startTestPostgres, uniquePrefix, waitFor, type AppProcess
 } from '@request-out/test-support'
 import { SANDBOX, SEED_TICKET, getTicket, postTicket, startIntake, tokenFor } from './helpers.js'
+import { redisKeys } from '@request-out/redis-keys'
 
 const admin = tokenFor('ops', 'admin')
 const client = tokenFor('client-a')
@@ -75,7 +75,7 @@ t.test('history: search, timeline, GET after Redis forgot the ticket, erasure an
 
   // Redis forgets the ticket (its RECORD_TTL_SECONDS passed): GET answers from PostgreSQL.
   const fromRedis = (await getTicket(app, client, 'hist-1')).json()
-  await app.redis.producer.del(ticketRedisKey(h.prefix, 'client-a', 'hist-1'))
+  await app.redis.producer.del(redisKeys(h.prefix).ticket('client-a', 'hist-1'))
   const fromHistory = await getTicket(app, client, 'hist-1')
   t.equal(fromHistory.statusCode, 200)
   t.same(fromHistory.json(), fromRedis, 'the same envelope, from history')
@@ -87,7 +87,7 @@ t.test('history: search, timeline, GET after Redis forgot the ticket, erasure an
   // NOT_FOUND (so the client POSTs it again), not IN_PROCESS for as long as history keeps it.
   await app.recordStore.claim('client-a', 'lost-1', 'fp', SANDBOX)
   await waitFor('the acceptance in history', async () => (await adminGet(app, '/v1/admin/tickets/client-a/lost-1')).status === 200, 15_000)
-  await app.redis.producer.del(ticketRedisKey(h.prefix, 'client-a', 'lost-1'))
+  await app.redis.producer.del(redisKeys(h.prefix).ticket('client-a', 'lost-1'))
   t.match((await getTicket(app, client, 'lost-1')).json(), { Code: 'NOT_FOUND', StatusCode: 404 })
   t.equal((await postTicket(app, client, ticket('lost-1'), { prefer: 'wait=10' })).statusCode, 200, 'its re-POST is a new ticket that completes')
 

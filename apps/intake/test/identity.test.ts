@@ -5,10 +5,10 @@ import type { FastifyInstance } from 'fastify'
 import { createSigner } from 'fast-jwt'
 import { Redis } from 'ioredis'
 import { TEST_REDIS_URL, WORKSPACE_ROOT, hasRedisServer, startPrivateRedis, uniquePrefix, waitFor } from '@request-out/test-support'
-import { ticketRedisKey } from '@request-out/record-store'
 import { loadIntakeConfig } from '../src/config.js'
 import { DEVELOPMENT_FINGERPRINT_KEY, DEVELOPMENT_JWT_SECRET, PUBLIC_SECRETS, assertProductionSecret } from '../src/public-secrets.js'
 import { SEED_TICKET, TEST_USERS, login, postTicket, signToken, startIntake, tokenFor, writeUsersFile } from './helpers.js'
+import { redisKeys } from '@request-out/redis-keys'
 
 const products = async (app: FastifyInstance, token: string): Promise<number> =>
   (await app.inject({ method: 'GET', url: '/v1/products', headers: { authorization: `Bearer ${token}` } })).statusCode
@@ -222,7 +222,7 @@ t.test('defects #25.2: a TICKET_FINGERPRINT_KEY change does not turn re-POSTs in
   const ticket = { ...SEED_TICKET, TicketId: 'fp-rotate', Data: { Image: 'one' } }
   const before = await startIntake(t, { TICKET_FINGERPRINT_KEY: OLD }, prefix)
   t.equal((await postTicket(before.app, client, ticket)).statusCode, 202)
-  const stored = await before.app.redis.producer.hget(ticketRedisKey(prefix, 'client-a', 'fp-rotate'), 'fp') ?? ''
+  const stored = await before.app.redis.producer.hget(redisKeys(prefix).ticket('client-a', 'fp-rotate'), 'fp') ?? ''
   t.match(stored, /^[\w-]{8}\.[\w-]{43}$/, 'stored as <key id>.<HMAC>')
 
   const rotated = await startIntake(t, { TICKET_FINGERPRINT_KEY: NEW, TICKET_FINGERPRINT_PREVIOUS_KEY: OLD }, prefix)

@@ -2,9 +2,8 @@ import t from 'tap'
 import { readFileSync } from 'node:fs'
 import { waitFor, waitingJobs } from '@request-out/test-support'
 import { completedEnvelope, failedEnvelope, type TicketEnvelope } from '@request-out/contracts'
-import { productQueue } from '@request-out/runtime'
-import { ticketKey } from '@request-out/record-store'
 import { SANDBOX, SEED_TICKET, getTicket, login, postTicket, startIntake, tokenFor } from './helpers.js'
+import { redisKeys, ticketKey } from '@request-out/redis-keys'
 
 const seed = (name: string): Record<string, unknown> =>
   JSON.parse(readFileSync(new URL(`../../../packages/contracts/test/fixtures/${name}.json`, import.meta.url), 'utf8')) as Record<string, unknown>
@@ -238,5 +237,5 @@ t.test('per-client rate limit: 429 RATE_LIMITED with Retry-After, other clients 
 t.test('queue placement: one queue per product under a hash-tagged prefix', async (t) => {
   const { app, prefix } = await startIntake(t)
   const queue = app.ticketQueues.queueFor(SANDBOX)
-  t.same({ name: queue?.name, prefix: queue?.opts.prefix }, productQueue(prefix, SANDBOX))
+  t.same({ name: queue?.name, prefix: queue?.opts.prefix }, redisKeys(prefix).productQueue(SANDBOX))
 })

@@ -4,13 +4,13 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Redis } from 'ioredis'
 import { productKey } from '@request-out/contracts'
-import { productQueue } from '@request-out/runtime'
 import {
   TEST_REDIS_URL, createTestDatabase, deleteKeys, hasRedisCluster, spawnWorker, startPrivateCluster, uniquePrefix, waitFor
 } from '@request-out/test-support'
 import { buildApp } from '../src/app.js'
 import { loadIntakeConfig } from '../src/config.js'
 import { SEED_TICKET, getTicket, postTicket, startIntake, tokenFor } from './helpers.js'
+import { redisKeys } from '@request-out/redis-keys'
 
 const clusterSkip = hasRedisCluster() ? false : 'SKIPPED LOUDLY: redis-server or redis-cli is not installed, no Redis Cluster test'
 if (clusterSkip !== false) console.error(`\n*** ${clusterSkip} ***\n`)
@@ -78,7 +78,7 @@ t.test('on a real 3-master Redis Cluster: the contract end to end, product queue
 
   // Each product's queue keys live on its own master, and only there.
   for (const [product, owner] of [[first, firstPort], [second, secondPort]] as const) {
-    const { prefix: queuePrefix } = productQueue(prefix, productKey(product))
+    const { prefix: queuePrefix } = redisKeys(prefix).productQueue(productKey(product))
     for (const port of cluster.ports) {
       const node = new Redis(port, '127.0.0.1')
       const [, keys] = await node.scan('0', 'MATCH', `${queuePrefix}:*`, 'COUNT', 10_000)

@@ -1,17 +1,16 @@
 import t from 'tap'
 import { Queue } from 'bullmq'
 import { Redis } from 'ioredis'
-import { productQueue } from '@request-out/runtime'
-import { ticketKey } from '@request-out/record-store'
 import { TEST_REDIS_URL, deleteKeys, freePort, spawnApp, uniquePrefix, waitFor } from '@request-out/test-support'
 import { SANDBOX, SEED_TICKET, tokenFor } from './helpers.js'
+import { redisKeys, ticketKey } from '@request-out/redis-keys'
 
 t.test('SIGTERM on a busy intake: in-flight requests finish, every 202 has its job, exit 0', async (t) => {
   const prefix = uniquePrefix('shutdown')
   const port = await freePort()
   const intake = spawnApp('intake', { REDIS_URL: TEST_REDIS_URL, QUEUE_PREFIX: prefix, PORT: String(port), LOG_LEVEL: 'warn' })
   const redis = new Redis(TEST_REDIS_URL)
-  const { name, prefix: qp } = productQueue(prefix, SANDBOX)
+  const { name, prefix: qp } = redisKeys(prefix).productQueue(SANDBOX)
   const queue = new Queue(name, { connection: redis, prefix: qp })
   t.teardown(async () => {
     await intake.stop('SIGKILL')

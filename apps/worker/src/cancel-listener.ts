@@ -1,6 +1,6 @@
 import type { Logger } from 'pino'
 import type { Cluster, Redis } from 'ioredis'
-import { cancelChannel } from '@request-out/record-store'
+import { redisKeys } from '@request-out/redis-keys'
 
 /** What a try's signal is aborted with when its ticket is cancelled. */
 export const CANCELLED = new Error('the ticket was cancelled')
@@ -22,7 +22,7 @@ export class CancelListener {
 
   constructor (subscriber: Redis | Cluster, prefix: string, log: Logger) {
     this.#subscriber = subscriber
-    this.#channel = cancelChannel(prefix)
+    this.#channel = redisKeys(prefix).cancels
     this.#log = log
     subscriber.on('message', (channel: string, key: string) => {
       if (channel !== this.#channel) return

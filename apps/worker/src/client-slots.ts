@@ -1,5 +1,5 @@
-import type { Queue } from 'bullmq'
 import { acquireLeasedSlot, defineLeasedSlotCommands, releaseLeasedSlot, type RedisClient } from '@request-out/redis-connection'
+import type { RedisKeys } from '@request-out/redis-keys'
 
 /**
  * `ClientConcurrency` of a product: at most `cap` tickets of one client run at once, whichever
@@ -9,20 +9,22 @@ import { acquireLeasedSlot, defineLeasedSlotCommands, releaseLeasedSlot, type Re
  */
 export class ClientSlots {
   readonly #redis: RedisClient
-  readonly #queue: Queue
+  readonly #keys: RedisKeys
+  readonly #product: string
   readonly #cap: number
   readonly #leaseMs: number
 
-  constructor (redis: RedisClient, queue: Queue, cap: number, leaseMs: number) {
+  constructor (redis: RedisClient, keys: RedisKeys, product: string, cap: number, leaseMs: number) {
     defineLeasedSlotCommands(redis)
     this.#redis = redis
-    this.#queue = queue
+    this.#keys = keys
+    this.#product = product
     this.#cap = cap
     this.#leaseMs = leaseMs
   }
 
   #key (clientId: string): string {
-    return this.#queue.toKey(`ro-running:${Buffer.from(clientId).toString('base64url')}`)
+    return this.#keys.clientRunning(this.#product, clientId)
   }
 
   /** True when the job may run now (its slot is held until `release` or the lease lapses). */

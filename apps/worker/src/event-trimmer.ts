@@ -1,5 +1,6 @@
 import type { Logger } from 'pino'
-import type { RecordStore } from '@request-out/record-store'
+import type { RedisClient } from '@request-out/redis-connection'
+import { trimEventStreams } from '@request-out/record-store'
 
 // Any worker trims; the work is idempotent, so several doing it at once is harmless.
 const EVENT_TRIM_INTERVAL_MS = 60_000
@@ -9,11 +10,11 @@ const EVENT_TRIM_INTERVAL_MS = 60_000
  * nobody consumes them), once a minute. A failure is logged once, and the next round tries again.
  * Returns the function that stops it.
  */
-export function startEventTrimmer (recordStore: RecordStore, retentionMs: number, ready: () => boolean, log: Logger): () => void {
+export function startEventTrimmer (redis: RedisClient, prefix: string, retentionMs: number, ready: () => boolean, log: Logger): () => void {
   let failing = false
   const timer = setInterval(() => {
     if (!ready()) return
-    recordStore.trimEventStreams(retentionMs).then(() => { failing = false }, (err: unknown) => {
+    trimEventStreams(redis, prefix, retentionMs).then(() => { failing = false }, (err: unknown) => {
       if (!failing) log.warn({ err }, 'could not trim the ticket event streams; trying again every minute')
       failing = true
     })

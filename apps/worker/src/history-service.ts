@@ -4,7 +4,6 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { ConfigError } from '@request-out/contracts'
 import { HistoryStore, HistoryWriter, createHistoryPool, describeDatabase, historyBacklog, migrateHistory } from '@request-out/history'
 import { personalFields } from '@request-out/product-catalog'
-import { RecordStore } from '@request-out/record-store'
 import { closeRedis, createRedis, describeTarget, isRedisReady, monitorConnection, type ConnectionMonitor } from '@request-out/redis-connection'
 import type { WorkerConfig } from './config.js'
 import { startEventTrimmer } from './event-trimmer.js'
@@ -46,7 +45,6 @@ export class HistoryService {
   readonly #pool
   readonly #store: HistoryStore
   readonly #writer: HistoryWriter
-  readonly #recordStore: RecordStore
   #migrated = false
   #stopped = false
   #sweeper: NodeJS.Timeout | undefined
@@ -68,7 +66,6 @@ export class HistoryService {
       onIdleError: (err) => log.debug({ err }, 'history database connection lost')
     })
     this.#store = new HistoryStore(this.#pool)
-    this.#recordStore = new RecordStore(this.#redis, { prefix: env.QUEUE_PREFIX, ttlSeconds: env.RECORD_TTL_SECONDS })
     this.#writer = new HistoryWriter(this.#redis, this.#store, {
       prefix: env.QUEUE_PREFIX,
       batchSize: env.HISTORY_BATCH_SIZE,
@@ -106,7 +103,7 @@ export class HistoryService {
       registry: this.registry,
       readiness: async () => ({ redis: isRedisReady(this.#redis), history: this.#migrated })
     })
-    this.#stopTrimmer = startEventTrimmer(this.#recordStore, env.RECORD_TTL_SECONDS * 1000, () => isRedisReady(this.#redis), this.#log)
+    this.#stopTrimmer = startEventTrimmer(this.#redis, env.QUEUE_PREFIX, env.RECORD_TTL_SECONDS * 1000, () => isRedisReady(this.#redis), this.#log)
     this.#log.info({ database: describeDatabase(env.DATABASE_URL ?? ''), healthPort: this.#health.port }, 'history writer started')
     // PostgreSQL may be away at start: the schema is applied once it answers, then the writer runs.
     void this.#migrateThenWrite()

@@ -2,7 +2,7 @@ import { setMaxListeners } from 'node:events'
 import { MetricsTime, Queue, Worker, type Job } from 'bullmq'
 import type { Logger } from 'pino'
 import { Message, failedEnvelope, type TicketJob } from '@request-out/contracts'
-import { QUEUE_STATES, productQueue } from '@request-out/runtime'
+import { QUEUE_STATES } from '@request-out/runtime'
 import { retryPolicy, type Product } from '@request-out/product-catalog'
 import type { RecordStore } from '@request-out/record-store'
 import { bullmqTelemetry, resumeTracing } from '@request-out/tracing'
@@ -12,6 +12,7 @@ import { ClientSlots } from './client-slots.js'
 import { createHandler } from './handlers/index.js'
 import { ticketLogFields, ticketProcessor } from './ticket-processor.js'
 import type { WorkerMetrics } from './worker-metrics.js'
+import { redisKeys } from '@request-out/redis-keys'
 
 export interface ProductWorkersOptions {
   products: Product[]
@@ -45,17 +46,18 @@ export class ProductWorkers {
     this.#log = options.log
     // Every running try listens on the stop signal (up to the sum of the products' concurrency).
     setMaxListeners(0, this.#stopping.signal)
+    const keys = redisKeys(options.queuePrefix)
     for (const product of options.products) {
       const { handle, close } = createHandler(product, (key, status, seconds) =>
         options.metrics.upstreamDuration.observe({ product: key, status }, seconds))
       const log = options.log.child({ product: product.key })
-      const { name, prefix } = productQueue(options.queuePrefix, product.key)
+      const { name, prefix } = keys.productQueue(product.key)
       // Read-only use (job counts for /metrics, ClientConcurrency's keys); shares the worker's connection.
       const queue = new Queue<TicketJob>(name, { connection: options.connection, prefix })
       // A slot outlives its try by a margin: a try never runs longer than the product's timeout.
       const clientSlots = product.clientConcurrency === undefined
         ? undefined
-        : new ClientSlots(options.connection, queue, product.clientConcurrency, product.timeoutMs + 30_000)
+        : new ClientSlots(options.connection, keys, product.key, product.clientConcurrency, product.timeoutMs + 30_000)
       // With tracing, each try's span is a child of the enqueue's (its context travels in the job).
       const processor = ticketProcessor({
         product,

@@ -4,9 +4,10 @@ import type { WorkerEnv } from '@request-out/contracts'
 import { isRedisUnavailable, type RedisClient } from '@request-out/redis-connection'
 import { bullmqTelemetry, resumeTracing } from '@request-out/tracing'
 import {
-  DeliveryState, EndpointStore, WebhookDispatcher, deliveryBackoff, retrySchedule, webhookDeliverer, webhookQueue, type DeliveryJob
+  DeliveryState, EndpointStore, WebhookDispatcher, deliveryBackoff, retrySchedule, webhookDeliverer, type DeliveryJob
 } from '@request-out/webhooks'
 import type { WorkerMetrics } from './worker-metrics.js'
+import { redisKeys } from '@request-out/redis-keys'
 
 /**
  * Signed completion webhooks, in every products worker: the dispatcher turns records into delivery
@@ -20,7 +21,7 @@ export class WebhookService {
   readonly #deliver: ReturnType<typeof webhookDeliverer>
 
   constructor (connection: RedisClient, env: WorkerEnv, metrics: WorkerMetrics, log: Logger) {
-    const { name, prefix } = webhookQueue(env.QUEUE_PREFIX)
+    const { name, prefix } = redisKeys(env.QUEUE_PREFIX).webhookQueue
     const schedule = retrySchedule(env.WEBHOOK_RETRY_SCHEDULE)
     const endpoints = new EndpointStore(connection, env.QUEUE_PREFIX)
     const state = new DeliveryState(connection, env.QUEUE_PREFIX, env.RECORD_TTL_SECONDS)

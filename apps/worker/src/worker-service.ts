@@ -18,7 +18,6 @@ export class WorkerService {
   readonly #redis
   readonly #monitor: ConnectionMonitor
   readonly #workers: ProductWorkers
-  readonly #recordStore: RecordStore
   readonly #subscriber
   readonly #cancels: CancelListener
   readonly #webhooks: WebhookService
@@ -34,7 +33,6 @@ export class WorkerService {
     this.#redis = createRedis(config.redis, 'worker', 'request-out:worker')
     this.#monitor = monitorConnection(this.#redis, log, { name: 'worker', target: describeTarget(config.redis), warnPersistence: config.env.REDIS_PERSISTENCE_WARNING === 'on' })
     const recordStore = new RecordStore(this.#redis, { prefix: env.QUEUE_PREFIX, ttlSeconds: env.RECORD_TTL_SECONDS })
-    this.#recordStore = recordStore
     // Cancellations arrive by pub/sub, on a connection of their own (a subscribed connection does nothing else).
     this.#subscriber = createRedis(config.redis, 'subscriber', 'request-out:worker-cancels')
     this.#subscriber.on('error', () => {}) // the worker connection's monitor tells an outage
@@ -70,7 +68,7 @@ export class WorkerService {
       registry: this.metrics.registry,
       readiness: async () => ({ redis: isRedisReady(this.#redis), workers: this.#workers.isReady() })
     })
-    this.#stopTrimmer = startEventTrimmer(this.#recordStore, this.#config.env.RECORD_TTL_SECONDS * 1000, () => isRedisReady(this.#redis), this.#log)
+    this.#stopTrimmer = startEventTrimmer(this.#redis, this.#config.env.QUEUE_PREFIX, this.#config.env.RECORD_TTL_SECONDS * 1000, () => isRedisReady(this.#redis), this.#log)
     this.#log.info({ products: this.#workers.products, healthPort: this.#health.port }, 'worker started')
   }
 

@@ -1,13 +1,14 @@
 import { Queue } from 'bullmq'
 import { Redis } from 'ioredis'
 import pino, { type Logger } from 'pino'
-import { DEVELOPMENT_FINGERPRINT_KEY, productQueue } from '@request-out/runtime'
+import { DEVELOPMENT_FINGERPRINT_KEY } from '@request-out/runtime'
 import { TICKET_JOB_NAME, type ProductDefinition, type TicketEnvelope, type TicketJob } from '@request-out/contracts'
 import { parseCatalog, retryPolicy } from '@request-out/product-catalog'
-import { RecordStore, TicketFingerprints, ticketKey } from '@request-out/record-store'
+import { RecordStore, TicketFingerprints } from '@request-out/record-store'
 import { TEST_REDIS_URL, deleteKeys, uniquePrefix, waitFor, writeCatalog } from '@request-out/test-support'
 import { loadWorkerConfig } from '../src/config.js'
 import { WorkerService } from '../src/worker-service.js'
+import { redisKeys, ticketKey } from '@request-out/redis-keys'
 
 interface Teardown { teardown: (fn: () => unknown) => void }
 
@@ -48,7 +49,7 @@ export async function testBench (t: Teardown, products: ProductDefinition[], red
   redis.on('error', () => {})
   const store = new RecordStore(redis, { prefix, ttlSeconds: 3600 })
   const queues = new Map(catalog.list().map((p) => {
-    const { name, prefix: queuePrefix } = productQueue(prefix, p.key)
+    const { name, prefix: queuePrefix } = redisKeys(prefix).productQueue(p.key)
     const q = new Queue<TicketJob>(name, { connection: redis, prefix: queuePrefix })
     q.on('error', () => {})
     return [p.key, q] as const

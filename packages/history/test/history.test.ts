@@ -2,9 +2,10 @@ import t, { type Test } from 'tap'
 import { Redis } from 'ioredis'
 import pg from 'pg'
 import { completedEnvelope, failedEnvelope } from '@request-out/contracts'
-import { RecordStore, attachRecords, ticketEventStream, ticketGroup, type StreamEvent } from '@request-out/record-store'
+import { RecordStore, attachRecords, type StreamEvent } from '@request-out/record-store'
 import { TEST_REDIS_URL, createTestDatabase, deleteKeys, uniquePrefix, waitFor } from '@request-out/test-support'
 import { ERASED, HistoryStore, HistoryWriter, BadCursorError, historyBacklog, migrateHistory } from '../src/index.js'
+import { redisKeys, ticketGroup } from '@request-out/redis-keys'
 
 interface Setup {
   prefix: string
@@ -193,7 +194,7 @@ t.test('the backlog counts what no writer has stored; a writer killed mid-batch 
   await waitFor('some stored', async () => (await s.history.search({ Limit: 500 })).rows.length > 0, 10_000)
   await first.stop()
   for (let i = 0; i < 10; i++) await s.records.claim('acme', `D-${i}`, 'fp', PRODUCT)
-  const stream = ticketEventStream(s.prefix, ticketGroup('acme', 'D-0'))
+  const stream = redisKeys(s.prefix).ticketEvents(ticketGroup('acme', 'D-0'))
   const streamBacklog = Number(await s.redis.xlen(stream))
   t.ok(await historyBacklog(s.redis, s.prefix) >= 10, 'the new tickets wait for a writer')
   // A batch read and never acknowledged: what a writer killed between its read and its commit leaves.

@@ -1,5 +1,5 @@
 import type { Cluster, Redis } from 'ioredis'
-import { ticketEventStreams } from './ticket-layout.js'
+import { allTicketEvents, redisKeys } from '@request-out/redis-keys'
 
 const field = (flat: unknown[], name: string): unknown => {
   for (let i = 0; i + 1 < flat.length; i += 2) if (flat[i] === name) return flat[i + 1]
@@ -12,7 +12,7 @@ const field = (flat: unknown[], name: string): unknown => {
  * or Redis lost its data and the groups with it) counts whole: nobody is reading it.
  */
 export async function consumerBacklog (redis: Redis | Cluster, prefix: string, groupName: string): Promise<number> {
-  const counts = await Promise.all(ticketEventStreams(prefix).map(async (stream) => {
+  const counts = await Promise.all(allTicketEvents(redisKeys(prefix)).map(async (stream) => {
     let groups: unknown[]
     try {
       groups = await redis.xinfo('GROUPS', stream) as unknown[]

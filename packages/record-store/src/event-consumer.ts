@@ -1,7 +1,8 @@
 import { hostname } from 'node:os'
 import type { Cluster, Redis } from 'ioredis'
 import { TicketEventType, parseTicketEvent, type TicketEvent } from './ticket-events.js'
-import { ticketEventStreams, ticketRedisKey } from './ticket-layout.js'
+import { TicketField } from './ticket-fields.js'
+import { allTicketEvents, redisKeys } from '@request-out/redis-keys'
 
 /** A ticket event as a consumer hands it over: with the group whose stream it came from. */
 export interface StreamEvent extends TicketEvent {
@@ -48,7 +49,7 @@ export interface TicketEventConsumerOptions {
 export async function attachRecords (redis: Redis | Cluster, prefix: string, events: TicketEvent[]): Promise<void> {
   const wanted = events.filter((e) => e.type === TicketEventType.RECORD && e.fields.record === undefined)
   await Promise.all(wanted.map(async (e) => {
-    const [rec, code] = await redis.hmget(ticketRedisKey(prefix, e.clientId, e.ticketId), 'rec', 'code')
+    const [rec, code] = await redis.hmget(redisKeys(prefix).ticket(e.clientId, e.ticketId), TicketField.record, TicketField.code)
     if (typeof rec === 'string' && code === e.fields.code) e.fields.record = rec
   }))
 }
@@ -90,7 +91,7 @@ export class TicketEventConsumer {
     this.#redis = redis
     this.#clustered = redis.isCluster
     this.#options = options
-    this.#streams = ticketEventStreams(options.prefix)
+    this.#streams = allTicketEvents(redisKeys(options.prefix))
   }
 
   get consumer (): string {

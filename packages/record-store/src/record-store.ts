@@ -1,11 +1,20 @@
-import { Value } from '@sinclair/typebox/value'
-import { TicketEnvelope } from '@request-out/contracts'
+import type { TicketEnvelope } from '@request-out/contracts'
 import { retryPolicy } from '@request-out/product-catalog'
+import { redisKeys, ticketGroup, ticketKey, type RedisKeys } from '@request-out/redis-keys'
 import type { Cluster, Redis } from 'ioredis'
-import { ticketKey } from './ticket-key.js'
-import { ERASED_FINGERPRINT, type TicketFingerprint } from './ticket-fingerprint.js'
-import { legacyTicketRedisKey, ticketEventStream, ticketEventStreams, ticketGroup, ticketRedisKey } from './ticket-layout.js'
+import { ERASED_FINGERPRINT } from './ticket-fingerprint.js'
+import { TicketField } from './ticket-fields.js'
 import { TicketEventType, parseTicketEvent, type TicketEvent } from './ticket-events.js'
+import {
+  existingTicket, fingerprintValue, parseRecord,
+  type AuditEntry, type CancelRequest, type ClaimResult, type DeliveryState, type ExistingTicket, type Fingerprint, type RecordTiming, type TicketState
+} from './ticket-state.js'
+import { claimTicketScript } from './scripts/claim-ticket.js'
+import { writeRecordScript } from './scripts/write-record.js'
+import { watchReadScript } from './scripts/watch-read.js'
+import { failedTryScript } from './scripts/failed-try.js'
+import { requestCancelScript } from './scripts/request-cancel.js'
+import { eraseTicketScript } from './scripts/erase-ticket.js'
 
 type RedisClient = Redis | Cluster
 
@@ -16,182 +25,26 @@ export interface RecordStoreOptions {
   ttlSeconds: number
 }
 
-export type ClaimResult =
-  | { outcome: 'claimed' }
-  | { outcome: 'existing', sameFields: boolean, record: TicketEnvelope | undefined, cancelRequested: boolean }
-
-export type ExistingTicket = Extract<ClaimResult, { outcome: 'existing' }>
-
-/** What a claim (or a look without claiming) tells of a ticket already there. */
-const existingTicket = (sameFields: boolean, rec: string | null, cancelRequested: boolean): ExistingTicket =>
-  ({ outcome: 'existing', sameFields, record: parseRecord(rec), cancelRequested })
-
-/** A ticket's fingerprint, or a bare value compared exactly. */
-export type Fingerprint = string | TicketFingerprint
-const valueOf = (fp: Fingerprint): string => typeof fp === 'string' ? fp : fp.value
-const sameAs = (fp: Fingerprint, stored: string): boolean => typeof fp === 'string' ? fp === stored : fp.matches(stored)
-
-export type TicketState =
-  | { exists: false }
-  | { exists: true, product: string, record: TicketEnvelope | undefined }
-
-// A ticket's hash and its group's event stream share a hash tag (ticket-layout.ts), so each script
-// touches one cluster slot: valid on Redis Cluster too. Every change appends its event in the same
-// script: no consumer can miss a change, and the success path costs no extra round trip.
-const CLAIM = `
-if redis.call('EXISTS', KEYS[1]) == 1 then
-  local v = redis.call('HMGET', KEYS[1], 'fp', 'rec', 'cancel')
-  return {0, v[1] or '', v[2] or '', v[3] and 1 or 0}
-end
-redis.call('HSET', KEYS[1], 'fp', ARGV[1], 'product', ARGV[2], 'at', ARGV[3])
-redis.call('EXPIRE', KEYS[1], ARGV[4])
-local event = {'type', 'accepted', 'clientId', ARGV[5], 'ticketId', ARGV[6], 'at', ARGV[3],
-  'product', ARGV[2], 'requestId', ARGV[7]}
-if ARGV[8] ~= '' then event[#event + 1] = 'traceId'; event[#event + 1] = ARGV[8] end
-redis.call('XADD', KEYS[2], '*', unpack(event))
-return {1, '', ''}
-`
-// The event carries no record: streams are read by many (history, webhooks, and kept for a while)
-// and cannot be edited, so a record's personal values live only in the hash, where an erasure
-// reaches them; a consumer reads the record from the hash (TicketEventConsumer's withRecords).
-// A record is final, except one whose code is ARGV[11] (the retry policy's exhausted code): a later
-// outcome of the same ticket (an operator's retry, or a late duplicate delivery) replaces it, and
-// so does that code again from another try (a retry that failed once more appends its record
-// event too). The same try's outcome written twice (the processor, then the failed-job handler)
-// is one write: a try is named by ARGV[13] (the job's processedOn; none: never replaced). It is
-// announced on the records channel only when a long poll waits on the ticket (`w`, set by
-// WATCH_READ): intakes do not each receive every record.
-const WRITE_RECORD = `
-local v = redis.call('HMGET', KEYS[1], 'code', 'w', 'try')
-local current = v[1]
-if current and (current ~= ARGV[11] or (ARGV[5] == ARGV[11] and (ARGV[13] == '' or v[3] == ARGV[13]))) then return 0 end
-redis.call('HSET', KEYS[1], 'rec', ARGV[1], 'code', ARGV[5], 'try', ARGV[13])
-redis.call('EXPIRE', KEYS[1], ARGV[2])
-local acceptedAt = redis.call('HGET', KEYS[1], 'at') or ''
-local event = {'type', 'record', 'clientId', ARGV[6], 'ticketId', ARGV[7], 'at', ARGV[8],
-  'code', ARGV[5], 'startedAt', ARGV[9], 'tries', ARGV[10], 'acceptedAt', acceptedAt}
-if ARGV[12] ~= '' then event[#event + 1] = 'traceparent'; event[#event + 1] = ARGV[12] end
-redis.call('XADD', KEYS[2], '*', unpack(event))
-if v[2] then redis.call('PUBLISH', ARGV[3], ARGV[4]) end
-return 1
-`
-
-// A read by a long poll: marks the ticket as waited on (its record will be announced) unless the
-// record is there already, in the same step as the read, so a record cannot slip in between.
-const WATCH_READ = `
-local v = redis.call('HMGET', KEYS[1], 'product', 'rec')
-if v[1] and not v[2] then redis.call('HSET', KEYS[1], 'w', '1') end
-return {v[1] or '', v[2] or ''}
-`
-
-// The acceptance time names which acceptance of a TicketId an event belongs to (a TicketId may be
-// accepted again once its ticket has expired): history keys tickets by client, TicketId and it.
-const FAILED_TRY = `
-local acceptedAt = redis.call('HGET', KEYS[1], 'at') or ''
-redis.call('XADD', KEYS[2], '*', 'type', 'try-failed', 'clientId', ARGV[1], 'ticketId', ARGV[2], 'at', ARGV[3],
-  'attempt', ARGV[4], 'error', ARGV[5], 'acceptedAt', acceptedAt)
-return 1
-`
-
-// A cancellation is asked once: the ticket hash gets `cancel` (when), the event is appended, and
-// every worker hears of it (the one running the ticket aborts it). Answers what the ticket is:
-// 0 unknown, 1 cancellation asked now, 2 it has its record (returned), 3 asked before, still under way.
-const REQUEST_CANCEL = `
-if redis.call('EXISTS', KEYS[1]) == 0 then return {0, '', ''} end
-local v = redis.call('HMGET', KEYS[1], 'rec', 'code', 'cancel', 'product', 'at')
-if v[2] then return {2, v[1] or '', v[4] or ''} end
-if v[3] then return {3, '', v[4] or ''} end
-redis.call('HSET', KEYS[1], 'cancel', ARGV[1])
-redis.call('XADD', KEYS[2], '*', 'type', 'cancel-requested', 'clientId', ARGV[2], 'ticketId', ARGV[3], 'at', ARGV[1],
-  'by', ARGV[4], 'acceptedAt', v[5] or '')
-redis.call('PUBLISH', ARGV[5], ARGV[6])
-return {1, '', v[4] or ''}
-`
-
-interface ScriptCommands {
-  roClaimTicket: (key: string, stream: string, fp: string, product: string, at: string, ttl: string,
-    clientId: string, ticketId: string, requestId: string, traceId: string) => Promise<[number, string, string, number?]>
-  roWatchRead: (key: string) => Promise<[string, string]>
-  roRequestCancel: (key: string, stream: string, at: string, clientId: string, ticketId: string, by: string, channel: string, member: string) => Promise<[number, string, string]>
-  roFailedTry: (key: string, stream: string, clientId: string, ticketId: string, at: string, attempt: string, error: string) => Promise<number>
-  roWriteRecord: (key: string, stream: string, record: string, ttl: string, channel: string, member: string, code: string,
-    clientId: string, ticketId: string, at: string, startedAt: string, tries: string, replaceable: string, traceparent: string, tryId: string) => Promise<number>
-}
-
-export function recordChannel (prefix: string): string {
-  return `${prefix}:records`
-}
-
-/** Where cancellations are announced to every worker (the message is the ticket key). */
-export function cancelChannel (prefix: string): string {
-  return `${prefix}:cancels`
-}
-
-export type CancelRequest =
-  | { outcome: 'unknown' }
-  | { outcome: 'requested' | 'already-requested', product: string }
-  | { outcome: 'final', product: string, record: TicketEnvelope }
-
-/** What a worker needs to know before it runs a delivery that may not be the first. */
-export interface DeliveryState {
-  /** The code of a record no later outcome may replace, if there is one. */
-  finalCode: string | undefined
-  cancelRequested: boolean
-}
-
-/** An operator's action, as the audit trail keeps it. */
-export interface AuditEntry {
-  /** Who: the operator's username. */
-  actor: string
-  /** From which address. */
-  address: string
-  /** What, e.g. `availability.set`, `job.retry`, `revocation.add`. */
-  action: string
-  /** What it was done to, e.g. a product key, a job id or a username. */
-  target: string
-  clientId?: string
-  ticketId?: string
-  before?: unknown
-  after?: unknown
-}
-
-/** When the try that produced a record started, and how many tries it took (for the event). */
-export interface RecordTiming {
-  startedAt: number
-  tries: number
-  /** The span that stored it (W3C traceparent), when traced: the record's webhooks join the ticket's trace. */
-  traceparent?: string | undefined
-  /** Names the try whose outcome this is (the job's processedOn): the same try's outcome written twice is one write. */
-  tryId?: string | undefined
-}
-
 /**
- * Tickets and their final records. A ticket is one Redis hash holding the fingerprint of its
- * fields, its product and, once final, its record (the envelope a GET answers with). Every change
- * is also appended to the ticket group's event stream (ticket-events.ts).
+ * Tickets and their final records. A ticket is one Redis hash (TicketField) holding the
+ * fingerprint of its fields, its product and, once final, its record (the envelope a GET answers
+ * with). Every change is also appended to the ticket group's event stream (ticket-events.ts), by
+ * the script that makes it: no consumer can miss a change, and it costs no extra round trip.
  */
 export class RecordStore {
-  readonly #redis: RedisClient & ScriptCommands
-  readonly #prefix: string
-  readonly #ttl: string
-  readonly #channel: string
+  readonly #redis: RedisClient
+  readonly #keys: RedisKeys
+  readonly #ttl: number
 
   constructor (redis: RedisClient, options: RecordStoreOptions) {
-    if (!('roClaimTicket' in redis)) {
-      redis.defineCommand('roClaimTicket', { numberOfKeys: 2, lua: CLAIM })
-      redis.defineCommand('roWriteRecord', { numberOfKeys: 2, lua: WRITE_RECORD })
-      redis.defineCommand('roFailedTry', { numberOfKeys: 2, lua: FAILED_TRY })
-      redis.defineCommand('roRequestCancel', { numberOfKeys: 2, lua: REQUEST_CANCEL })
-      redis.defineCommand('roWatchRead', { numberOfKeys: 1, lua: WATCH_READ })
-    }
-    this.#redis = redis as RedisClient & ScriptCommands
-    this.#prefix = options.prefix
-    this.#ttl = String(options.ttlSeconds)
-    this.#channel = recordChannel(options.prefix)
+    for (const script of [claimTicketScript, writeRecordScript, failedTryScript, requestCancelScript, watchReadScript, eraseTicketScript]) script.define(redis)
+    this.#redis = redis
+    this.#keys = redisKeys(options.prefix)
+    this.#ttl = options.ttlSeconds
   }
 
-  #keys (clientId: string, ticketId: string): [string, string] {
-    return [ticketRedisKey(this.#prefix, clientId, ticketId), ticketEventStream(this.#prefix, ticketGroup(clientId, ticketId))]
+  #ticket (clientId: string, ticketId: string): { ticket: string, events: string } {
+    return { ticket: this.#keys.ticket(clientId, ticketId), events: this.#keys.ticketEvents(ticketGroup(clientId, ticketId)) }
   }
 
   /**
@@ -199,12 +52,11 @@ export class RecordStore {
    * tells what is already there under this client's TicketId.
    */
   async claim (clientId: string, ticketId: string, fingerprint: Fingerprint, product: string, requestId = '', traceId = ''): Promise<ClaimResult> {
-    const [key, stream] = this.#keys(clientId, ticketId)
-    const [created, fp, rec, cancel] = await this.#redis.roClaimTicket(
-      key, stream, valueOf(fingerprint), product, String(Date.now()), this.#ttl, clientId, ticketId, requestId, traceId
-    )
-    if (created === 1) return { outcome: 'claimed' }
-    return existingTicket(sameAs(fingerprint, fp ?? ''), rec, cancel === 1)
+    const reply = await claimTicketScript.run(this.#redis, this.#ticket(clientId, ticketId), {
+      fingerprint: fingerprintValue(fingerprint), product, at: Date.now(), ttlSeconds: this.#ttl, clientId, ticketId, requestId, traceId
+    })
+    if (reply.outcome === 'claimed') return reply
+    return existingTicket(fingerprint, reply.fingerprint, reply.record, reply.cancelRequested)
   }
 
   /**
@@ -212,8 +64,8 @@ export class RecordStore {
    * that must not create a ticket (a client whose quota is used up re-POSTs one). One HMGET.
    */
   async existing (clientId: string, ticketId: string, fingerprint: Fingerprint): Promise<ExistingTicket | undefined> {
-    const [fp, rec, cancel] = await this.#redis.hmget(this.#keys(clientId, ticketId)[0], 'fp', 'rec', 'cancel')
-    return typeof fp !== 'string' ? undefined : existingTicket(sameAs(fingerprint, fp), rec ?? null, cancel !== null)
+    const [fp, rec, cancel] = await this.#redis.hmget(this.#keys.ticket(clientId, ticketId), TicketField.fingerprint, TicketField.record, TicketField.cancel)
+    return typeof fp !== 'string' ? undefined : existingTicket(fingerprint, fp, rec ?? null, cancel !== null)
   }
 
   /**
@@ -221,27 +73,23 @@ export class RecordStore {
    * on the records channel (RecordWaiter); the waiter must be registered before this read.
    */
   async read (clientId: string, ticketId: string, watch = false): Promise<TicketState> {
-    const [key] = this.#keys(clientId, ticketId)
-    let [product = null, rec = null] = watch
-      ? (await this.#redis.roWatchRead(key)).map((v) => v === '' ? null : v)
-      : await this.#redis.hmget(key, 'product', 'rec')
-    if (product === null && rec === null) {
-      // Stored before ticket groups: readable until it expires (one RECORD_TTL_SECONDS after the upgrade).
-      [product = null, rec = null] = await this.#redis.hmget(legacyTicketRedisKey(this.#prefix, clientId, ticketId), 'product', 'rec')
-    }
-    if (product === null && rec === null) return { exists: false }
-    return { exists: true, product: product ?? '', record: parseRecord(rec) }
+    const key = this.#keys.ticket(clientId, ticketId)
+    const { product = null, record = null } = watch
+      ? await watchReadScript.run(this.#redis, { ticket: key }, {})
+      : await this.#redis.hmget(key, TicketField.product, TicketField.record).then(([p, r]) => ({ product: p, record: r }))
+    if (product === null && record === null) return { exists: false }
+    return { exists: true, product: product ?? '', record: parseRecord(record) }
   }
 
   /** The code of the ticket's record when no later outcome may replace it (the retry policy says which), else undefined. */
   async finalCode (clientId: string, ticketId: string): Promise<string | undefined> {
-    const code = await this.#redis.hget(this.#keys(clientId, ticketId)[0], 'code')
+    const code = await this.#redis.hget(this.#keys.ticket(clientId, ticketId), TicketField.code)
     return retryPolicy.isFinalRecord(code) ? code ?? undefined : undefined
   }
 
   /** Whether the ticket is final already, or its cancellation was asked (one HMGET). */
   async deliveryState (clientId: string, ticketId: string): Promise<DeliveryState> {
-    const [code, cancel] = await this.#redis.hmget(this.#keys(clientId, ticketId)[0], 'code', 'cancel')
+    const [code, cancel] = await this.#redis.hmget(this.#keys.ticket(clientId, ticketId), TicketField.code, TicketField.cancel)
     return { finalCode: retryPolicy.isFinalRecord(code) ? code ?? undefined : undefined, cancelRequested: cancel !== null }
   }
 
@@ -250,12 +98,11 @@ export class RecordStore {
    * to the workers. Says what the ticket was: unknown, final (with its record), or being cancelled.
    */
   async requestCancel (clientId: string, ticketId: string, by: string): Promise<CancelRequest> {
-    const [key, stream] = this.#keys(clientId, ticketId)
-    const [state, rec, product] = await this.#redis.roRequestCancel(key, stream, String(Date.now()), clientId, ticketId, by,
-      cancelChannel(this.#prefix), ticketKey(clientId, ticketId))
-    if (state === 0) return { outcome: 'unknown' }
-    if (state === 2) return { outcome: 'final', product, record: parseRecord(rec) as TicketEnvelope }
-    return { outcome: state === 1 ? 'requested' : 'already-requested', product }
+    const reply = await requestCancelScript.run(this.#redis, this.#ticket(clientId, ticketId), {
+      at: Date.now(), clientId, ticketId, by, channel: this.#keys.cancels, member: ticketKey(clientId, ticketId)
+    })
+    if (reply.outcome === 'final') return { ...reply, record: parseRecord(reply.record) as TicketEnvelope }
+    return reply
   }
 
   /** True when the ticket has a record no later outcome may replace. */
@@ -269,18 +116,26 @@ export class RecordStore {
    * the `record` event, then announces it to long polls. Resolves true when written.
    */
   async writeRecord (clientId: string, ticketId: string, record: TicketEnvelope, timing: RecordTiming = { startedAt: Date.now(), tries: 1 }): Promise<boolean> {
-    const [key, stream] = this.#keys(clientId, ticketId)
-    const code = record.Code ?? 'SUCCESS'
-    const written = await this.#redis.roWriteRecord(key, stream, JSON.stringify(record), this.#ttl, this.#channel,
-      ticketKey(clientId, ticketId), code, clientId, ticketId, String(Date.now()), String(timing.startedAt), String(timing.tries),
-      retryPolicy.exhaustedCode, timing.traceparent ?? '', timing.tryId ?? '')
-    return written === 1
+    return await writeRecordScript.run(this.#redis, this.#ticket(clientId, ticketId), {
+      record: JSON.stringify(record),
+      ttlSeconds: this.#ttl,
+      channel: this.#keys.records,
+      member: ticketKey(clientId, ticketId),
+      code: record.Code ?? 'SUCCESS',
+      clientId,
+      ticketId,
+      at: Date.now(),
+      startedAt: timing.startedAt,
+      tries: timing.tries,
+      replaceableCode: retryPolicy.exhaustedCode,
+      traceparent: timing.traceparent ?? '',
+      tryId: timing.tryId ?? ''
+    }) === 'written'
   }
 
   /** Appends `try-failed` for a try that will be retried; `error` must be scrubbed already. */
   async recordFailedTry (clientId: string, ticketId: string, attempt: number, error: string): Promise<void> {
-    const [key, stream] = this.#keys(clientId, ticketId)
-    await this.#redis.roFailedTry(key, stream, clientId, ticketId, String(Date.now()), String(attempt), error)
+    await failedTryScript.run(this.#redis, this.#ticket(clientId, ticketId), { clientId, ticketId, at: Date.now(), attempt, error })
   }
 
   /**
@@ -289,7 +144,7 @@ export class RecordStore {
    */
   async appendAudit (entry: AuditEntry): Promise<void> {
     const group = ticketGroup(entry.clientId ?? '', entry.ticketId ?? entry.target)
-    await this.#redis.xadd(ticketEventStream(this.#prefix, group), '*', 'type', TicketEventType.AUDIT,
+    await this.#redis.xadd(this.#keys.ticketEvents(group), '*', 'type', TicketEventType.AUDIT,
       'clientId', entry.clientId ?? '', 'ticketId', entry.ticketId ?? '', 'at', String(Date.now()),
       'actor', entry.actor, 'address', entry.address, 'action', entry.action, 'target', entry.target,
       'before', JSON.stringify(entry.before ?? null), 'after', JSON.stringify(entry.after ?? null))
@@ -301,82 +156,17 @@ export class RecordStore {
    * record. `erase` maps the record to its erased form.
    */
   async eraseRecord (clientId: string, ticketId: string, erase: (record: TicketEnvelope) => TicketEnvelope): Promise<boolean> {
-    const [key] = this.#keys(clientId, ticketId)
-    const record = parseRecord(await this.#redis.hget(key, 'rec'))
+    const key = this.#keys.ticket(clientId, ticketId)
+    const record = parseRecord(await this.#redis.hget(key, TicketField.record))
     if (record === undefined) return false
-    // HSET XX semantics: only while the ticket is still there, so an expired ticket is not revived.
-    await this.#redis.eval("if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'rec', ARGV[1], 'fp', ARGV[2]) end return 1",
-      1, key, JSON.stringify(erase(record)), ERASED_FINGERPRINT)
+    await eraseTicketScript.run(this.#redis, { ticket: key }, { record: JSON.stringify(erase(record)), fingerprint: ERASED_FINGERPRINT })
     return true
   }
 
   /** Every event of one ticket still in its group's stream, oldest first (a consumer's view, for tests and tools). */
   async eventsOf (clientId: string, ticketId: string): Promise<TicketEvent[]> {
-    const [, stream] = this.#keys(clientId, ticketId)
-    const entries = await this.#redis.xrange(stream, '-', '+')
+    const entries = await this.#redis.xrange(this.#ticket(clientId, ticketId).events, '-', '+')
     return entries.map(([id, flat]) => parseTicketEvent(id, flat))
       .filter((e): e is TicketEvent => e !== undefined && e.clientId === clientId && e.ticketId === ticketId)
   }
-
-  /**
-   * Trims each group's stream to what its consumers still need: entries before the oldest one any
-   * consumer group has not read (or not acknowledged) go. A stream nobody consumes keeps
-   * `retentionMs` of events. Safe to run from every worker at once.
-   */
-  async trimEventStreams (retentionMs: number): Promise<number> {
-    let removed = 0
-    for (const stream of ticketEventStreams(this.#prefix)) {
-      const keep = await this.#oldestNeeded(stream, Date.now() - retentionMs)
-      if (keep !== undefined) removed += Number(await this.#redis.xtrim(stream, 'MINID', keep))
-    }
-    return removed
-  }
-
-  async #oldestNeeded (stream: string, fallbackMs: number): Promise<string | undefined> {
-    let groups: unknown[]
-    try {
-      groups = await this.#redis.xinfo('GROUPS', stream) as unknown[]
-    } catch {
-      return undefined // no such stream yet
-    }
-    if (groups.length === 0) return `${fallbackMs}-0`
-    let oldest: string | undefined
-    for (const raw of groups) {
-      const info = pairs(raw as unknown[])
-      const name = String(info.name)
-      const pending = Number(info.pending ?? 0)
-      let needed = String(info['last-delivered-id'] ?? '0-0')
-      if (pending > 0) {
-        const summary = await this.#redis.xpending(stream, name) as unknown[]
-        needed = String(summary[1] ?? needed)
-      }
-      if (oldest === undefined || compareIds(needed, oldest) < 0) oldest = needed
-    }
-    return oldest
-  }
-}
-
-const pairs = (flat: unknown[]): Record<string, unknown> => {
-  const out: Record<string, unknown> = {}
-  for (let i = 0; i + 1 < flat.length; i += 2) out[String(flat[i])] = flat[i + 1]
-  return out
-}
-
-function compareIds (a: string, b: string): number {
-  const [am = 0, as = 0] = a.split('-').map(Number)
-  const [bm = 0, bs = 0] = b.split('-').map(Number)
-  return am === bm ? as - bs : am - bm
-}
-
-/** A stored record, checked: a corrupt one fails loudly (500, logged) rather than reaching a client. */
-function parseRecord (raw: string | null | undefined): TicketEnvelope | undefined {
-  if (raw === null || raw === undefined || raw === '') return undefined
-  let record: unknown
-  try {
-    record = JSON.parse(raw)
-  } catch {
-    record = undefined
-  }
-  if (!Value.Check(TicketEnvelope, record)) throw new Error('a stored ticket record is not a valid envelope')
-  return record
 }

@@ -1,5 +1,5 @@
 import type { Cluster, Redis } from 'ioredis'
-import { recordChannel } from './record-store.js'
+import { redisKeys } from '@request-out/redis-keys'
 
 type RedisClient = Redis | Cluster
 
@@ -17,7 +17,7 @@ export class RecordWaiter {
 
   constructor (subscriber: RedisClient, prefix: string) {
     this.#subscriber = subscriber
-    this.#channel = recordChannel(prefix)
+    this.#channel = redisKeys(prefix).records
     subscriber.on('message', (channel: string, id: string) => {
       if (channel === this.#channel) this.#wake(id)
     })

@@ -1,6 +1,5 @@
 import type { Redis } from 'ioredis'
-import { ticketKey } from './ticket-key.js'
-import { ticketEventStreams } from './ticket-layout.js'
+import { allTicketEvents, redisKeys, ticketKey } from '@request-out/redis-keys'
 import { TicketEventType } from './ticket-events.js'
 
 /**
@@ -16,7 +15,7 @@ function byEntryId (a: string, b: string): number {
 }
 
 export async function watchRecords (redis: Redis, prefix: string, onRecord: (key: string) => void): Promise<{ stop: () => Promise<void> }> {
-  const streams = ticketEventStreams(prefix)
+  const streams = allTicketEvents(redisKeys(prefix))
   // Where each stream ends now: '$' would skip what lands between two reads of a quiet stream.
   const ends = await Promise.all(streams.map(async (s) => (await redis.xrevrange(s, '+', '-', 'COUNT', 1))[0]?.[0] ?? '0-0'))
   const state = { running: true }

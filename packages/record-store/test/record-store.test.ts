@@ -3,9 +3,8 @@ import { createHash } from 'node:crypto'
 import { Redis } from 'ioredis'
 import { completedEnvelope } from '@request-out/contracts'
 import { TEST_REDIS_URL, deleteKeys, uniquePrefix, waitFor } from '@request-out/test-support'
-import {
-  RecordStore, RecordWaiter, TICKET_GROUPS, cancelChannel, recordChannel, watchRecords, legacyTicketRedisKey, parseTicketKey, ticketEventStream, TicketFingerprints, ERASED_FINGERPRINT, type FingerprintedTicket, ticketGroup, ticketKey, ticketRedisKey
-} from '../src/index.js'
+import { RecordStore, RecordWaiter, trimEventStreams, watchRecords, TicketFingerprints, ERASED_FINGERPRINT, type FingerprintedTicket } from '../src/index.js'
+import { TICKET_GROUPS, redisKeys, ticketGroup, ticketKey } from '@request-out/redis-keys'
 
 /** A record store under a prefix of its own on the test Redis, cleaned up after the test. */
 function storeFor (t: { teardown: (fn: () => unknown) => void }, label: string): { prefix: string, redis: Redis, store: RecordStore } {
@@ -20,16 +19,6 @@ function storeFor (t: { teardown: (fn: () => unknown) => void }, label: string):
 
 const ticket: FingerprintedTicket & { TicketId: string } = { TicketId: 't-1', Subject: 's', SubjectType: 't', SubjectIdentifier: 'i' }
 const record = completedEnvelope(ticket, { ResourceType: 'data', Resource: 'nik', ResourceId: '1', Data: null })
-
-t.test('ticket keys are safe BullMQ job ids and injective', async (t) => {
-  const ids = [ticketKey('a', '1'), ticketKey('a.b', 'c'), ticketKey('a', 'b.c'), ticketKey('', '123'), ticketKey('client:x', '42')]
-  t.equal(new Set(ids).size, ids.length, 'distinct')
-  for (const id of ids) {
-    t.notMatch(id, /:/, `${id} has no ":"`)
-    t.notMatch(id, /^\d+$/, `${id} is not all digits`)
-  }
-  t.same(parseTicketKey(ticketKey('client:x', 'a.b.c')), { clientId: 'client:x', ticketId: 'a.b.c' })
-})
 
 t.test('fingerprints ignore key order and see any change', async (t) => {
   const f = new TicketFingerprints('a-key-of-the-test-a-key-of-the-test')
@@ -93,7 +82,7 @@ t.test('claim, read, write once, expiry, and the wake-up', async (t) => {
   t.equal(waiter.waitingCount, 0)
   t.equal(await store.writeRecord('c', 't-1', { ...record, Message: 'second' }), false, 'written once')
   t.same((await store.read('c', 't-1')), { exists: true, product: 's/t/i', record })
-  const ttl = await redis.ttl(ticketRedisKey(prefix, 'c', 't-1'))
+  const ttl = await redis.ttl(redisKeys(prefix).ticket('c', 't-1'))
   t.ok(ttl > 100 && ttl <= 120, `retained for RECORD_TTL_SECONDS (${ttl} s left)`)
 
   const timeout = waiter.waitFor('nobody', 50)
@@ -109,7 +98,7 @@ t.test('records are announced only for tickets a long poll watches; a watcher of
   const streams = new Redis(TEST_REDIS_URL)
   const announced: string[] = []
   subscriber.on('message', (_c: string, key: string) => announced.push(key))
-  await subscriber.subscribe(recordChannel(prefix))
+  await subscriber.subscribe(redisKeys(prefix).records)
   const seen: string[] = []
   const watcher = await watchRecords(streams, prefix, (key) => seen.push(key))
   t.teardown(async () => {
@@ -171,8 +160,8 @@ t.test('every change of a ticket is appended to its group\'s event stream by the
 
   const group = ticketGroup('c', 'ev-1')
   t.ok(group >= 0 && group < TICKET_GROUPS)
-  const key = ticketRedisKey(prefix, 'c', 'ev-1')
-  const stream = ticketEventStream(prefix, group)
+  const key = redisKeys(prefix).ticket('c', 'ev-1')
+  const stream = redisKeys(prefix).ticketEvents(group)
   t.equal(/\{[^}]+\}/.exec(key)?.[0], /\{[^}]+\}/.exec(stream)?.[0], 'the ticket and its stream share one hash tag (one cluster slot)')
   const groups = new Set(Array.from({ length: 2000 }, (_, i) => ticketGroup(`client-${i % 7}`, `ticket-${i}`)))
   t.equal(groups.size, TICKET_GROUPS, 'tickets spread over every group')
@@ -180,29 +169,23 @@ t.test('every change of a ticket is appended to its group\'s event stream by the
 
 t.test('event streams are trimmed to what their consumers still need', async (t) => {
   const { prefix, redis, store } = storeFor(t, 'events')
-  for (let i = 0; i < 5; i++) await store.claim('c', 'trim-me', `fp${i}`, 's/t/i').then(async () => redis.del(ticketRedisKey(prefix, 'c', 'trim-me')))
-  const stream = ticketEventStream(prefix, ticketGroup('c', 'trim-me'))
+  for (let i = 0; i < 5; i++) await store.claim('c', 'trim-me', `fp${i}`, 's/t/i').then(async () => redis.del(redisKeys(prefix).ticket('c', 'trim-me')))
+  const stream = redisKeys(prefix).ticketEvents(ticketGroup('c', 'trim-me'))
   t.equal(await redis.xlen(stream), 5)
-  await store.trimEventStreams(3_600_000)
+  await trimEventStreams(redis, prefix, 3_600_000)
   t.equal(await redis.xlen(stream), 5, 'no consumer: events younger than the retention stay')
 
   await redis.xgroup('CREATE', stream, 'history', '0')
   const read = await redis.xreadgroup('GROUP', 'history', 'one', 'COUNT', 3, 'STREAMS', stream, '>') as Array<[string, Array<[string, string[]]>]>
   const ids = read[0]?.[1].map(([id]) => id) ?? []
   await redis.xack(stream, 'history', ids[0] ?? '', ids[1] ?? '')
-  await store.trimEventStreams(3_600_000)
+  await trimEventStreams(redis, prefix, 3_600_000)
   t.equal(await redis.xlen(stream), 3, 'entries acknowledged by every group go; the unacknowledged one and the unread stay')
   await redis.xack(stream, 'history', ids[2] ?? '')
-  await store.trimEventStreams(3_600_000)
+  await trimEventStreams(redis, prefix, 3_600_000)
   t.equal(await redis.xlen(stream), 3, 'the last delivered entry is kept as the marker, the unread two stay')
-  await store.trimEventStreams(0)
+  await trimEventStreams(redis, prefix, 0)
   t.equal(await redis.xlen(stream), 3, 'a consumer that is behind keeps its events whatever the retention')
-})
-
-t.test('tickets stored before groups existed stay readable', async (t) => {
-  const { prefix, redis, store } = storeFor(t, 'legacy')
-  await redis.hset(legacyTicketRedisKey(prefix, 'c', 'old-1'), 'fp', 'x', 'product', 's/t/i', 'rec', JSON.stringify(record), 'code', 'SUCCESS')
-  t.same(await store.read('c', 'old-1'), { exists: true, product: 's/t/i', record })
 })
 
 t.test('cancellation: asked once, announced, seen by claims and deliveries; a final ticket is not cancelled', async (t) => {
@@ -211,7 +194,7 @@ t.test('cancellation: asked once, announced, seen by claims and deliveries; a fi
   const sub = new Redis(TEST_REDIS_URL)
   t.teardown(() => sub.disconnect())
   sub.on('message', (_c: string, key: string) => heard.push(key))
-  await sub.subscribe(cancelChannel(prefix))
+  await sub.subscribe(redisKeys(prefix).cancels)
   t.same(await store.requestCancel('c', 'none', 'c'), { outcome: 'unknown' })
   await store.claim('c', 'x', 'fp', 's/t/i')
   t.same(await store.deliveryState('c', 'x'), { finalCode: undefined, cancelRequested: false })
@@ -227,5 +210,5 @@ t.test('cancellation: asked once, announced, seen by claims and deliveries; a fi
   await store.claim('c', 'y', 'fp', 's/t/i')
   await store.writeRecord('c', 'y', record)
   t.match(await store.requestCancel('c', 'y', 'c'), { outcome: 'final', product: 's/t/i', record: { StatusCode: 200 } })
-  t.equal(await redis.hget(ticketRedisKey(prefix, 'c', 'y'), 'cancel'), null, 'a final ticket is not marked')
+  t.equal(await redis.hget(redisKeys(prefix).ticket('c', 'y'), 'cancel'), null, 'a final ticket is not marked')
 })

@@ -1,5 +1,5 @@
 export * from './connections.js'
 export * from './server-checks.js'
 export * from './connection-monitor.js'
-export * from './leased-slots.js'
-export * from './scripts.js'
+export { acquireLeasedSlot, defineLeasedSlotCommands, releaseLeasedSlot } from './leased-slots.js'
+export { codeReply, redisScript, type RedisScript, type ScriptSpec } from './scripts.js'

@@ -1,10 +1,19 @@
 import type { RedisClient } from './connections.js'
-import { defineScript } from './scripts.js'
+import { codeReply, redisScript } from './scripts.js'
 
-// A counting semaphore in one sorted set: members are the holders, scored by when their lease
-// ends, so a holder that dies frees its slot by itself. KEYS[1] the set; ARGV: now, lease end,
-// member, cap, key lifetime (ms).
-const ACQUIRE = `
+/**
+ * A counting semaphore in one sorted set: members are the holders, scored by when their lease
+ * ends, so a holder that dies frees its slot by itself.
+ *
+ * KEYS: slots (the sorted set).
+ * ARGV: now (ms), leaseEnd (ms), member, cap, keyTtlMs.
+ * Reply: 0 full, 1 taken (or held already, lease renewed).
+ */
+const acquireLeasedSlotScript = redisScript({
+  name: 'roAcquireLeasedSlot',
+  keys: ['slots'],
+  args: ['now', 'leaseEnd', 'member', 'cap', 'keyTtlMs'],
+  lua: `
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
 if redis.call('ZSCORE', KEYS[1], ARGV[3]) or redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[4]) then
   redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
@@ -12,15 +21,13 @@ if redis.call('ZSCORE', KEYS[1], ARGV[3]) or redis.call('ZCARD', KEYS[1]) < tonu
   return 1
 end
 return 0
-`
+`,
+  reply: codeReply(['full', 'taken'] as const)
+})
 
-/** Defines the slot script on a connection (`defineScript`): before `acquireLeasedSlot` runs on it. */
+/** Defines the slot script on a connection: before `acquireLeasedSlot` runs on it. */
 export function defineLeasedSlotCommands (redis: RedisClient): void {
-  defineScript(redis, 'roAcquireLeasedSlot', 1, ACQUIRE)
-}
-
-interface SlotCommands {
-  roAcquireLeasedSlot: (key: string, now: string, until: string, member: string, cap: string, ttl: string) => Promise<number>
+  acquireLeasedSlotScript.define(redis)
 }
 
 /**
@@ -29,7 +36,7 @@ interface SlotCommands {
  */
 export async function acquireLeasedSlot (redis: RedisClient, key: string, member: string, cap: number, leaseMs: number): Promise<boolean> {
   const now = Date.now()
-  return await (redis as RedisClient & SlotCommands).roAcquireLeasedSlot(key, String(now), String(now + leaseMs), member, String(cap), String(leaseMs * 2)) === 1
+  return await acquireLeasedSlotScript.run(redis, { slots: key }, { now, leaseEnd: now + leaseMs, member, cap, keyTtlMs: leaseMs * 2 }) === 'taken'
 }
 
 export async function releaseLeasedSlot (redis: RedisClient, key: string, member: string): Promise<void> {

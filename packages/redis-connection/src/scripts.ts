@@ -1,11 +1,56 @@
 import type { RedisClient } from './connections.js'
 
 /**
- * Defines a Lua script as a command of this connection, once. Call it when the connection is set
- * up, never on first use: an ioredis pipeline knows only the scripts defined before it was made,
- * so a first call of a newer one inside an auto-pipeline breaks that whole pipeline (an uncaught
- * 'results[i] is not iterable').
+ * One Lua script of ours, in a module of its own whose header names its KEYS, ARGV and replies
+ * (as BullMQ's `src/commands/*.lua` do). Callers pass keys and arguments by name; the reply reads
+ * as named codes, not bare numbers.
  */
-export function defineScript (redis: RedisClient, name: string, numberOfKeys: number, lua: string): void {
-  if (!(name in redis)) redis.defineCommand(name, { numberOfKeys, lua })
+export interface ScriptSpec<K extends string, A extends string, R> {
+  /** The command it is defined as on a connection: `ro` and what it does. */
+  name: string
+  /** KEYS, in order. */
+  keys: readonly K[]
+  /** ARGV, in order. */
+  args: readonly A[]
+  lua: string
+  /** The raw reply as its caller reads it. */
+  reply: (raw: unknown) => R
+}
+
+export interface RedisScript<K extends string, A extends string, R> {
+  /**
+   * Defines the script on the connection, once. Call it when the connection is set up, never on
+   * first use alone: an ioredis pipeline knows only the scripts defined before it was made, so a
+   * first call of a newer one inside an auto-pipeline breaks that whole pipeline (an uncaught
+   * 'results[i] is not iterable').
+   */
+  define: (redis: RedisClient) => void
+  /** Runs it (EVALSHA, EVAL when Redis does not know it yet, as ioredis's defined commands do). */
+  run: (redis: RedisClient, keys: Readonly<Record<K, string>>, args: Readonly<Record<A, string | number>>) => Promise<R>
+}
+
+type Command = (...values: string[]) => Promise<unknown>
+
+export function redisScript<K extends string, A extends string, R> (spec: ScriptSpec<K, A, R>): RedisScript<K, A, R> {
+  const define = (redis: RedisClient): void => {
+    if (!(spec.name in redis)) redis.defineCommand(spec.name, { numberOfKeys: spec.keys.length, lua: spec.lua })
+  }
+  return {
+    define,
+    async run (redis, keys, args) {
+      define(redis)
+      const command = (redis as unknown as Record<string, Command>)[spec.name] as Command
+      const raw = await command.call(redis, ...spec.keys.map((k) => keys[k]), ...spec.args.map((a) => String(args[a])))
+      return spec.reply(raw)
+    }
+  }
+}
+
+/** Reads a reply that is one of `codes` by its number (0 → codes[0] …); any other number throws. */
+export function codeReply<C extends string> (codes: readonly C[]): (raw: unknown) => C {
+  return (raw) => {
+    const code = codes[Number(raw)]
+    if (code === undefined) throw new Error(`a script answered ${String(raw)}, not one of ${codes.join(', ')}`)
+    return code
+  }
 }

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { Redis } from 'ioredis'
+import { redisKeys } from '@request-out/redis-keys'
 
 /** The Redis the test run uses (`npm test` sets REDIS_URL to the one it found or started). */
 export const TEST_REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
@@ -17,7 +18,7 @@ export async function deleteKeys (prefix: string, url = TEST_REDIS_URL): Promise
     await redis.connect()
     let cursor = '0'
     do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000)
+      const [next, keys] = await redis.scan(cursor, 'MATCH', redisKeys(prefix).all, 'COUNT', 1000)
       cursor = next
       if (keys.length > 0) deleted += await redis.del(...keys)
     } while (cursor !== '0')

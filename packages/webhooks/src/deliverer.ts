@@ -1,11 +1,11 @@
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq'
 import { Agent, buildConnector, request } from 'undici'
-import { ticketKey } from '@request-out/record-store'
 import { guardedConnector, guardedLookup } from './address-policy.js'
 import type { DeliveryState } from './delivery-state.js'
 import { signingSecrets, type EndpointStore } from './endpoint-store.js'
 import { signature } from './signing.js'
 import { DeliveryFailure, retryAfterMs, type DeliveryJob } from './webhook-queue.js'
+import { ticketKey } from '@request-out/redis-keys'
 
 /** Bytes of a receiver's answer read at most (and never stored): enough for a status line's worth. */
 const BODY_CAP = 1024

@@ -1,6 +1,8 @@
 import type { Cluster, Redis } from 'ioredis'
 import type { DeliveryAttempt, WebhookEventType } from '@request-out/contracts'
 import { acquireLeasedSlot, defineLeasedSlotCommands, releaseLeasedSlot } from '@request-out/redis-connection'
+import { redisKeys, type RedisKeys } from '@request-out/redis-keys'
+import { rewriteEventsScript } from './scripts/rewrite-events.js'
 
 const LOG_LENGTH = 100
 /**
@@ -11,7 +13,6 @@ const LOG_LENGTH = 100
 const BREAKER_THRESHOLD = 20
 const BREAKER_OPEN_MS = 30_000
 
-const b64 = (s: string): string => Buffer.from(s).toString('base64url')
 /** The field of a ticket's events hash that names its newest event (webhook ids start with `msg_`). */
 const LAST = 'last'
 
@@ -31,23 +32,15 @@ export interface FrozenEvent {
  */
 export class DeliveryState {
   readonly #redis: Redis | Cluster
-  readonly #prefix: string
+  readonly #keys: RedisKeys
   readonly #ttlSeconds: number
 
   constructor (redis: Redis | Cluster, prefix: string, ttlSeconds: number) {
     defineLeasedSlotCommands(redis)
+    rewriteEventsScript.define(redis)
     this.#redis = redis
-    this.#prefix = prefix
+    this.#keys = redisKeys(prefix)
     this.#ttlSeconds = ttlSeconds
-  }
-
-  #events (ticket: string): string {
-    return `${this.#prefix}:webhook-events:${ticket}`
-  }
-
-  /** Where one frozen event per ticket was kept before each event had its own (read until it expires). */
-  #legacy (ticket: string): string {
-    return `${this.#prefix}:webhook-last:${ticket}`
   }
 
   /**
@@ -56,22 +49,22 @@ export class DeliveryState {
    * delivery still to come.
    */
   async freeze (ticket: string, event: FrozenEvent): Promise<void> {
-    const key = this.#events(ticket)
+    const key = this.#keys.webhookEvents(ticket)
     await this.#redis.multi().hset(key, event.webhookId, JSON.stringify(event), LAST, event.webhookId).expire(key, this.#ttlSeconds).exec()
   }
 
   /** The ticket's newest event (what a re-send sends). */
   async frozen (ticket: string): Promise<FrozenEvent | undefined> {
-    const all = await this.#redis.hgetall(this.#events(ticket))
+    const all = await this.#redis.hgetall(this.#keys.webhookEvents(ticket))
     const last = all[LAST]
     if (last !== undefined && all[last] !== undefined) return JSON.parse(all[last]) as FrozenEvent
-    const legacy = await this.#redis.get(this.#legacy(ticket))
+    const legacy = await this.#redis.get(this.#keys.webhookLastEvent(ticket))
     return legacy === null ? undefined : JSON.parse(legacy) as FrozenEvent
   }
 
   /** One event of the ticket, as frozen (or as rewritten by an erasure); undefined once expired. */
   async event (ticket: string, webhookId: string): Promise<FrozenEvent | undefined> {
-    const raw = await this.#redis.hget(this.#events(ticket), webhookId)
+    const raw = await this.#redis.hget(this.#keys.webhookEvents(ticket), webhookId)
     if (raw !== null) return JSON.parse(raw) as FrozenEvent
     const legacy = await this.frozen(ticket)
     return legacy?.webhookId === webhookId ? legacy : undefined
@@ -79,33 +72,33 @@ export class DeliveryState {
 
   /** Rewrites every kept event of the ticket (an erasure); resolves how many. An event kept the old way goes. */
   async rewriteEvents (ticket: string, rewrite: (event: FrozenEvent) => FrozenEvent): Promise<number> {
-    const key = this.#events(ticket)
+    const key = this.#keys.webhookEvents(ticket)
     const all = await this.#redis.hgetall(key)
     const fields = Object.entries(all).filter(([field]) => field !== LAST)
       .flatMap(([field, raw]) => [field, JSON.stringify(rewrite(JSON.parse(raw) as FrozenEvent))])
     // Only while the events are still kept: an expired ticket's are not revived.
-    if (fields.length > 0) await this.#redis.eval("if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], unpack(ARGV)) end return 1", 1, key, ...fields)
-    await this.#redis.del(this.#legacy(ticket))
+    if (fields.length > 0) await rewriteEventsScript.run(this.#redis, { events: key }, { fields: JSON.stringify(fields) })
+    await this.#redis.del(this.#keys.webhookLastEvent(ticket))
     return fields.length / 2
   }
 
   async logAttempt (ticket: string, attempt: DeliveryAttempt): Promise<void> {
-    const key = `${this.#prefix}:webhook-log:${ticket}`
+    const key = this.#keys.webhookLog(ticket)
     await this.#redis.multi().lpush(key, JSON.stringify(attempt)).ltrim(key, 0, LOG_LENGTH - 1).expire(key, this.#ttlSeconds).exec()
   }
 
   /** Newest first. */
   async attempts (ticket: string): Promise<DeliveryAttempt[]> {
-    return (await this.#redis.lrange(`${this.#prefix}:webhook-log:${ticket}`, 0, LOG_LENGTH - 1)).map((raw) => JSON.parse(raw) as DeliveryAttempt)
+    return (await this.#redis.lrange(this.#keys.webhookLog(ticket), 0, LOG_LENGTH - 1)).map((raw) => JSON.parse(raw) as DeliveryAttempt)
   }
 
   /** One of the endpoint's `cap` in-flight places (over every worker), held until released or the lease ends. */
   async acquireSlot (clientId: string, jobId: string, cap: number, leaseMs: number): Promise<boolean> {
-    return await acquireLeasedSlot(this.#redis, `${this.#prefix}:webhook-inflight:${b64(clientId)}`, jobId, cap, leaseMs)
+    return await acquireLeasedSlot(this.#redis, this.#keys.webhookInFlight(clientId), jobId, cap, leaseMs)
   }
 
   async releaseSlot (clientId: string, jobId: string): Promise<void> {
-    await releaseLeasedSlot(this.#redis, `${this.#prefix}:webhook-inflight:${b64(clientId)}`, jobId)
+    await releaseLeasedSlot(this.#redis, this.#keys.webhookInFlight(clientId), jobId)
   }
 
   /**
@@ -113,24 +106,24 @@ export class DeliveryState {
    * one delivery (the probe) goes when the wait is over; the rest wait for its outcome.
    */
   async breaker (clientId: string): Promise<{ go: true } | { go: false, untilMs: number }> {
-    const key = `${this.#prefix}:webhook-breaker:${b64(clientId)}`
+    const key = this.#keys.webhookBreaker(clientId)
     const [failures, openUntil] = await this.#redis.hmget(key, 'failures', 'openUntil')
     if (Number(failures ?? 0) < BREAKER_THRESHOLD) return { go: true }
     const until = Number(openUntil ?? 0)
     if (Date.now() < until) return { go: false, untilMs: until }
     // Open and due: one probe, then the circuit stays open for another period unless it succeeds.
-    const probe = await this.#redis.set(`${key}:probe`, '1', 'PX', BREAKER_OPEN_MS, 'NX')
+    const probe = await this.#redis.set(this.#keys.webhookProbe(clientId), '1', 'PX', BREAKER_OPEN_MS, 'NX')
     return probe === 'OK' ? { go: true } : { go: false, untilMs: Date.now() + BREAKER_OPEN_MS }
   }
 
   async succeeded (clientId: string): Promise<void> {
-    const key = `${this.#prefix}:webhook-breaker:${b64(clientId)}`
-    await this.#redis.del(key, `${key}:probe`)
+    const key = this.#keys.webhookBreaker(clientId)
+    await this.#redis.del(key, this.#keys.webhookProbe(clientId))
     await this.#count(clientId, 'ok')
   }
 
   async failed (clientId: string): Promise<void> {
-    const key = `${this.#prefix}:webhook-breaker:${b64(clientId)}`
+    const key = this.#keys.webhookBreaker(clientId)
     const failures = await this.#redis.hincrby(key, 'failures', 1)
     if (failures >= BREAKER_THRESHOLD) await this.#redis.hset(key, 'openUntil', String(Date.now() + BREAKER_OPEN_MS))
     await this.#redis.expire(key, 86_400)
@@ -139,14 +132,14 @@ export class DeliveryState {
 
   async #count (clientId: string, outcome: 'ok' | 'failed'): Promise<void> {
     const hour = Math.floor(Date.now() / 3600_000)
-    const key = `${this.#prefix}:webhook-stats:${b64(clientId)}:${hour}`
+    const key = this.#keys.webhookStats(clientId, hour)
     await this.#redis.multi().hincrby(key, outcome, 1).expire(key, 7200).exec()
   }
 
   /** Deliveries of the last hour or two, by outcome: the operators' page shows the success rate. */
   async recent (clientId: string): Promise<{ ok: number, failed: number }> {
     const hour = Math.floor(Date.now() / 3600_000)
-    const counts = await Promise.all([hour, hour - 1].map(async (h) => this.#redis.hmget(`${this.#prefix}:webhook-stats:${b64(clientId)}:${h}`, 'ok', 'failed')))
+    const counts = await Promise.all([hour, hour - 1].map(async (h) => this.#redis.hmget(this.#keys.webhookStats(clientId, h), 'ok', 'failed')))
     return counts.reduce((a, [ok, failed]) => ({ ok: a.ok + Number(ok ?? 0), failed: a.failed + Number(failed ?? 0) }), { ok: 0, failed: 0 })
   }
 }

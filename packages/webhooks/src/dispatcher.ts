@@ -2,10 +2,11 @@ import type { Queue } from 'bullmq'
 import type { Cluster, Redis } from 'ioredis'
 import type { WebhookEventType } from '@request-out/contracts'
 import { withTraceparent } from '@request-out/tracing'
-import { TicketEventConsumer, TicketEventType, ticketKey, type StreamEvent, type TicketEventConsumerOptions } from '@request-out/record-store'
+import { TicketEventConsumer, TicketEventType, type StreamEvent, type TicketEventConsumerOptions } from '@request-out/record-store'
 import type { DeliveryState } from './delivery-state.js'
 import type { EndpointStore } from './endpoint-store.js'
 import { DELIVERY_JOB_NAME, deliveryJobOptions, type DeliveryJob } from './webhook-queue.js'
+import { ticketKey } from '@request-out/redis-keys'
 
 /** The consumer group of the webhook dispatchers on every ticket event stream. */
 export const WEBHOOK_GROUP = 'webhooks'

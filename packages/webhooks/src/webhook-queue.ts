@@ -18,11 +18,6 @@ export interface DeliveryJob {
 
 export const DELIVERY_JOB_NAME = 'delivery'
 
-/** Where the delivery queue lives: its own queue and cluster slot, apart from the products'. */
-export function webhookQueue (queuePrefix: string): { name: string, prefix: string } {
-  return { name: 'webhooks', prefix: `${queuePrefix}:{webhooks}` }
-}
-
 /** WEBHOOK_RETRY_SCHEDULE as milliseconds between attempts. */
 export function retrySchedule (text: string): number[] {
   return text.split(',').map((s) => Number(s.trim()) * 1000)

@@ -2,6 +2,7 @@ import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import { Value } from '@sinclair/typebox/value'
 import { Availability } from '@request-out/contracts'
+import { redisKeys } from '@request-out/redis-keys'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -15,7 +16,7 @@ const REFRESH_MS = 400
 
 /** Admin switches of product availability, one Redis hash shared by every intake. */
 function createAvailabilityStore (app: FastifyInstance) {
-  const key = `${app.config.env.QUEUE_PREFIX}:availability`
+  const key = redisKeys(app.config.env.QUEUE_PREFIX).availability
   const redis = app.redis.producer
   let switches = new Map<string, Availability>()
   const reported = new Set<string>()

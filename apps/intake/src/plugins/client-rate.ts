@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import { defineScript, type RedisClient } from '@request-out/redis-connection'
+import { redisKeys } from '@request-out/redis-keys'
+import { leaseTokensScript } from '../scripts/lease-tokens.js'
 import { HttpProblem } from '../http-problem.js'
 import { principalOf } from './auth.js'
 
@@ -22,26 +23,6 @@ export interface RateDecision {
   remaining: number
   /** Seconds until the window ends. */
   resetSeconds: number
-}
-
-// Takes up to ARGV[1] tokens from a window's counter (KEYS[1]) without passing the limit ARGV[2];
-// what is not granted is not counted. One script: one round trip, and atomic (no multi(), which
-// the producer's auto-pipelining does not mix well with).
-const LEASE = `
-local want = tonumber(ARGV[1])
-local count = redis.call('INCRBY', KEYS[1], want)
-local got = want
-local over = count - tonumber(ARGV[2])
-if over > 0 then
-  got = math.max(0, want - over)
-  count = redis.call('DECRBY', KEYS[1], want - got)
-end
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
-return {got, count}
-`
-
-interface LeaseCommands {
-  roLeaseTokens: (key: string, want: string, max: string, ttlMs: string) => Promise<[number, number]>
 }
 
 interface ClientState {
@@ -67,13 +48,11 @@ function createClientRate (app: FastifyInstance) {
   const lease = Math.max(1, Math.min(100, Math.ceil(max / 20)))
   let currentWindow = -1
   const states = new Map<string, ClientState>()
-  defineScript(app.redis.producer, 'roLeaseTokens', 1, LEASE)
+  const keys = redisKeys(env.QUEUE_PREFIX)
+  leaseTokensScript.define(app.redis.producer)
 
   async function lease_ (clientId: string, window: number, want: number): Promise<{ got: number, count: number }> {
-    const redis = app.redis.producer as RedisClient & LeaseCommands
-    const key = `${env.QUEUE_PREFIX}:rate:${Buffer.from(clientId).toString('base64url')}:${window}`
-    const [got, count] = await redis.roLeaseTokens(key, String(want), String(max), String(windowMs * 2))
-    return { got, count }
+    return await leaseTokensScript.run(app.redis.producer, { counter: keys.rate(clientId, window) }, { want, max, ttlMs: windowMs * 2 })
   }
 
   return {

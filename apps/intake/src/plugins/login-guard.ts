@@ -1,7 +1,8 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import type { UserRecord } from '@request-out/contracts'
-import { defineScript } from '@request-out/redis-connection'
+import { redisKeys } from '@request-out/redis-keys'
+import { countLoginFailureScript } from '../scripts/count-login-failure.js'
 import { HttpProblem, unavailable } from '../http-problem.js'
 import type { UserDirectory } from '../user-directory.js'
 
@@ -22,19 +23,6 @@ interface Limits {
   address: number
 }
 
-// Fixed one-minute windows. Every login key shares the hash tag, so the script is valid on a cluster.
-const COUNT_FAILURE = `
-for i, key in ipairs(KEYS) do
-  local n = redis.call('INCR', key)
-  if n == 1 then redis.call('PEXPIRE', key, ARGV[1]) end
-end
-return 1
-`
-
-interface GuardCommands {
-  roLoginFailure: (k1: string, k2: string, k3: string, ttl: string) => Promise<number>
-}
-
 /**
  * Failed logins over both doors (`/v1/auth/login` and `/admin/login`), counted in Redis so every
  * intake shares them, and in memory too, so the limits hold while Redis is unreachable (then per
@@ -44,17 +32,15 @@ interface GuardCommands {
 function createLoginGuard (app: FastifyInstance) {
   const { env } = app.config
   const limits: Limits = { pair: env.LOGIN_RATE_LIMIT_MAX, user: env.LOGIN_USER_RATE_LIMIT_MAX, address: env.LOGIN_ADDRESS_RATE_LIMIT_MAX }
-  const producer = app.redis.producer
-  defineScript(producer, 'roLoginFailure', 3, COUNT_FAILURE)
-  const redis = producer as typeof producer & GuardCommands
-  const tag = `${env.QUEUE_PREFIX}:{login}`
+  const redis = app.redis.producer
+  countLoginFailureScript.define(redis)
+  const loginKeys = redisKeys(env.QUEUE_PREFIX)
   const local = new Map<string, number>()
   let localWindow = 0
 
   const windowOf = (now: number): number => Math.floor(now / WINDOW_MS)
   const keysFor = (username: string, address: string, window: number): [string, string, string] => {
-    const user = Buffer.from(username, 'utf8').toString('base64url')
-    return [`${tag}:pair:${window}:${address}:${user}`, `${tag}:user:${window}:${user}`, `${tag}:addr:${window}:${address}`]
+    return [loginKeys.loginPair(window, address, username), loginKeys.loginUser(window, username), loginKeys.loginAddress(window, address)]
   }
   const countLocally = (keys: string[], window: number): void => {
     if (window !== localWindow) {
@@ -99,7 +85,8 @@ function createLoginGuard (app: FastifyInstance) {
       countLocally(keys, window)
       if (!app.redis.isReady()) return
       try {
-        await redis.roLoginFailure(...keys, String(2 * WINDOW_MS))
+        const [pair, user, address_] = keys
+        await countLoginFailureScript.run(redis, { pair, user, address: address_ }, { ttlMs: 2 * WINDOW_MS })
       } catch (err) {
         app.redis.monitor.refused(err)
       }

@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import { waitForRedis } from '@request-out/redis-connection'
+import { redisKeys } from '@request-out/redis-keys'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -28,9 +29,9 @@ const RELOAD_MS = 30_000
  * every token of that user issued at or before `revokedAt`.
  */
 function createRevocations (app: FastifyInstance, userRevocationTtlMs: number) {
-  const prefix = app.config.env.QUEUE_PREFIX
-  const key = `${prefix}:revocations`
-  const channel = `${prefix}:revocations`
+  // The hash and the channel its changes are announced on share the name.
+  const key = redisKeys(app.config.env.QUEUE_PREFIX).revocations
+  const channel = key
   const { producer, subscriber } = app.redis
   let tokens = new Map<string, number>()
   let users = new Map<string, { revokedAt: number, until: number }>()

@@ -3,8 +3,8 @@ import type { FastifyInstance } from 'fastify'
 import type { AuditQuery, AuditRow, TicketDetail, TicketEnvelope, TicketSearchQuery } from '@request-out/contracts'
 import { BadCursorError, REDACTED, erasePersonalFields, type AuditChainState, type HistoryStore, type Page } from '@request-out/history'
 import { personalFields } from '@request-out/product-catalog'
-import { ticketKey } from '@request-out/record-store'
 import { HttpProblem, unavailable } from '../http-problem.js'
+import { ticketKey } from '@request-out/redis-keys'
 
 declare module 'fastify' {
   interface FastifyInstance {

@@ -7,7 +7,7 @@ import {
   finalRecordEnvelope, notReadyEnvelope, productKey, TicketRequest as TicketRequestSchema, type BatchResult, type BulkCancelFilter,
   type TicketEnvelope, type TicketRequest
 } from '@request-out/contracts'
-import { TicketFingerprints, ticketKey, type ExistingTicket } from '@request-out/record-store'
+import { TicketFingerprints, type ExistingTicket } from '@request-out/record-store'
 import { activeTraceId } from '@request-out/tracing'
 import { HttpProblem, RETRY_AFTER_SECONDS, unavailable } from '../http-problem.js'
 import { defineQuotaCommands, returnQuota, takeQuota, type QuotaState } from '../quota.js'
@@ -15,6 +15,7 @@ import { fieldErrors } from './error-handling.js'
 import type { Product } from '@request-out/product-catalog'
 import { actingFor, mayUseProduct, type Principal } from './auth.js'
 import type { RateDecision } from './client-rate.js'
+import { ticketKey } from '@request-out/redis-keys'
 
 declare module 'fastify' {
   interface FastifyInstance {

@@ -3,11 +3,11 @@ import type { FastifyInstance } from 'fastify'
 import { Queue } from 'bullmq'
 import { TICKET_JOB_NAME, type TicketJob } from '@request-out/contracts'
 import { isRedisUnavailable } from '@request-out/redis-connection'
-import { QUEUE_STATES, productQueue, type QueueCounts } from '@request-out/runtime'
+import { QUEUE_STATES, type QueueCounts } from '@request-out/runtime'
 import { retryPolicy, type Product } from '@request-out/product-catalog'
-import { ticketKey } from '@request-out/record-store'
 import { bullmqTelemetry, untraced } from '@request-out/tracing'
 import { defineFairShareCommands, fairPriorities, returnFairTurn } from '../fair-share.js'
+import { redisKeys, ticketKey } from '@request-out/redis-keys'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -29,10 +29,11 @@ interface Adds { started: number, finished: number, finishedAtRead: number }
 const STALE_AFTER_MS = 10 * DEPTH_REFRESH_MS
 
 /** Turns asked for in one tick by one client on one product: taken with one script call. */
-interface TurnRequests { queue: Queue<TicketJob>, clientId: string, waiters: Array<{ resolve: (p: number) => void, reject: (err: unknown) => void }> }
+interface TurnRequests { product: string, clientId: string, waiters: Array<{ resolve: (p: number) => void, reject: (err: unknown) => void }> }
 
 function createTicketQueues (app: FastifyInstance) {
   const { env, catalog } = app.config
+  const keys = redisKeys(env.QUEUE_PREFIX)
   const queues = new Map<string, Queue<TicketJob>>()
   const counts = new Map<string, Counts>()
   const workers = new Map<string, number>()
@@ -49,14 +50,14 @@ function createTicketQueues (app: FastifyInstance) {
   const sendTurnRequests = (): void => untraced(() => {
     const asked = turnRequests
     turnRequests = new Map()
-    for (const { queue, clientId, waiters } of asked.values()) {
-      fairPriorities(app.redis.producer, queue, clientId, waiters.length).then(
+    for (const { product, clientId, waiters } of asked.values()) {
+      fairPriorities(app.redis.producer, keys, product, clientId, waiters.length).then(
         (turns) => waiters.forEach((w, i) => w.resolve(turns[i] as number)),
         (err: unknown) => waiters.forEach((w) => w.reject(err)))
     }
   })
   for (const product of catalog.list()) {
-    const { name, prefix } = productQueue(env.QUEUE_PREFIX, product.key)
+    const { name, prefix } = keys.productQueue(product.key)
     // One shared fail-fast connection for every product queue of this process.
     const queue = new Queue<TicketJob>(name, { connection: app.redis.producer, prefix, telemetry: bullmqTelemetry() })
     // Connection errors repeat per reconnect attempt; the connection monitor tells the outage once.
@@ -139,7 +140,7 @@ function createTicketQueues (app: FastifyInstance) {
       let requests = turnRequests.get(key)
       if (requests === undefined) {
         if (turnRequests.size === 0) process.nextTick(sendTurnRequests)
-        requests = { queue, clientId, waiters: [] }
+        requests = { product: product.key, clientId, waiters: [] }
         turnRequests.set(key, requests)
       }
       const waiters = requests.waiters
@@ -149,8 +150,7 @@ function createTicketQueues (app: FastifyInstance) {
       return turn
     },
     async returnTurn (product: Product, clientId: string, turn: Promise<number>): Promise<void> {
-      const queue = queues.get(product.key)
-      if (queue !== undefined) await returnFairTurn(app.redis.producer, queue, clientId, await turn)
+      if (queues.has(product.key)) await returnFairTurn(app.redis.producer, keys, product.key, clientId, await turn)
     },
     /**
      * Adds the ticket's job in a place taken by `reserve`, at the priority of its turn (fair

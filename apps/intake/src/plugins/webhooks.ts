@@ -1,11 +1,11 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import { Queue } from 'bullmq'
-import { ticketKey } from '@request-out/record-store'
 import { bullmqTelemetry } from '@request-out/tracing'
 import {
-  DELIVERY_JOB_NAME, DeliveryState, EndpointStore, deliveryJobOptions, retrySchedule, webhookQueue, type DeliveryJob
+  DELIVERY_JOB_NAME, DeliveryState, EndpointStore, deliveryJobOptions, retrySchedule, type DeliveryJob
 } from '@request-out/webhooks'
+import { redisKeys, ticketKey } from '@request-out/redis-keys'
 
 /** A re-send of one event is queued at most once in this window. */
 const RESEND_WINDOW_MS = 60_000
@@ -19,7 +19,7 @@ declare module 'fastify' {
 /** The intake's side of webhooks: clients' endpoints, the tickets' delivery logs, and re-sends. */
 function createWebhooks (app: FastifyInstance) {
   const { env } = app.config
-  const { name, prefix } = webhookQueue(env.QUEUE_PREFIX)
+  const { name, prefix } = redisKeys(env.QUEUE_PREFIX).webhookQueue
   const queue = new Queue<DeliveryJob>(name, { connection: app.redis.producer, prefix, telemetry: bullmqTelemetry() })
   queue.on('error', (err) => app.log.debug({ err }, 'webhook queue error'))
   const schedule = retrySchedule(env.WEBHOOK_RETRY_SCHEDULE)

@@ -5,11 +5,12 @@ import {
   AdminAuditSearchForm, AdminBulkCancelForm, AdminTicketActionForm, AdminTicketSearchForm, AuditQuery, BulkCancelFilter,
   TicketHistoryParams, TicketSearchQuery
 } from '@request-out/contracts'
-import { ticketKey } from '@request-out/record-store'
+
 import { HttpProblem } from '../../http-problem.js'
 import type { Operator } from '../../plugins/ticket-history.js'
 import { sessionPrincipal } from './admin-session.js'
 import { detailFields, failureReason, recordInApiOrder } from './ticket-view.js'
+import { ticketKey } from '@request-out/redis-keys'
 
 /** A `datetime-local` value (no zone, maybe no seconds) is read as UTC, as the form says. */
 function isoTime (value: string): string {

@@ -3,10 +3,11 @@ import { Type } from '@sinclair/typebox'
 import {
   ApiEnvelope, DeliveriesResponse, DoneResponse, ErrorEnvelope, Message, TicketParams, WebhookRequest, WebhookResponse, successEnvelope
 } from '@request-out/contracts'
-import { ticketKey } from '@request-out/record-store'
+
 import { checkWebhookUrl, view } from '@request-out/webhooks'
 import { HttpProblem, unavailable } from '../../http-problem.js'
 import { actingFor, principalOf, type Principal } from '../../plugins/auth.js'
+import { ticketKey } from '@request-out/redis-keys'
 
 const errors = { 400: ErrorEnvelope, 401: ErrorEnvelope, 403: ErrorEnvelope, 404: ErrorEnvelope, 413: ErrorEnvelope, 415: ErrorEnvelope, 429: ErrorEnvelope, 503: ErrorEnvelope }
 const OwnerQuery = Type.Object({ ClientId: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })) }, { additionalProperties: false })
