@@ -19,6 +19,7 @@ import historyPlugin from './plugins/history.js'
 import corsPlugin from './plugins/cors.js'
 import auditPlugin from './plugins/audit.js'
 import ticketHistoryPlugin from './plugins/ticket-history.js'
+import operatorActionsPlugin from './plugins/operator-actions.js'
 import webhooksPlugin from './plugins/webhooks.js'
 import ticketQueuesPlugin from './plugins/ticket-queues.js'
 import availabilityPlugin from './plugins/availability.js'
@@ -111,6 +112,7 @@ export async function buildApp (config: IntakeConfig, options: BuildOptions = {}
   await app.register(availabilityPlugin)
   await app.register(clientRatePlugin)
   await app.register(ticketIntakePlugin)
+  await app.register(operatorActionsPlugin)
 
   await app.register(healthRoutes)
   await app.register(metricsRoutes)

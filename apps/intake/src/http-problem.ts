@@ -21,3 +21,8 @@ export const RETRY_AFTER_SECONDS = '1'
 
 export const unavailable = (message: string = Message.UNAVAILABLE): HttpProblem =>
   new HttpProblem('UNAVAILABLE', message, { 'retry-after': RETRY_AFTER_SECONDS })
+
+/** The one shape of a 400: the message names every field, the errors say what is wrong with each. */
+export function validationProblem (errors: FieldError[], what: string = Message.VALIDATION_ERROR): HttpProblem {
+  return new HttpProblem('VALIDATION_ERROR', `${what}: ${errors.map((e) => e.Field).join(', ')}`, {}, errors)
+}

@@ -19,7 +19,10 @@ export class TicketConflict extends RequestOutError { override name = 'TicketCon
 export class TicketFinal extends RequestOutError { override name = 'TicketFinal' }
 /** 422 PRODUCT_REJECTED: the product refused the ticket's data (final). */
 export class ProductRejected extends RequestOutError { override name = 'ProductRejected' }
-/** 502 PRODUCT_FAILED: the product never answered, after every retry. */
+/**
+ * 502 PRODUCT_FAILED: the product never answered, after every retry.
+ * @public (the client's API: its callers catch it)
+ */
 export class ProductFailed extends RequestOutError { override name = 'ProductFailed' }
 /** 404 PRODUCT_NOT_AVAILABLE: unknown, switched off, or not this client's. */
 export class ProductNotAvailable extends RequestOutError { override name = 'ProductNotAvailable' }
@@ -29,13 +32,22 @@ export class NotFound extends RequestOutError { override name = 'NotFound' }
 export class Cancelled extends RequestOutError { override name = 'Cancelled' }
 /** 401: no valid token (after logging in again once). */
 export class Unauthorized extends RequestOutError { override name = 'Unauthorized' }
-/** 403. */
+/**
+ * 403.
+ * @public (the client's API: its callers catch it)
+ */
 export class Forbidden extends RequestOutError { override name = 'Forbidden' }
 /** 400 VALIDATION_ERROR and the other client mistakes (400, 413, 415). */
 export class ValidationError extends RequestOutError { override name = 'ValidationError' }
-/** 429 RATE_LIMITED, after the retries. */
+/**
+ * 429 RATE_LIMITED, after the retries.
+ * @public (the client's API: its callers catch it)
+ */
 export class RateLimited extends RequestOutError { override name = 'RateLimited' }
-/** 429 QUOTA_EXCEEDED: never retried (its Retry-After may be hours away). */
+/**
+ * 429 QUOTA_EXCEEDED: never retried (its Retry-After may be hours away).
+ * @public (the client's API: its callers catch it)
+ */
 export class QuotaExceeded extends RequestOutError { override name = 'QuotaExceeded' }
 /** 503, or no connection, after the retries. */
 export class Unavailable extends RequestOutError { override name = 'Unavailable' }

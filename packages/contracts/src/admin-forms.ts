@@ -62,3 +62,6 @@ export const AdminBulkCancelForm = Type.Object({
   DryRun: Type.Union([Type.Literal('true'), Type.Literal('false')])
 }, { additionalProperties: false })
 export type AdminBulkCancelForm = Static<typeof AdminBulkCancelForm>
+
+/** `/admin/webhooks/{ClientId}/…`: the client whose endpoint an operator switches. */
+export const AdminClientParams = Type.Object({ ClientId: Type.String({ minLength: 1, maxLength: 256 }) }, { additionalProperties: false })

@@ -1,6 +1,6 @@
 import { FormatRegistry, Type, type Static, type TSchema } from '@sinclair/typebox'
 import { ErrorStatus, SeedMessage, Status, type ErrorCode } from './codes.js'
-import { NamePattern, Subject, SubjectIdentifier, SubjectType } from './ticket.js'
+import { Subject, SubjectIdentifier, SubjectType } from './ticket.js'
 
 /** The envelope of every answer that is not about one ticket (login, products, early errors). */
 export function ApiEnvelope<T extends TSchema> (data: T, title: string) {
@@ -52,7 +52,7 @@ export const LoginRequest = Type.Object(
 )
 export type LoginRequest = Static<typeof LoginRequest>
 
-export const LoginData = Type.Object({
+const LoginData = Type.Object({
   AccessToken: Type.String(),
   TokenType: Type.Literal('Bearer'),
   ExpiresIn: Type.Integer({ description: 'Seconds until the token expires' })
@@ -113,8 +113,6 @@ export const HealthResponse = Type.Object({
 })
 export type HealthResponse = Static<typeof HealthResponse>
 
-export { NamePattern }
-
 /** An answer that only says it worked (logout, revocation). */
 export const DoneResponse = ApiEnvelope(Type.Null(), 'DoneResponse')
 export type DoneResponse = Static<typeof DoneResponse>
@@ -144,7 +142,7 @@ export const BulkCancelResponse = ApiEnvelope(Type.Object({
 }), 'BulkCancelResponse')
 
 /** The most tickets one batch may hold. */
-export const MAX_BATCH_TICKETS = 1000
+const MAX_BATCH_TICKETS = 1000
 
 /**
  * `POST /v1/request-out/batch`: up to 1,000 tickets. Each is checked on its own (a ticket's own
@@ -166,3 +164,11 @@ export const BatchResult = Type.Object({
 export type BatchResult = Static<typeof BatchResult>
 
 export const BatchResponse = ApiEnvelope(Type.Object({ Results: Type.Array(BatchResult) }), 'BatchResponse')
+
+/** `?ClientId=`: an admin acts for another client (a client may name only itself). */
+export const OwnerQuery = Type.Object({ ClientId: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })) }, { additionalProperties: false })
+
+/** `Prefer: wait=N` (RFC 7240): a long poll. */
+export const PreferHeader = Type.Object({
+  prefer: Type.Optional(Type.String({ description: 'wait=N (N ≤ 30): hold the answer until the ticket is final or N seconds pass' }))
+})

@@ -1,14 +1,14 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { NamePattern } from './ticket.js'
 
-export const ProductKind = { SANDBOX: 'sandbox', HTTP: 'http' } as const
-export type ProductKind = (typeof ProductKind)[keyof typeof ProductKind]
+const ProductKind = { SANDBOX: 'sandbox', HTTP: 'http' } as const
+type ProductKind = (typeof ProductKind)[keyof typeof ProductKind]
 
 const name = Type.String({ minLength: 1, maxLength: 64, pattern: NamePattern })
 const positiveInt = (description: string, maximum?: number, defaultValue?: number) =>
   Type.Integer({ minimum: 1, ...(maximum === undefined ? {} : { maximum }), ...(defaultValue === undefined ? {} : { default: defaultValue }), description })
 
-export const BackoffSettings = Type.Object(
+const BackoffSettings = Type.Object(
   {
     /** @defaultValue 1000 */
     DelayMs: positiveInt('First retry delay; each next retry doubles it (with jitter)', undefined, 1000),
@@ -18,17 +18,17 @@ export const BackoffSettings = Type.Object(
   { additionalProperties: false, default: { DelayMs: 1000, Jitter: 0.5 } }
 )
 
-export const RateLimitSettings = Type.Object(
+const RateLimitSettings = Type.Object(
   { Max: positiveInt('Jobs at most per window, over every worker'), DurationMs: positiveInt('Window length') },
   { additionalProperties: false }
 )
 
-export const SandboxSettings = Type.Object(
+const SandboxSettings = Type.Object(
   { LatencyMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 600_000 })) },
   { additionalProperties: false }
 )
 
-export const HttpSettings = Type.Object(
+const HttpSettings = Type.Object(
   {
     Url: Type.String({ pattern: '^https?://', description: 'Upstream endpoint the ticket is POSTed to' }),
     Headers: Type.Optional(Type.Record(Type.String(), Type.String())),

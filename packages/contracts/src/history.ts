@@ -1,6 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { ApiEnvelope } from './api.js'
 import { TicketEnvelope, TicketIdPattern } from './ticket.js'
+import { AuditAction } from './audit-actions.js'
 
 const ClientIdField = Type.String({ minLength: 1, maxLength: 128, description: 'The client (its username)' })
 const Time = Type.String({ format: 'date-time' })
@@ -71,7 +72,7 @@ export const TicketDetailResponse = ApiEnvelope(TicketDetail, 'TicketDetailRespo
 /** GET /v1/admin/audit. */
 export const AuditQuery = Type.Object({
   Actor: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
-  Action: Type.Optional(Type.String({ pattern: '^[a-z][a-z.-]{0,63}$' })),
+  Action: Type.Optional(AuditAction),
   From: Type.Optional(Type.String({ format: 'date-time' })),
   To: Type.Optional(Type.String({ format: 'date-time' })),
   Limit: Type.Optional(Limit),
@@ -96,3 +97,6 @@ export const AuditResponse = ApiEnvelope(Type.Object({
   Entries: Type.Array(AuditRow),
   NextCursor: Type.Union([Type.String(), Type.Null()])
 }), 'AuditResponse')
+
+/** `DELETE /v1/admin/tickets/{ClientId}/{TicketId}/personal-data`. */
+export const ErasureResponse = ApiEnvelope(Type.Object({ RecordsErased: Type.Integer({ description: 'Stored records (one per acceptance) whose personal fields were erased' }) }), 'ErasureResponse')

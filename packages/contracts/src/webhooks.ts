@@ -52,3 +52,6 @@ export const DeliveryAttempt = Type.Object({
 export type DeliveryAttempt = Static<typeof DeliveryAttempt>
 
 export const DeliveriesResponse = ApiEnvelope(Type.Object({ Deliveries: Type.Array(DeliveryAttempt) }), 'DeliveriesResponse')
+
+/** `POST /v1/request-out/{TicketId}/deliveries`: the re-sent event's webhook-id. */
+export const ResendResponse = ApiEnvelope(Type.Object({ WebhookId: Type.String() }), 'ResendResponse')

@@ -32,7 +32,7 @@ function assertServerUserReaches (binary: string): void {
 }
 
 /** True when something accepts TCP connections on host:port within `timeoutMs`. */
-export function portAnswers (host: string, port: number, timeoutMs = 1000): Promise<boolean> {
+function portAnswers (host: string, port: number, timeoutMs = 1000): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = net.connect({ host, port })
     const done = (ok: boolean): void => { socket.destroy(); resolve(ok) }

@@ -9,7 +9,7 @@ export interface StreamEvent extends TicketEvent {
   group: number
 }
 
-export interface ConsumerLog {
+interface ConsumerLog {
   info: (obj: object, msg: string) => void
   warn: (obj: object, msg: string) => void
 }

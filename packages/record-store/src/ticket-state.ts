@@ -1,5 +1,5 @@
 import { Value } from '@sinclair/typebox/value'
-import { TicketEnvelope } from '@request-out/contracts'
+import { TicketEnvelope, type AuditAction } from '@request-out/contracts'
 import type { TicketFingerprint } from './ticket-fingerprint.js'
 
 export type ClaimResult =
@@ -30,8 +30,8 @@ export interface AuditEntry {
   actor: string
   /** From which address. */
   address: string
-  /** What, e.g. `availability.set`, `job.retry`, `revocation.add`. */
-  action: string
+  /** What (contracts' AUDIT_ACTIONS). */
+  action: AuditAction
   /** What it was done to, e.g. a product key, a job id or a username. */
   target: string
   clientId?: string

@@ -2,4 +2,6 @@ export * from './connections.js'
 export * from './server-checks.js'
 export * from './connection-monitor.js'
 export { acquireLeasedSlot, defineLeasedSlotCommands, releaseLeasedSlot } from './leased-slots.js'
-export { codeReply, redisScript, type RedisScript, type ScriptSpec } from './scripts.js'
+export { codeReply, redisScript } from './scripts.js'
+/** @public The declarations of every script module name these. */
+export type { RedisScript, ScriptSpec } from './scripts.js'

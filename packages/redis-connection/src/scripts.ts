@@ -17,6 +17,7 @@ export interface ScriptSpec<K extends string, A extends string, R> {
   reply: (raw: unknown) => R
 }
 
+/** @public (named by the declarations of every script module) */
 export interface RedisScript<K extends string, A extends string, R> {
   /**
    * Defines the script on the connection, once. Call it when the connection is set up, never on

@@ -1,2 +1,2 @@
 export { TICKET_GROUPS, parseTicketKey, ticketGroup, ticketKey } from './ticket-id.js'
-export { KEY_FAMILIES, allTicketEvents, redisKeys, type QueuePlacement, type RedisKeys } from './redis-keys.js'
+export { KEY_FAMILIES, allTicketEvents, redisKeys, type RedisKeys } from './redis-keys.js'

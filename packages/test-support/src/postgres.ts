@@ -3,7 +3,7 @@ import pg from 'pg'
 import { embeddedPostgresBin, startPrivatePostgres, systemPostgresBin, type PrivatePostgres } from '@request-out/local-services'
 
 /** The PostgreSQL the test run uses as its server (`npm test` sets TEST_DATABASE_URL to the one it found). */
-export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
+const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
 
 export interface TestDatabase {
   url: string

@@ -28,4 +28,4 @@ export async function deleteKeys (prefix: string, url = TEST_REDIS_URL): Promise
   return deleted
 }
 
-export { freePort, hasRedisServer, startPrivateRedis, type PrivateRedis } from '@request-out/local-services'
+export { freePort, hasRedisServer, startPrivateRedis } from '@request-out/local-services'

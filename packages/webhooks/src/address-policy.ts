@@ -30,7 +30,7 @@ export function isPublicAddress (address: string): boolean {
   return !blocked.check(address, family === 4 ? 'ipv4' : 'ipv6')
 }
 
-export class AddressRefused extends Error {
+class AddressRefused extends Error {
   override name = 'AddressRefused'
 }
 

@@ -10,7 +10,7 @@ import { ticketKey } from '@request-out/redis-keys'
 /** Bytes of a receiver's answer read at most (and never stored): enough for a status line's worth. */
 const BODY_CAP = 1024
 
-export interface DelivererLog {
+interface DelivererLog {
   info: (obj: object, msg: string) => void
   warn: (obj: object, msg: string) => void
 }

@@ -1,6 +1,6 @@
 import type { Queue } from 'bullmq'
 import type { Cluster, Redis } from 'ioredis'
-import type { WebhookEventType } from '@request-out/contracts'
+import type { TicketEnvelope, WebhookEventType, WebhookPayload } from '@request-out/contracts'
 import { withTraceparent } from '@request-out/tracing'
 import { TicketEventConsumer, TicketEventType, type StreamEvent, type TicketEventConsumerOptions } from '@request-out/record-store'
 import type { DeliveryState } from './delivery-state.js'
@@ -9,10 +9,10 @@ import { DELIVERY_JOB_NAME, deliveryJobOptions, type DeliveryJob } from './webho
 import { ticketKey } from '@request-out/redis-keys'
 
 /** The consumer group of the webhook dispatchers on every ticket event stream. */
-export const WEBHOOK_GROUP = 'webhooks'
+const WEBHOOK_GROUP = 'webhooks'
 
 /** The event a record is: completed, cancelled, or failed (rejected or never answered). */
-export function eventTypeOf (code: string): WebhookEventType {
+function eventTypeOf (code: string): WebhookEventType {
   if (code === 'SUCCESS') return 'ticket.completed'
   if (code === 'CANCELLED') return 'ticket.cancelled'
   return 'ticket.failed'
@@ -53,7 +53,8 @@ export class WebhookDispatcher extends TicketEventConsumer {
         if (endpoint === undefined || !endpoint.Enabled || !endpoint.Events.includes(type)) continue
         const webhookId = `msg_${event.group}_${event.id.replace('-', '_')}`
         const timestamp = Math.floor(event.at / 1000)
-        const body = JSON.stringify({ type, timestamp: new Date(event.at).toISOString(), data: JSON.parse(event.fields.record) as unknown })
+        const payload: WebhookPayload = { type, timestamp: new Date(event.at).toISOString(), data: JSON.parse(event.fields.record) as TicketEnvelope }
+        const body = JSON.stringify(payload)
         const job: DeliveryJob = { clientId: event.clientId, ticketId: event.ticketId, webhookId, type, timestamp }
         await state.freeze(ticketKey(event.clientId, event.ticketId), { webhookId, type, timestamp, body })
         // The delivery joins the ticket's trace: the record's event carries the span that stored it.

@@ -158,9 +158,15 @@ export async function requireAdmin (request: FastifyRequest): Promise<void> {
 
 /** The client a call acts for: the caller's own, or (admins only) the one it names. */
 export function actingFor (principal: Principal, clientId: string | undefined, what: string): string {
-  if (clientId === undefined || clientId === principal.clientId) return principal.clientId
-  if (principal.role !== Role.ADMIN) throw new HttpProblem('FORBIDDEN', `Only admins may ${what}`)
-  return clientId
+  const refused = mayActFor(principal, clientId, what)
+  if (refused !== undefined) throw refused
+  return clientId ?? principal.clientId
+}
+
+/** Why the principal may not act for `clientId` (only admins act for another client), or undefined. */
+export function mayActFor (principal: Principal, clientId: string | undefined, what: string): HttpProblem | undefined {
+  if (clientId === undefined || clientId === principal.clientId || principal.role === Role.ADMIN) return undefined
+  return new HttpProblem('FORBIDDEN', `Only admins may ${what}`)
 }
 
 export function mayUseProduct (principal: Principal, productKey: string): boolean {

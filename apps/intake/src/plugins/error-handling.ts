@@ -4,7 +4,7 @@ import fp from 'fastify-plugin'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { ErrorStatus, Message, errorEnvelope, type ErrorCode, type FieldError } from '@request-out/contracts'
 import { isRedisUnavailable } from '@request-out/redis-connection'
-import { HttpProblem, unavailable } from '../http-problem.js'
+import { HttpProblem, unavailable, validationProblem } from '../http-problem.js'
 
 interface AjvIssue {
   instancePath?: string
@@ -59,8 +59,7 @@ function toProblem (error: FastifyError | HttpProblem | Error): HttpProblem {
   const e = error as FastifyError
   if (e.validation !== undefined) {
     const errors = fieldErrors(e.validation as AjvIssue[])
-    const what = e.validationContext === 'querystring' ? Message.INVALID_QUERY : Message.VALIDATION_ERROR
-    return new HttpProblem('VALIDATION_ERROR', `${what}: ${errors.map((x) => x.Field).join(', ')}`, {}, errors)
+    return validationProblem(errors, e.validationContext === 'querystring' ? Message.INVALID_QUERY : Message.VALIDATION_ERROR)
   }
   const byCode = e.code === undefined ? undefined : BY_FASTIFY_CODE[e.code]
   if (byCode !== undefined) return new HttpProblem(byCode)
@@ -111,8 +110,8 @@ export function frameworkErrors (error: FastifyError, request: FastifyRequest, r
 async function errorHandling (app: FastifyInstance): Promise<void> {
   app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
     const problem = toProblem(error)
-    if (request.routeOptions.config?.countsTickets === true && request.ticketOutcome === undefined) {
-      request.ticketOutcome = { product: 'unknown', outcome: problem.code }
+    if (request.routeOptions.config?.countsTickets === true && request.ticketOutcomes === undefined) {
+      request.ticketOutcomes = [{ product: 'unknown', outcome: problem.code }]
     }
     if (problem.code === 'UNAVAILABLE') {
       // Expected while Redis is away: the connection monitor logs the outage once when it starts and

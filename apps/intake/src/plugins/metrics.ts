@@ -8,7 +8,8 @@ declare module 'fastify' {
   }
   interface FastifyRequest {
     /** Set on ticket submissions: counted once, when the answer is sent, whatever path it took. */
-    ticketOutcome: { product: string, outcome: string } | undefined
+    /** The submissions a request answered (one POST, or a batch's tickets), each counted in request_out_tickets_total. */
+    ticketOutcomes: Array<{ product: string, outcome: string }> | undefined
     /** Fields a route adds to the request's one access log line (a ticket's ids and outcome). */
     logFields: Record<string, unknown> | undefined
   }
@@ -65,9 +66,9 @@ function createMetrics () {
 async function metricsPlugin (app: FastifyInstance): Promise<void> {
   const metrics = createMetrics()
   app.decorate('metrics', metrics)
-  app.decorateRequest('ticketOutcome', undefined)
+  app.decorateRequest('ticketOutcomes', undefined)
   app.addHook('onResponse', async (request, reply) => {
-    if (request.ticketOutcome !== undefined) metrics.tickets.inc(request.ticketOutcome)
+    for (const outcome of request.ticketOutcomes ?? []) metrics.tickets.inc(outcome)
     metrics.httpDuration.observe({
       method: request.method,
       // The route pattern, never the raw URL: TicketIds would explode the label set.

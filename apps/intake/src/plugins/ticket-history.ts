@@ -105,12 +105,16 @@ function createTicketHistory (app: FastifyInstance) {
      * stored erased), and in Redis the record GET answers from, the fingerprint (replaced: a re-POST
      * then answers the ticket's state), the product job's input and the webhook events its
      * deliveries and re-sends send. The event streams hold none (their `record` events carry no
-     * record). Resolves the number of records erased in history; 404 when neither holds a record.
+     * record). Resolves the number of records erased in history; 404 (not audited) when neither holds a record.
      */
     async erase (clientId: string, ticketId: string, operator: Operator): Promise<number> {
       store() // erasure needs the history on: it is where records outlive Redis
-      await app.audit({ ...operator, action: 'personal-data.erase', target: `${clientId}/${ticketId}`, clientId, ticketId })
       const ticket = await app.recordStore.read(clientId, ticketId)
+      // Nothing to erase is refused before the audit trail records anything: a refusal is not audited as done.
+      if ((ticket.exists ? ticket.record : undefined) === undefined && !await read(async (history) => history.hasRecord(clientId, ticketId))) {
+        throw new HttpProblem('NOT_FOUND', `No stored record of ticket ${ticketId} of ${clientId}`)
+      }
+      await app.audit({ ...operator, action: 'personal-data.erase', target: `${clientId}/${ticketId}`, clientId, ticketId })
       const product = ticket.exists ? ticket.product : (await read(async (history) => history.latest(clientId, ticketId)))?.product ?? ''
       const fields = fieldsOf(product)
       const inRedis = await app.recordStore.eraseRecord(clientId, ticketId, (record: TicketEnvelope) => erasePersonalFields(record, fields))
@@ -120,7 +124,6 @@ function createTicketHistory (app: FastifyInstance) {
         return { ...event, body: JSON.stringify({ ...body, data: erasePersonalFields(body.data, fields) }) }
       })
       const inHistory = await read(async (history) => history.erase(clientId, ticketId, fieldsOf))
-      if (!inRedis && inHistory === 0) throw new HttpProblem('NOT_FOUND', `No stored record of ticket ${ticketId} of ${clientId}`)
       app.log.info({ clientId, ticketId, inHistory, inRedis, actor: operator.actor }, 'personal data erased')
       return inHistory
     }

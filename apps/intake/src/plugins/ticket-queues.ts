@@ -172,6 +172,11 @@ function createTicketQueues (app: FastifyInstance) {
     },
     /** Jobs waiting to run (not counting running ones): the last read plus this intake's enqueues since. */
     backlog,
+    /** Places taken by `reserve` and not yet given back by `enqueue` or `release`: adds under way (0 when idle). */
+    placesHeld (key: string): number {
+      const a = adds.get(key)
+      return a === undefined ? 0 : a.started - a.finished
+    },
     counts (key: string): Counts | undefined {
       return counts.get(key)
     },

@@ -2,6 +2,7 @@ import type { MigrationBuilder } from 'node-pg-migrate'
 
 // The first schema of the ticket history. A migration, once released, is never edited: a change
 // is a new file with a later timestamp.
+/** @public node-pg-migrate runs it. */
 export function up (pgm: MigrationBuilder): void {
   pgm.sql(`
     -- One row per acceptance of a ticket (a TicketId may be accepted again once its Redis copy has

@@ -6,6 +6,7 @@ import type { MigrationBuilder } from 'node-pg-migrate'
 // only deletion let through stays retention's, which may take the oldest rows only (a prefix of
 // the chain) and leaves the last deleted row's hash in audit_chain_anchor. A row changed or removed
 // anywhere else breaks the chain, and `verifyAuditChain` (the command and the audit page) says where.
+/** @public node-pg-migrate runs it. */
 export function up (pgm: MigrationBuilder): void {
   pgm.sql(`
     ALTER TABLE audit_log ADD COLUMN seq bigint, ADD COLUMN prev_hash bytea, ADD COLUMN hash bytea;

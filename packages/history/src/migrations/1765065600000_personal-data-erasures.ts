@@ -3,6 +3,7 @@ import type { MigrationBuilder } from 'node-pg-migrate'
 // An erasure asked for a ticket is kept, so it sticks: a record the history stores afterwards (its
 // writer was behind, or a retry's new outcome) is stored erased in the same transaction, never in
 // clear.
+/** @public node-pg-migrate runs it. */
 export function up (pgm: MigrationBuilder): void {
   pgm.sql(`
     CREATE TABLE personal_data_erasures (

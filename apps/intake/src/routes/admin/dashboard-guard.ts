@@ -1,7 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import type { BeforeHookResult, HookContext } from '@bull-board/api/dist/types.js'
-import type { TicketJob } from '@request-out/contracts'
-import { retryPolicy } from '@request-out/product-catalog'
+import type { AuditAction, TicketJob } from '@request-out/contracts'
 import { OPERATOR_ADDRESS_HEADER, OPERATOR_HEADER } from './admin-session.js'
 
 /**
@@ -24,8 +23,12 @@ const REFUSED: Record<string, string> = {
   'PUT /api/queues/:queueName/retry/:queueStatus': 'Retry failed jobs one at a time: a ticket the product rejected (422) is final, and a retry of it would change nothing'
 }
 
-/** The audit trail's name of each dashboard write that may pass; others are named by their route. */
-const AUDIT_ACTIONS: Record<string, string> = {
+/**
+ * The dashboard writes that may pass, by the audit trail's name of each. Every other write is
+ * refused (a closed list: a bull-board upgrade that adds an action adds nothing here until it is
+ * named), as the ones in REFUSED are, with their reasons.
+ */
+const ALLOWED_WRITES: Record<string, AuditAction> = {
   'PUT /api/queues/:queueName/:jobId/retry': 'job.retry',
   'PUT /api/queues/:queueName/:jobId/clean': 'job.remove',
   'PUT /api/queues/:queueName/:jobId/promote': 'job.promote',
@@ -53,14 +56,14 @@ export function dashboardGuard (app: FastifyInstance) {
   }
 
   /** Every write that passes is audited first (a write whose entry cannot be recorded is refused). */
-  async function audited (action: string, request: HookContext['request']): Promise<BeforeHookResult> {
+  async function audited (action: AuditAction, request: HookContext['request']): Promise<BeforeHookResult> {
     const { queueName = '', jobId = '', queueStatus = '' } = request.params as Record<string, string | undefined>
     const ticket = jobId === '' ? undefined : await ticketOf(queueName, jobId)
     try {
       await app.audit({
         actor: request.headers[OPERATOR_HEADER] ?? 'unknown',
         address: request.headers[OPERATOR_ADDRESS_HEADER] ?? '',
-        action: AUDIT_ACTIONS[action] ?? `dashboard ${action}`,
+        action,
         target: [queueName, jobId || queueStatus].filter((s) => s !== '').join('/'),
         ...(ticket === undefined ? {} : { clientId: ticket.data.ClientId, ticketId: ticket.data.TicketId, before: { state: ticket.state } })
       })
@@ -87,12 +90,12 @@ export function dashboardGuard (app: FastifyInstance) {
       }
     }
     if (action === 'PUT /api/queues/:queueName/:jobId/retry') {
-      const ticket = await ticketOf(queueName, jobId)
-      const code = ticket === undefined ? undefined : await recordStore.finalCode(ticket.data.ClientId, ticket.data.TicketId)
-      if (code !== undefined) {
-        return refuse(409, `This ticket's record is final (${code}): a retry would change nothing. Only tickets that failed for lack of an answer (${retryPolicy.exhaustedCode}) are retried`)
-      }
+      const refused = await app.operatorActions.retryRefusal(await ticketQueues.queueFor(queueName)?.getJob(jobId))
+      if (refused !== undefined) return refuse(409, refused)
     }
-    return method.toUpperCase() === 'GET' ? undefined : await audited(action, request)
+    if (method.toUpperCase() === 'GET') return undefined
+    const audit = ALLOWED_WRITES[action]
+    if (audit === undefined) return refuse(403, 'This dashboard action is not one Request Out allows: tickets change through the API and the operator pages')
+    return await audited(audit, request)
   }
 }

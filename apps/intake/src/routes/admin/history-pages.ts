@@ -33,7 +33,7 @@ function toQuery<T> (schema: Parameters<typeof Value.Check>[0], form: Record<str
  * trail. Rendered on the server from the same service as the admin API (`app.ticketHistory`).
  */
 const historyPages: FastifyPluginAsyncTypebox = async (app) => {
-  const { ticketHistory, ticketQueues, recordStore } = app
+  const { ticketHistory, ticketQueues } = app
   const operator = (request: Parameters<typeof sessionPrincipal>[0]): Operator =>
     ({ actor: sessionPrincipal(request)?.clientId ?? 'unknown', address: request.ip })
 
@@ -64,7 +64,7 @@ const historyPages: FastifyPluginAsyncTypebox = async (app) => {
     const job = await queue?.getJob(ticketKey(clientId, ticketId))
     if (queue === undefined || job === undefined) return undefined
     const state = await job.getState()
-    const retryable = state === 'failed' && (await recordStore.finalCode(clientId, ticketId)) === undefined
+    const retryable = (await app.operatorActions.retryRefusal(job)) === undefined
     return { url: `/admin/queues/queue/${encodeURIComponent(queue.name)}/${encodeURIComponent(job.id ?? '')}`, state, retryable }
   }
 
@@ -96,16 +96,7 @@ const historyPages: FastifyPluginAsyncTypebox = async (app) => {
   }, async (request, reply) => {
     const { ClientId, TicketId } = request.params
     const detail = await ticketHistory.detail(ClientId, TicketId)
-    const queue = ticketQueues.queueFor(detail.Product)
-    const job = await queue?.getJob(ticketKey(ClientId, TicketId))
-    const state = await job?.getState()
-    if (job === undefined || state !== 'failed' || (await recordStore.finalCode(ClientId, TicketId)) !== undefined) {
-      throw new HttpProblem('TICKET_FINAL', 'Only a ticket whose job failed for lack of an answer can be retried')
-    }
-    await app.audit({ ...operator(request), action: 'job.retry', target: `${queue?.name ?? ''}/${job.id ?? ''}`, clientId: ClientId, ticketId: TicketId, before: { state } })
-    // An operator's retry is a new round with the product's full Attempts (a retry that got one
-    // try, as BullMQ's default gives, would fail again at the first upstream hiccup).
-    await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true })
+    await app.operatorActions.retry(operator(request), ClientId, TicketId, detail.Product)
     return reply.redirect(ticketPage(ClientId, TicketId, 'retry'), 303)
   })
 
@@ -114,8 +105,7 @@ const historyPages: FastifyPluginAsyncTypebox = async (app) => {
     preHandler: app.csrfProtection
   }, async (request, reply) => {
     const { ClientId, TicketId } = request.params
-    await app.audit({ ...operator(request), action: 'webhook.resend', target: `${ClientId}/${TicketId}`, clientId: ClientId, ticketId: TicketId })
-    if (await app.webhooks.resend(ClientId, TicketId) === undefined) throw new HttpProblem('NOT_FOUND', 'This ticket has no webhook event to send again')
+    if (await app.operatorActions.resendWebhook(operator(request), ClientId, TicketId) === undefined) throw new HttpProblem('NOT_FOUND', 'This ticket has no webhook event to send again')
     return reply.redirect(ticketPage(ClientId, TicketId, 'resend'), 303)
   })
 
@@ -135,7 +125,8 @@ const historyPages: FastifyPluginAsyncTypebox = async (app) => {
     const { ClientId, TicketId } = request.params
     const admin = sessionPrincipal(request)
     if (admin === undefined) throw new HttpProblem('UNAUTHORIZED')
-    await app.ticketIntake.cancel(admin, TicketId, ClientId, 0, request.log, request.ip)
+    const answered = await app.ticketIntake.cancel(admin, TicketId, ClientId, 0, request.log, request.ip)
+    if (answered.kind === 'problem') throw answered.problem
     return reply.redirect(ticketPage(ClientId, TicketId, 'cancel'), 303)
   })
 
@@ -152,6 +143,7 @@ const historyPages: FastifyPluginAsyncTypebox = async (app) => {
     if (filter === undefined) return await reply.code(400).view('tickets.eta', { ...base, form: {}, error: problems.join('; ') })
     const dryRun = DryRun === 'true'
     const result = await app.ticketIntake.cancelMatching(admin, filter, dryRun, request.log, request.ip)
+    if (result instanceof HttpProblem) throw result
     return await reply.view('cancellations.eta', { ...base, filter, dryRun, ...result })
   })
 

@@ -70,9 +70,7 @@ const productsPage: FastifyPluginAsyncTypebox = async (app) => {
     if (catalog.get(key) === undefined) throw new HttpProblem('NOT_FOUND', `No product ${key}`)
     const reason = (Reason ?? '').trim()
     const admin = sessionPrincipal(request)?.clientId ?? 'admin'
-    const after = { Available: Available === 'true', ...(reason === '' ? {} : { Reason: reason }) }
-    await app.audit({ actor: admin, address: request.ip, action: 'availability.set', target: key, before: app.availability.get(key), after })
-    await app.availability.set(key, after.Available, after.Reason, admin)
+    await app.operatorActions.setAvailability({ actor: admin, address: request.ip }, key, Available === 'true', reason === '' ? undefined : reason)
     request.log.info({ product: key, available: Available === 'true', admin }, 'product availability switched from the dashboard')
     return reply.redirect('/admin/products', 303)
   })

@@ -1,10 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { Type } from '@sinclair/typebox'
-import { AdminTicketActionForm } from '@request-out/contracts'
-import { HttpProblem } from '../../http-problem.js'
+import { AdminClientParams, AdminTicketActionForm } from '@request-out/contracts'
 import { sessionPrincipal } from './admin-session.js'
-
-const ClientParams = Type.Object({ ClientId: Type.String({ minLength: 1, maxLength: 256 }) }, { additionalProperties: false })
 
 /** The operators' webhooks page: every client's endpoint, its recent success rate, and its switch (audited). */
 const webhooksPage: FastifyPluginAsyncTypebox = async (app) => {
@@ -21,21 +17,11 @@ const webhooksPage: FastifyPluginAsyncTypebox = async (app) => {
 
   for (const [path, enabled] of [['enable', true], ['disable', false]] as const) {
     app.post(`/admin/webhooks/:ClientId/${path}`, {
-      schema: { hide: true, params: ClientParams, body: AdminTicketActionForm },
+      schema: { hide: true, params: AdminClientParams, body: AdminTicketActionForm },
       preHandler: app.csrfProtection
     }, async (request, reply) => {
       const { ClientId } = request.params
-      const before = await endpoints.get(ClientId)
-      if (before === undefined) throw new HttpProblem('NOT_FOUND', `No webhook endpoint of ${ClientId}`)
-      await app.audit({
-        actor: sessionPrincipal(request)?.clientId ?? 'unknown',
-        address: request.ip,
-        action: enabled ? 'webhook.enable' : 'webhook.disable',
-        target: `webhook:${ClientId}`,
-        before: { Enabled: before.Enabled },
-        after: { Enabled: enabled }
-      })
-      await endpoints.setEnabled(ClientId, enabled, enabled ? null : 'disabled by an operator')
+      await app.operatorActions.setWebhookEnabled({ actor: sessionPrincipal(request)?.clientId ?? 'unknown', address: request.ip }, ClientId, enabled)
       return reply.redirect('/admin/webhooks', 303)
     })
   }

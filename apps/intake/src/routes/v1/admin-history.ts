@@ -1,14 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { Type } from '@sinclair/typebox'
 import {
-  ApiEnvelope, AuditQuery, AuditResponse, ErrorEnvelope, TicketDetailResponse, TicketHistoryParams,
-  TicketSearchQuery, TicketSearchResponse, successEnvelope
+  AuditQuery, AuditResponse, ErasureResponse, ErrorEnvelope, TicketDetailResponse, TicketHistoryParams, TicketSearchQuery, TicketSearchResponse, successEnvelope
 } from '@request-out/contracts'
 import { principalOf, requireAdmin } from '../../plugins/auth.js'
 
 const errors = { 400: ErrorEnvelope, 401: ErrorEnvelope, 403: ErrorEnvelope, 404: ErrorEnvelope, 429: ErrorEnvelope, 503: ErrorEnvelope }
-
-const ErasureResponse = ApiEnvelope(Type.Object({ RecordsErased: Type.Integer({ description: 'Stored records (one per acceptance) whose personal fields were erased' }) }), 'ErasureResponse')
 
 /** Operators' view of the ticket history and the audit trail (admin Bearer tokens). */
 const adminHistoryRoutes: FastifyPluginAsyncTypebox = async (app) => {

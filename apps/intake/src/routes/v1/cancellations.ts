@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { BulkCancelRequest, BulkCancelResponse, ErrorEnvelope, successEnvelope } from '@request-out/contracts'
+import { HttpProblem } from '../../http-problem.js'
 import { principalOf, requireAdmin } from '../../plugins/auth.js'
 
 const errors = { 400: ErrorEnvelope, 401: ErrorEnvelope, 403: ErrorEnvelope, 413: ErrorEnvelope, 415: ErrorEnvelope, 429: ErrorEnvelope, 503: ErrorEnvelope }
@@ -17,7 +18,9 @@ const cancellationRoutes: FastifyPluginAsyncTypebox = async (app) => {
     preHandler: requireAdmin
   }, async (request) => {
     const { DryRun, ...filter } = request.body
-    const { matched, cancelled } = await app.ticketIntake.cancelMatching(principalOf(request), filter, DryRun, request.log, request.ip)
+    const result = await app.ticketIntake.cancelMatching(principalOf(request), filter, DryRun, request.log, request.ip)
+    if (result instanceof HttpProblem) throw result
+    const { matched, cancelled } = result
     if (!DryRun) request.log.info({ filter, matched, cancelled }, 'tickets cancelled in bulk')
     return successEnvelope({ DryRun, Matched: matched, Cancelled: cancelled })
   })

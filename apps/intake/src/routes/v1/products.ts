@@ -53,8 +53,7 @@ const productRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const key = productKey(request.params)
     if (catalog.get(key) === undefined) throw new HttpProblem('NOT_FOUND', `No product ${key}`)
     const actor = principalOf(request).clientId
-    await app.audit({ actor, address: request.ip, action: 'availability.set', target: key, before: app.availability.get(key), after: request.body })
-    const saved = await app.availability.set(key, request.body.Available, request.body.Reason, actor)
+    const saved = await app.operatorActions.setAvailability({ actor, address: request.ip }, key, request.body.Available, request.body.Reason)
     request.log.info({ product: key, available: saved.Available }, 'product availability switched')
     return { Status: Status.SUCCESS, Message: Message.AVAILABILITY_SAVED, Data: { Key: key, ...saved }, StatusCode: 200 }
   })

@@ -1,10 +1,11 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { Type } from '@sinclair/typebox'
-import { BatchRequest, BatchResponse, ErrorEnvelope, TicketEnvelope, TicketParams, TicketRequest, successEnvelope } from '@request-out/contracts'
-import { RETRY_AFTER_SECONDS } from '../../http-problem.js'
+import {
+  BatchRequest, BatchResponse, ErrorEnvelope, OwnerQuery, PreferHeader, TicketEnvelope, TicketParams, TicketRequest, successEnvelope
+} from '@request-out/contracts'
+import { HttpProblem, RETRY_AFTER_SECONDS } from '../../http-problem.js'
 import { principalOf } from '../../plugins/auth.js'
-import type { TicketAnswer } from '../../plugins/ticket-intake.js'
+import type { TicketAnswer } from '../../tickets/answer.js'
 import type { QuotaState } from '../../quota.js'
 import { preferredWaitSeconds } from '../../prefer-wait.js'
 
@@ -21,11 +22,6 @@ const errorResponses = {
 const ticketResponses = {
   200: TicketEnvelope, 404: TicketEnvelope, 409: TicketEnvelope, 410: TicketEnvelope, 422: TicketEnvelope, 502: TicketEnvelope
 }
-const OwnerQuery = Type.Object({ ClientId: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })) }, { additionalProperties: false })
-
-const PreferHeader = Type.Object({
-  prefer: Type.Optional(Type.String({ description: 'wait=N (N ≤ 30): hold the answer until the ticket is final or N seconds pass' }))
-})
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -34,14 +30,13 @@ declare module 'fastify' {
   }
 }
 
-/** Sends what the ticket service answered; its outcome is counted by the metrics hook. */
+/** Sends what the ticket service answered (a problem through the one error handler); its outcomes are counted by the metrics hook. */
 function send (request: FastifyRequest, reply: FastifyReply, answer: TicketAnswer): FastifyReply {
-  if (answer.metric !== undefined) request.ticketOutcome = answer.metric
+  if (answer.metric !== undefined) request.ticketOutcomes = [answer.metric]
   if (answer.quota !== undefined) request.quotaState = answer.quota
-  if (answer.problem !== undefined) throw answer.problem
+  if (answer.kind === 'problem') throw answer.problem
   for (const [name, value] of Object.entries(answer.headers)) void reply.header(name, value)
-  const envelope = answer.envelope as TicketEnvelope
-  return reply.code(envelope.StatusCode).send(envelope)
+  return reply.code(answer.envelope.StatusCode).send(answer.envelope)
 }
 
 interface Policy { name: string, quota: number, windowSeconds: number, remaining: number, resetSeconds: number }
@@ -104,14 +99,16 @@ const requestOutRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     bodyLimit: env.BATCH_BODY_LIMIT_BYTES
   }, async (request, reply) => {
-    const { results, retryAfter, outcomes, rate } = await app.ticketIntake.submitBatch(principalOf(request), request.body.Tickets, {
+    const batch = await app.ticketIntake.submitBatch(principalOf(request), request.body.Tickets, {
       requestId: request.id, waitSeconds: 0, log: request.log
     })
-    // The batch counts against the rate limit: it tells where the client stands, as a single POST does.
-    request.rateState = rate
-    for (const outcome of outcomes) app.metrics.tickets.inc(outcome)
-    if (retryAfter) void reply.header('retry-after', RETRY_AFTER_SECONDS)
-    return successEnvelope({ Results: results })
+    if (batch instanceof HttpProblem) throw batch
+    // As a single POST's: its tickets' outcomes are counted by the metrics hook, and the batch
+    // counts against the rate limit, so the RateLimit fields tell where the client stands.
+    request.ticketOutcomes = batch.metrics
+    request.rateState = batch.rate
+    if (batch.retryAfter) void reply.header('retry-after', RETRY_AFTER_SECONDS)
+    return successEnvelope({ Results: batch.results })
   })
 
   app.get('/request-out/:TicketId', {

@@ -34,15 +34,7 @@ const tokenRoutes: FastifyPluginAsyncTypebox = async (app) => {
     preHandler: requireAdmin
   }, async (request) => {
     const body = request.body
-    await app.audit({
-      actor: principalOf(request).clientId,
-      address: request.ip,
-      action: 'revocation.add',
-      target: 'Username' in body ? `user:${body.Username}` : `token:${body.TokenId}`,
-      after: body
-    })
-    if ('Username' in body) await app.revocations.revokeUser(body.Username)
-    else await app.revocations.revokeToken(body.TokenId)
+    await app.operatorActions.revoke({ actor: principalOf(request).clientId, address: request.ip }, body)
     request.log.info({ admin: request.principal?.clientId, ...body }, 'tokens revoked by an admin')
     return done(Message.REVOKED)
   })

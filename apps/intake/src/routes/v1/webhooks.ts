@@ -1,17 +1,14 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { Type } from '@sinclair/typebox'
 import {
-  ApiEnvelope, DeliveriesResponse, DoneResponse, ErrorEnvelope, Message, TicketParams, WebhookRequest, WebhookResponse, successEnvelope
+  DeliveriesResponse, DoneResponse, ErrorEnvelope, Message, OwnerQuery, ResendResponse, TicketParams, WebhookRequest, WebhookResponse, successEnvelope
 } from '@request-out/contracts'
-
 import { checkWebhookUrl, view } from '@request-out/webhooks'
 import { HttpProblem, unavailable } from '../../http-problem.js'
 import { actingFor, principalOf, type Principal } from '../../plugins/auth.js'
+import type { Operator } from '../../plugins/ticket-history.js'
 import { ticketKey } from '@request-out/redis-keys'
 
 const errors = { 400: ErrorEnvelope, 401: ErrorEnvelope, 403: ErrorEnvelope, 404: ErrorEnvelope, 413: ErrorEnvelope, 415: ErrorEnvelope, 429: ErrorEnvelope, 503: ErrorEnvelope }
-const OwnerQuery = Type.Object({ ClientId: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })) }, { additionalProperties: false })
-const ResendResponse = ApiEnvelope(Type.Object({ WebhookId: Type.String() }), 'ResendResponse')
 
 const ownerOf = (principal: Principal, clientId: string | undefined): string => actingFor(principal, clientId, "act for another client's webhook")
 
@@ -27,9 +24,9 @@ const webhookRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.addHook('preHandler', async (request) => { await app.clientRate.limitRequest(request) })
   const { endpoints, state } = app.webhooks
   const ready = (): void => { if (!app.redis.isReady()) throw unavailable() }
-  const audited = async (principal: Principal, owner: string, ip: string, action: string, after?: unknown): Promise<void> => {
-    if (owner !== principal.clientId) await app.audit({ actor: principal.clientId, address: ip, action, target: `webhook:${owner}`, ...(after === undefined ? {} : { after }) })
-  }
+  /** An operator acting for a client, or undefined for a client's own request (its own business, not audited). */
+  const operatorFor = (principal: Principal, owner: string, address: string): Operator | undefined =>
+    owner === principal.clientId ? undefined : { actor: principal.clientId, address }
 
   app.put('/webhook', {
     schema: {
@@ -48,8 +45,7 @@ const webhookRoutes: FastifyPluginAsyncTypebox = async (app) => {
     if (refusal !== undefined) {
       throw new HttpProblem('VALIDATION_ERROR', `${Message.VALIDATION_ERROR}: /Url ${refusal}`, {}, [{ Field: '/Url', Message: refusal }])
     }
-    await audited(principal, owner, request.ip, 'webhook.set', { Url: request.body.Url, Events: request.body.Events })
-    const { endpoint, secret } = await endpoints.put(owner, request.body.Url, request.body.Events)
+    const { endpoint, secret } = await app.operatorActions.putWebhook(operatorFor(principal, owner, request.ip), owner, request.body.Url, request.body.Events)
     const status = secret === undefined ? 200 : 201
     return await reply.code(status).send(successEnvelope(view(endpoint, secret), status))
   })
@@ -69,8 +65,7 @@ const webhookRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const principal = principalOf(request)
     const owner = ownerOf(principal, request.query.ClientId)
     ready()
-    await audited(principal, owner, request.ip, 'webhook.delete')
-    if (!await endpoints.remove(owner)) throw new HttpProblem('NOT_FOUND', 'No webhook endpoint is registered')
+    await app.operatorActions.deleteWebhook(operatorFor(principal, owner, request.ip), owner)
     return successEnvelope(null)
   })
 
@@ -86,9 +81,7 @@ const webhookRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const principal = principalOf(request)
     const owner = ownerOf(principal, request.query.ClientId)
     ready()
-    await audited(principal, owner, request.ip, 'webhook.rotate')
-    const rotated = await endpoints.rotate(owner)
-    if (rotated === undefined) throw new HttpProblem('NOT_FOUND', 'No webhook endpoint is registered')
+    const rotated = await app.operatorActions.rotateWebhookSecret(operatorFor(principal, owner, request.ip), owner)
     return successEnvelope(view(rotated.endpoint, rotated.secret))
   })
 
@@ -120,8 +113,7 @@ const webhookRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const principal = principalOf(request)
     const owner = ownerOf(principal, request.query.ClientId)
     ready()
-    await audited(principal, owner, request.ip, 'webhook.resend', { TicketId: request.params.TicketId })
-    const webhookId = await app.webhooks.resend(owner, request.params.TicketId)
+    const webhookId = await app.operatorActions.resendWebhook(operatorFor(principal, owner, request.ip), owner, request.params.TicketId)
     if (webhookId === undefined) throw new HttpProblem('NOT_FOUND', 'This ticket has no webhook event to send again')
     return await reply.code(202).send(successEnvelope({ WebhookId: webhookId }, 202))
   })
