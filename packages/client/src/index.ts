@@ -1,4 +1,15 @@
-export * from './client.js'
-export * from './errors.js'
-export * from './types.js'
-export * from './verify-webhook.js'
+/** @public The typed client's API: what its users import. */
+export { RequestOutClient, type ClientOptions, type WaitOptions } from './client.js'
+/** @public The typed client's API: what its users import. */
+export {
+  Cancelled, errorFor, Forbidden, NotFound, ProductFailed, ProductNotAvailable, ProductRejected,
+  QuotaExceeded, RateLimited, RequestOutError, StillInProcess, TicketConflict, TicketFinal,
+  Unauthorized, Unavailable, UnexpectedAnswer, ValidationError
+} from './errors.js'
+/** @public The typed client's API: what its users import. */
+export {
+  type ApiEnvelope, type BatchResult, type DeliveryAttempt, type ProductView,
+  type TicketEnvelope, type TicketRequest, type WebhookEventType, type WebhookView
+} from './types.js'
+/** @public The typed client's API: what its users import. */
+export { verifyWebhook } from './verify-webhook.js'

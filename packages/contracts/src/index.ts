@@ -1,12 +1,31 @@
-export * from './codes.js'
-export * from './product-key.js'
-export * from './ticket.js'
-export * from './api.js'
-export * from './catalog.js'
-export * from './job.js'
-export * from './env.js'
-export * from './users.js'
-export * from './admin-forms.js'
-export * from './history.js'
-export * from './webhooks.js'
-export * from './audit-actions.js'
+export { ErrorCode, ErrorStatus, Message, Role, Status } from './codes.js'
+export { parseProductKey, productKey, TICKET_JOB_NAME } from './product-key.js'
+export {
+  acceptedEnvelope, cancelledEnvelope, cancellingEnvelope, completedEnvelope, dataDepthExceeds,
+  failedEnvelope, finalRecordEnvelope, MAX_DATA_DEPTH, MAX_TICKET_ID_LENGTH, notReadyEnvelope,
+  ProductResult, TicketEnvelope, TicketParams, TicketRequest
+} from './ticket.js'
+export {
+  Availability, AvailabilityRequest, AvailabilityResponse, BatchRequest, BatchResponse,
+  BatchResult, BulkCancelFilter, BulkCancelRequest, BulkCancelResponse, DoneResponse,
+  errorEnvelope, ErrorEnvelope, FieldError, HealthResponse, LoginRequest, LoginResponse,
+  OwnerQuery, PreferHeader, ProductParams, ProductsResponse, ProductView, RevocationRequest,
+  successEnvelope
+} from './api.js'
+export { CatalogFile, ProductDefinition } from './catalog.js'
+export { TicketJob } from './job.js'
+export { ConfigError, errorMessage, IntakeEnv, parseEnv, WorkerEnv } from './env.js'
+export { MAX_CLIENT_ID_LENGTH, TokenClaims, UserRecord, UsersFile } from './users.js'
+export {
+  AdminAuditSearchForm, AdminAvailabilityForm, AdminBulkCancelForm, AdminClientParams,
+  AdminLoginForm, AdminLogoutForm, AdminTicketActionForm, AdminTicketSearchForm
+} from './admin-forms.js'
+export {
+  AuditQuery, AuditResponse, AuditRow, ErasureResponse, TicketDetail, TicketDetailResponse,
+  TicketHistoryParams, TicketSearchQuery, TicketSearchResponse, TicketSummary, TimelineEntry
+} from './history.js'
+export {
+  ALL_WEBHOOK_EVENTS, DeliveriesResponse, DeliveryAttempt, ResendResponse, WebhookEventType,
+  WebhookRequest, WebhookResponse, WebhookView, type WebhookPayload
+} from './webhooks.js'
+export { AuditAction } from './audit-actions.js'

@@ -1,4 +1,6 @@
-export * from './ports.js'
-export * from './debian.js'
-export * from './redis.js'
-export * from './postgres.js'
+export { freePort } from './ports.js'
+export { hasRedisServer, locateRedis, pingRedis, startPrivateRedis } from './redis.js'
+export {
+  embeddedPostgresBin, ensureDatabase, folderOthersCannotEnter, locatePostgres,
+  startEmbeddedPostgres, startPrivatePostgres, systemPostgresBin, type PrivatePostgres
+} from './postgres.js'

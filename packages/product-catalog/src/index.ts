@@ -1,3 +1,3 @@
-export * from './product-catalog.js'
-export * from './default-catalog.js'
-export * from './retry-policy.js'
+export { CatalogError, loadCatalog, parseCatalog, personalFields, ProductCatalog, type Product } from './product-catalog.js'
+export { DEFAULT_CATALOG } from './default-catalog.js'
+export { retryPolicy } from './retry-policy.js'

@@ -1,1 +1,4 @@
-export * from './telemetry.js'
+export {
+  activeTraceId, activeTraceparent, bullmqTelemetry, inSpan, resumeTracing, traceLogFields,
+  untraced, withTraceparent
+} from './telemetry.js'
