@@ -13,6 +13,8 @@ interface Setup {
   records: RecordStore
   pool: pg.Pool
   history: HistoryStore
+  /** Stopped before the database goes: a writer still querying a dropped database fails its test's teardown. */
+  writers: HistoryWriter[]
 }
 
 async function setup (t: Test, label: string): Promise<Setup> {
@@ -21,21 +23,23 @@ async function setup (t: Test, label: string): Promise<Setup> {
   const pool = new pg.Pool({ connectionString: db.url })
   const prefix = uniquePrefix(label)
   const redis = new Redis(TEST_REDIS_URL)
+  const writers: HistoryWriter[] = []
   t.teardown(async () => {
+    await Promise.all(writers.map(async (w) => w.stop()))
     redis.disconnect()
     await pool.end()
     await db.drop()
     await deleteKeys(prefix)
   })
-  return { prefix, redis, records: new RecordStore(redis, { prefix, ttlSeconds: 600 }), pool, history: new HistoryStore(pool) }
+  return { prefix, redis, records: new RecordStore(redis, { prefix, ttlSeconds: 600 }), pool, history: new HistoryStore(pool), writers }
 }
 
-function writer (s: Setup, t: Test, batchSize = 100): HistoryWriter {
+function writer (s: Setup, batchSize = 100): HistoryWriter {
   const w = new HistoryWriter(s.redis, s.history, {
     prefix: s.prefix, batchSize, pollMs: 20, claimIdleMs: 500, log: { info: () => {}, warn: () => {} }, fieldsOf: () => personal
   })
   w.start()
-  t.teardown(async () => w.stop())
+  s.writers.push(w)
   return w
 }
 
@@ -57,7 +61,7 @@ t.test('a ticket across a failed try and its record, read back from the streams 
   const record = completedEnvelope(ticket('T-1'), { ResourceType: 'data', Resource: 'nik', ResourceId: '1', Data: { NIK: '3171015708450002', Name: 'Ann' } })
   await s.records.writeRecord('acme', 'T-1', record, { startedAt: Date.now(), tries: 2, traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' })
   await s.records.appendAudit({ actor: 'ops', address: '127.0.0.1', action: 'job.retry', target: 'job-1', clientId: 'acme', ticketId: 'T-1', before: { state: 'failed' }, after: { state: 'waiting' } })
-  writer(s, t)
+  writer(s)
   await waitFor('the record in history', async () => (await s.history.latest('acme', 'T-1'))?.code === 'SUCCESS', 10_000)
   t.same((await s.history.latest('acme', 'T-1'))?.record, record, 'GET\'s envelope, stored whole')
   const detail = await s.history.detail('acme', 'T-1', (r) => r)
@@ -155,7 +159,7 @@ t.test('erasure: at once by ticket, and by age; the audit trail is append-only b
   await s.records.claim('acme', 'T-6', 'fp', PRODUCT)
   await s.records.writeRecord('acme', 'T-6', { ...record, TicketId: 'T-6' })
   await s.records.appendAudit({ actor: 'ops', address: '10.0.0.1', action: 'availability.set', target: PRODUCT, before: true, after: false })
-  writer(s, t)
+  writer(s)
   await waitFor('both records', async () => (await s.history.latest('acme', 'T-6'))?.code === 'SUCCESS' && (await s.history.latest('acme', 'T-5'))?.code === 'SUCCESS', 10_000)
 
   t.equal(await s.history.erase('acme', 'T-5', () => personal), 1)
@@ -190,7 +194,7 @@ t.test('the backlog counts what no writer has stored; a writer killed mid-batch 
   // No writer has made the group yet: every event waits for history (defects #25.3: a missing
   // group counts as behind, so HISTORY_BACKLOG_MAX sees events nobody reads).
   t.equal(await historyBacklog(s.redis, s.prefix), 40)
-  const first = writer(s, t, 16)
+  const first = writer(s, 16)
   await waitFor('some stored', async () => (await s.history.search({ Limit: 500 })).rows.length > 0, 10_000)
   await first.stop()
   for (let i = 0; i < 10; i++) await s.records.claim('acme', `D-${i}`, 'fp', PRODUCT)
@@ -200,7 +204,7 @@ t.test('the backlog counts what no writer has stored; a writer killed mid-batch 
   // A batch read and never acknowledged: what a writer killed between its read and its commit leaves.
   const read = await s.redis.xreadgroup('GROUP', 'history', 'dead-writer', 'COUNT', 100, 'STREAMS', stream, '>') as unknown[] | null
   t.ok(read !== null && streamBacklog > 0, 'the dead writer holds entries')
-  writer(s, t, 16)
+  writer(s, 16)
   await waitFor('all 50 stored', async () => (await s.history.search({ Limit: 500 })).rows.length === 50 && await historyBacklog(s.redis, s.prefix) === 0, 15_000)
   const counts = await s.pool.query('SELECT count(*)::int AS n, count(DISTINCT event_id)::int AS d FROM ticket_events')
   t.same(counts.rows[0], { n: 50, d: 50 })
@@ -219,7 +223,7 @@ t.test('defects #25.3: after Redis lost its data the writer makes its groups aga
     onGroupsLost: () => { recreated++ }
   })
   w.start()
-  t.teardown(async () => w.stop())
+  s.writers.push(w)
   const done = async (id: string): Promise<void> => {
     await s.records.claim('acme', id, 'fp', PRODUCT)
     await s.records.writeRecord('acme', id, completedEnvelope(ticket(id), { ResourceType: 'data', Resource: 'x', ResourceId: '1', Data: {} }))
@@ -245,8 +249,8 @@ t.test('defects #25.7: the audit trail is a hash chain appended in one order by 
   for (let i = 0; i < 60; i++) {
     await s.records.appendAudit({ actor: 'ops', address: '10.0.0.1', action: 'job.retry', target: `job-${i}`, clientId: 'acme', ticketId: `C-${i}`, before: { state: 'failed' }, after: { state: 'waiting' } })
   }
-  writer(s, t, 8)
-  writer(s, t, 8)
+  writer(s, 8)
+  writer(s, 8)
   await waitFor('every audit row', async () => (await s.pool.query('SELECT count(*)::int AS n FROM audit_log')).rows[0].n === 60, 15_000)
   t.match(await s.history.verifyAudit(), { entries: 60, brokenAt: null, head: /^[0-9a-f]{64}$/ }, 'intact')
   const seqs = (await s.pool.query<{ seq: string }>('SELECT seq FROM audit_log ORDER BY seq')).rows.map((r) => Number(r.seq))
