@@ -14,6 +14,9 @@ import { ticketLogFields, ticketProcessor } from './ticket-processor.js'
 import type { WorkerMetrics } from './worker-metrics.js'
 import { redisKeys } from '@request-out/redis-keys'
 
+/** A limiter no product reaches (a million jobs a second per queue). */
+const UNBOUND_LIMITER = { max: 1_000_000, duration: 1000 }
+
 export interface ProductWorkersOptions {
   products: Product[]
   connection: RedisClient
@@ -48,8 +51,10 @@ export class ProductWorkers {
     setMaxListeners(0, this.#stopping.signal)
     const keys = redisKeys(options.queuePrefix)
     for (const product of options.products) {
-      const { handle, close } = createHandler(product, (key, status, seconds) =>
-        options.metrics.upstreamDuration.observe({ product: key, status }, seconds))
+      const { handle, close } = createHandler(product, {
+        call: (key, status, seconds) => options.metrics.upstreamDuration.observe({ product: key, status }, seconds),
+        keyRefused: (key) => options.metrics.idempotencyKeyRefusals.inc({ product: key })
+      })
       const log = options.log.child({ product: product.key })
       const { name, prefix } = keys.productQueue(product.key)
       // Read-only use (job counts for /metrics, ClientConcurrency's keys); shares the worker's connection.
@@ -67,6 +72,8 @@ export class ProductWorkers {
         log: options.log,
         stopping: this.#stopping.signal,
         cancels: options.cancels,
+        // BullMQ's manual rate limit: every worker of the queue waits it out (they all have a limiter).
+        pause: async (ms) => { await queue.rateLimit(ms) },
         ...(clientSlots === undefined ? {} : { clientSlots })
       })
       // Counted, so a stop can tell running jobs from a close that waits on an unreachable Redis.
@@ -83,7 +90,10 @@ export class ProductWorkers {
         prefix,
         telemetry: bullmqTelemetry(),
         concurrency: product.concurrency,
-        ...(product.rateLimit === undefined ? {} : { limiter: { max: product.rateLimit.max, duration: product.rateLimit.durationMs } }),
+        // Every product has a limiter, its catalog RateLimit's or one that never binds: without one a
+        // worker does not honour the queue's manual rate limit, which is how an upstream's
+        // back-pressure pauses the product on every worker.
+        limiter: product.rateLimit === undefined ? UNBOUND_LIMITER : { max: product.rateLimit.max, duration: product.rateLimit.durationMs },
         lockDuration: options.lockDurationMs,
         stalledInterval: options.stalledIntervalMs,
         maxStalledCount: options.maxStalledCount,

@@ -1,5 +1,5 @@
 import type { Job } from 'bullmq'
-import { DelayedError, UnrecoverableError } from 'bullmq'
+import { DelayedError, UnrecoverableError, Worker } from 'bullmq'
 import type { Logger } from 'pino'
 import { Message, cancelledEnvelope, completedEnvelope, failedEnvelope, type TicketJob } from '@request-out/contracts'
 import { scrubText } from '@request-out/runtime'
@@ -8,9 +8,10 @@ import { type RecordStore } from '@request-out/record-store'
 import { activeTraceparent, inSpan } from '@request-out/tracing'
 import { CANCELLED, type CancelListener } from './cancel-listener.js'
 import type { ClientSlots } from './client-slots.js'
-import { ProductRejection, type ProductHandler } from './handlers/index.js'
+import { ProductRejection, UpstreamPause, type ProductHandler } from './handlers/index.js'
 import type { WorkerMetrics } from './worker-metrics.js'
 import { ticketKey } from '@request-out/redis-keys'
+import { idempotencyKey } from './idempotency-key.js'
 
 class TicketTimeoutError extends Error {
   override name = 'TicketTimeoutError'
@@ -28,6 +29,8 @@ export interface ProcessorDeps {
   cancels: CancelListener
   /** The product's ClientConcurrency, when it has one. */
   clientSlots?: ClientSlots
+  /** Pauses the product on every worker for this long (the upstream's back-pressure). */
+  pause: (ms: number) => Promise<void>
 }
 
 /** How long a ticket over its client's ClientConcurrency waits before it asks again (plus up to as much jitter). */
@@ -124,6 +127,10 @@ export function ticketProcessor (deps: ProcessorDeps) {
       throw new DelayedError()
     }
 
+    // A job queued before jobs carried the claim's time reads it from the ticket (then, once the
+    // ticket is gone, the enqueue time is the closest there is).
+    const claimedAt = ticket.ClaimedAt ?? await recordStore.acceptedAt(ticket.ClientId, ticket.TicketId) ?? ticket.AcceptedAt
+    const key = idempotencyKey(ticket.ClientId, ticket.TicketId, claimedAt)
     let timedOut = false
     const timer = setTimeout(() => { timedOut = true; controller.abort() }, product.timeoutMs)
     const onStop = (): void => controller.abort()
@@ -140,7 +147,7 @@ export function ticketProcessor (deps: ProcessorDeps) {
             : new Error('the worker is stopping'))
         if (signal.aborted) return onAbort()
         signal.addEventListener('abort', onAbort, { once: true })
-        inSpan(`product ${product.key}`, spanAttributes, async () => await handle(ticket, { signal, attempt, log })).then(resolve, reject)
+        inSpan(`product ${product.key}`, spanAttributes, async () => await handle(ticket, { signal, attempt, log, idempotencyKey: key })).then(resolve, reject)
           .finally(() => signal.removeEventListener('abort', onAbort))
       })
       const written = await store(completedEnvelope(ticket, result))
@@ -152,6 +159,15 @@ export function ticketProcessor (deps: ProcessorDeps) {
       // Cancelled while it ran: the handler was aborted (an http product's upstream call too).
       if (err instanceof TicketCancelledError || signal.reason === CANCELLED) return await cancelled()
       const reason = scrubbedReason(err instanceof Error ? err.message : String(err), ticket, product)
+      if (err instanceof UpstreamPause) {
+        // Every worker of the product honours the pause (each has a limiter); the job goes back to
+        // wait without spending its attempt.
+        const pauseMs = Math.min(err.pauseMs, product.maxPauseMs)
+        await deps.pause(pauseMs)
+        log.warn({ pauseMs, status: err.status }, 'the upstream asked to wait: the product is paused on every worker, and this try is not counted')
+        finish('paused')
+        throw Worker.RateLimitError()
+      }
       if (err instanceof ProductRejection) {
         await store(failedEnvelope(ticket, 'PRODUCT_REJECTED', reason))
         log.info({ reason }, 'ticket rejected by the product')

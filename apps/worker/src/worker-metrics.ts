@@ -26,6 +26,12 @@ export function createWorkerMetrics () {
       labelNames: ['product', 'outcome'] as const,
       registers: [registry]
     }),
+    idempotencyKeyRefusals: new Counter({
+      name: 'request_out_upstream_idempotency_key_refusals_total',
+      help: 'Upstream 422 answers that name the Idempotency-Key (the upstream holds another request under the ticket\'s key)',
+      labelNames: ['product'] as const,
+      registers: [registry]
+    }),
     upstreamDuration: new Histogram({
       name: 'request_out_upstream_duration_seconds',
       help: 'Latency of http products\' upstream calls, by product and HTTP status ("error" for network errors and timeouts)',

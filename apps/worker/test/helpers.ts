@@ -75,8 +75,8 @@ export async function testBench (t: Teardown, products: ProductDefinition[], red
       if (product === undefined) throw new Error(`no product ${productKeyValue}`)
       const d = product.definition
       const ticket = { TicketId: ticketId, Subject: d.Subject, SubjectType: d.SubjectType, SubjectIdentifier: d.SubjectIdentifier, ...(data === undefined ? {} : { Data: data }) }
-      await store.claim(clientId, ticketId, fingerprints.of(ticket), product.key)
-      await queues.get(product.key)?.add(TICKET_JOB_NAME, { ...ticket, ClientId: clientId, RequestId: `req-${ticketId}`, AcceptedAt: Date.now() },
+      const claim = await store.claim(clientId, ticketId, fingerprints.of(ticket), product.key)
+      await queues.get(product.key)?.add(TICKET_JOB_NAME, { ...ticket, ClientId: clientId, RequestId: `req-${ticketId}`, AcceptedAt: Date.now(), ClaimedAt: claim.acceptedAt },
         { jobId: ticketKey(clientId, ticketId), ...retryPolicy.jobOptions(product) })
     },
     async record (ticketId: string, clientId = 'client-a'): Promise<TicketEnvelope | undefined> {

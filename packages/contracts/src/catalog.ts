@@ -59,6 +59,8 @@ export const ProductDefinition = Type.Object(
     /** @defaultValue 30000 */
     TimeoutMs: Type.Optional(positiveInt('Time allowed for one try', 3_600_000, 30_000)),
     RateLimit: Type.Optional(RateLimitSettings),
+    /** @defaultValue 600000 */
+    MaxPauseMs: Type.Optional(positiveInt('The longest an upstream\'s 429 or 503 with Retry-After (or RateLimit fields) pauses the product on every worker', 86_400_000, 600_000)),
     /** @defaultValue "client" */
     Fairness: Type.Optional(Type.Union([Type.Literal('client'), Type.Literal('fifo')], {
       default: 'client',

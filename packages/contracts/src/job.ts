@@ -11,7 +11,10 @@ export const TicketJob = Type.Object(
     Data: Type.Optional(TicketInput),
     ClientId: Type.String({ description: "The token's sub: tickets are namespaced per client" }),
     RequestId: Type.String({ description: 'The intake request id, carried into worker logs' }),
-    AcceptedAt: Type.Integer({ description: 'Epoch ms when the intake accepted the ticket' })
+    AcceptedAt: Type.Integer({ description: 'Epoch ms when the intake accepted the ticket' }),
+    ClaimedAt: Type.Optional(Type.Integer({
+      description: "Epoch ms the claim stored (the ticket hash's `at`): names this acceptance of the TicketId; the upstream's Idempotency-Key is made of it. Absent in jobs queued before it existed"
+    }))
   },
   { additionalProperties: false, $id: 'TicketJob' }
 )

@@ -14,6 +14,8 @@ export interface Product {
   backoff: { delayMs: number, jitter: number }
   timeoutMs: number
   rateLimit: { max: number, durationMs: number } | undefined
+  /** The longest an upstream's back-pressure (429 / 503 with a hint) pauses the product. */
+  maxPauseMs: number
   /** `client`: clients take turns within the product (fair-share priorities); `fifo`: arrival order. */
   fairness: 'client' | 'fifo'
   /** Tickets of one client running at once over every worker, or undefined for no cap. */
@@ -60,7 +62,7 @@ export class ProductCatalog {
 }
 
 /** A catalog entry with the schema's defaults filled in (TypeBox `default`, stated once in contracts). */
-type ResolvedDefinition = ProductDefinition & Required<Pick<ProductDefinition, 'Available' | 'Concurrency' | 'Attempts' | 'TimeoutMs' | 'Fairness'>> & {
+type ResolvedDefinition = ProductDefinition & Required<Pick<ProductDefinition, 'Available' | 'Concurrency' | 'Attempts' | 'TimeoutMs' | 'Fairness' | 'MaxPauseMs'>> & {
   Backoff: { DelayMs: number, Jitter: number }
 }
 
@@ -78,6 +80,7 @@ function resolveProduct (definition: ProductDefinition, fromEnv: string[]): Prod
     backoff: { delayMs: d.Backoff.DelayMs, jitter: d.Backoff.Jitter },
     timeoutMs: d.TimeoutMs,
     rateLimit: d.RateLimit === undefined ? undefined : { max: d.RateLimit.Max, durationMs: d.RateLimit.DurationMs },
+    maxPauseMs: d.MaxPauseMs,
     fairness: d.Fairness,
     clientConcurrency: d.ClientConcurrency,
     initiallyAvailable: d.Available,
@@ -133,6 +136,9 @@ export function parseCatalog (raw: unknown, env: NodeJS.ProcessEnv = process.env
   }
   substituted.Products.forEach((p, i) => {
     if (p.Kind === 'http' && p.Http === undefined) throw new CatalogError(`${source}: ${entryName(raw, i)}: Kind "http" needs an "Http" section`)
+    // Request Out sends it itself, the same on every try of a ticket: a fixed one would make every ticket one request.
+    const fixed = Object.keys(p.Http?.Headers ?? {}).find((h) => h.toLowerCase() === 'idempotency-key')
+    if (fixed !== undefined) throw new CatalogError(`${source}: ${entryName(raw, i)} /Http/Headers/${fixed}: Request Out sends each ticket's own Idempotency-Key; remove this header`)
   })
   return new ProductCatalog(substituted, secretsByEntry)
 }

@@ -1,8 +1,9 @@
 import { ErrorCode } from '@request-out/contracts'
 import type { Product } from './product-catalog.js'
 
-// Upstream 4xx answers that mean "try again later", not "your data is wrong".
-const RETRYABLE_UPSTREAM_4XX = new Set([408, 425, 429])
+// Upstream 4xx answers that mean "try again later", not "your data is wrong". 409: with the
+// Idempotency-Key every try sends, the draft's "a request with this key is still being processed".
+const RETRYABLE_UPSTREAM_4XX = new Set([408, 409, 425, 429])
 
 /** The code of a ticket that ran out of tries, or whose workers kept dying under it. */
 const EXHAUSTED: typeof ErrorCode.PRODUCT_FAILED = ErrorCode.PRODUCT_FAILED

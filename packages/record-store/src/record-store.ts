@@ -52,11 +52,12 @@ export class RecordStore {
    * tells what is already there under this client's TicketId.
    */
   async claim (clientId: string, ticketId: string, fingerprint: Fingerprint, product: string, requestId = '', traceId = ''): Promise<ClaimResult> {
+    const at = Date.now()
     const reply = await claimTicketScript.run(this.#redis, this.#ticket(clientId, ticketId), {
-      fingerprint: fingerprintValue(fingerprint), product, at: Date.now(), ttlSeconds: this.#ttl, clientId, ticketId, requestId, traceId
+      fingerprint: fingerprintValue(fingerprint), product, at, ttlSeconds: this.#ttl, clientId, ticketId, requestId, traceId
     })
-    if (reply.outcome === 'claimed') return reply
-    return existingTicket(fingerprint, reply.fingerprint, reply.record, reply.cancelRequested)
+    if (reply.outcome === 'claimed') return { outcome: 'claimed', acceptedAt: at }
+    return { ...existingTicket(fingerprint, reply.fingerprint, reply.record, reply.cancelRequested), acceptedAt: reply.acceptedAt }
   }
 
   /**
@@ -79,6 +80,12 @@ export class RecordStore {
       : await this.#redis.hmget(key, TicketField.product, TicketField.record).then(([p, r]) => ({ product: p, record: r }))
     if (product === null && record === null) return { exists: false }
     return { exists: true, product: product ?? '', record: parseRecord(record) }
+  }
+
+  /** The acceptance time the ticket's hash holds (epoch ms), or undefined once it is gone. */
+  async acceptedAt (clientId: string, ticketId: string): Promise<number | undefined> {
+    const at = await this.#redis.hget(this.#keys.ticket(clientId, ticketId), TicketField.acceptedAt)
+    return at === null ? undefined : Number(at)
   }
 
   /** The code of the ticket's record when no later outcome may replace it (the retry policy says which), else undefined. */

@@ -2,11 +2,13 @@ import { Value } from '@sinclair/typebox/value'
 import { TicketEnvelope, type AuditAction } from '@request-out/contracts'
 import type { TicketFingerprint } from './ticket-fingerprint.js'
 
-export type ClaimResult =
-  | { outcome: 'claimed' }
-  | { outcome: 'existing', sameFields: boolean, record: TicketEnvelope | undefined, cancelRequested: boolean }
+export interface ExistingTicket { outcome: 'existing', sameFields: boolean, record: TicketEnvelope | undefined, cancelRequested: boolean }
 
-export type ExistingTicket = Extract<ClaimResult, { outcome: 'existing' }>
+/**
+ * What a claim found: a new ticket, or one already there. `acceptedAt` is the acceptance time the
+ * ticket's hash holds (the new one's, or the first claim's): it names this acceptance of the TicketId.
+ */
+export type ClaimResult = ({ outcome: 'claimed' } | ExistingTicket) & { acceptedAt: number }
 
 export type TicketState =
   | { exists: false }

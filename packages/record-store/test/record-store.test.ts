@@ -69,9 +69,12 @@ t.test('claim, read, write once, expiry, and the wake-up', async (t) => {
   await waiter.start()
 
   t.same(await store.read('c', 't-1'), { exists: false })
-  t.same(await store.claim('c', 't-1', 'fp1', 's/t/i'), { outcome: 'claimed' })
-  t.same(await store.claim('c', 't-1', 'fp1', 's/t/i'), { outcome: 'existing', sameFields: true, record: undefined, cancelRequested: false })
-  t.same(await store.claim('c', 't-1', 'fp2', 's/t/i'), { outcome: 'existing', sameFields: false, record: undefined, cancelRequested: false })
+  const first = await store.claim('c', 't-1', 'fp1', 's/t/i')
+  t.match(first, { outcome: 'claimed', acceptedAt: Number })
+  t.same(await store.claim('c', 't-1', 'fp1', 's/t/i'), { outcome: 'existing', sameFields: true, record: undefined, cancelRequested: false, acceptedAt: first.acceptedAt },
+    'a re-claim tells the acceptance time the first claim stored')
+  t.same(await store.claim('c', 't-1', 'fp2', 's/t/i'), { outcome: 'existing', sameFields: false, record: undefined, cancelRequested: false, acceptedAt: first.acceptedAt })
+  t.equal(await store.acceptedAt('c', 't-1'), first.acceptedAt)
   t.same(await store.read('c', 't-1'), { exists: true, product: 's/t/i', record: undefined })
 
   const wait = waiter.waitFor(ticketKey('c', 't-1'), 5000)

@@ -72,7 +72,8 @@ export function ticketSubmission (app: FastifyInstance, reads: TicketReads, vali
         ...(ticket.Data === undefined ? {} : { Data: ticket.Data }),
         ClientId: principal.clientId,
         RequestId: context.requestId,
-        AcceptedAt: Date.now()
+        AcceptedAt: Date.now(),
+        ClaimedAt: claim.acceptedAt
       }, claim.outcome === 'claimed')
       const outcome = claim.outcome === 'claimed' ? 'accepted' : 'duplicate'
       if (context.annotate !== undefined) context.annotate({ ...fields, outcome })

@@ -6,6 +6,8 @@ interface HandlerContext {
   signal: AbortSignal
   /** 1 for the first try. */
   attempt: number
+  /** The ticket's Idempotency-Key header value, the same on every try of this acceptance. */
+  idempotencyKey: string
   log: Logger
 }
 
@@ -18,4 +20,15 @@ export type ProductHandler = (ticket: TicketJob, context: HandlerContext) => Pro
 /** The product refused the ticket's data; retrying cannot help. */
 export class ProductRejection extends Error {
   override name = 'ProductRejection'
+}
+
+/**
+ * The upstream asked to be left alone for a while (a 429 or 503 with Retry-After or RateLimit
+ * fields): the product pauses on every worker for `pauseMs`, and the try is not counted.
+ */
+export class UpstreamPause extends Error {
+  override name = 'UpstreamPause'
+  constructor (readonly pauseMs: number, readonly status: number) {
+    super(`the upstream answered ${status} and asked to wait ${Math.ceil(pauseMs / 1000)} s`)
+  }
 }
