@@ -48,8 +48,9 @@ export interface TicketEventConsumerOptions {
  */
 export async function attachRecords (redis: Redis | Cluster, prefix: string, events: TicketEvent[]): Promise<void> {
   const wanted = events.filter((e) => e.type === TicketEventType.RECORD && e.fields.record === undefined)
+  const keys = redisKeys(prefix)
   await Promise.all(wanted.map(async (e) => {
-    const [rec, code] = await redis.hmget(redisKeys(prefix).ticket(e.clientId, e.ticketId), TicketField.record, TicketField.code)
+    const [rec, code] = await redis.hmget(keys.ticket(e.clientId, e.ticketId), TicketField.record, TicketField.code)
     if (typeof rec === 'string' && code === e.fields.code) e.fields.record = rec
   }))
 }

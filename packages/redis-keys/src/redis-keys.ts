@@ -15,7 +15,19 @@ export interface QueuePlacement {
  * (`{<product>}`), the login counters together (`{login}`). `<id>` is ticketKey(): also the
  * ticket's BullMQ job id. Each family is listed in KEY_FAMILIES as docs/architecture.md names it.
  */
-export function redisKeys (prefix: string) {
+export function redisKeys (prefix: string): RedisKeys {
+  let keys = byPrefix.get(prefix)
+  if (keys === undefined) {
+    keys = keysOf(prefix)
+    byPrefix.set(prefix, keys)
+  }
+  return keys
+}
+
+/** Made once per prefix: callers on the request path ask for them per request. */
+const byPrefix = new Map<string, RedisKeys>()
+
+function keysOf (prefix: string) {
   const tag = (t: string): string => `${prefix}:{${t}}`
   const group = (clientId: string, ticketId: string): string => tag(`tg${ticketGroup(clientId, ticketId)}`)
   /** A key BullMQ's queue `product` holds (`queue.toKey(type)`), or one we keep beside them. */
@@ -75,7 +87,7 @@ export function redisKeys (prefix: string) {
   }
 }
 
-export type RedisKeys = ReturnType<typeof redisKeys>
+export type RedisKeys = ReturnType<typeof keysOf>
 
 /** Every ticket group's event stream: what a consumer of ticket events reads. */
 export function allTicketEvents (keys: RedisKeys): string[] {
