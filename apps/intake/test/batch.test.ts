@@ -1,5 +1,6 @@
 import t from 'tap'
-import { TEST_REDIS_URL, spawnWorker, waitFor } from '@request-out/test-support'
+import { Redis } from 'ioredis'
+import { TEST_REDIS_URL, hasRedisServer, spawnWorker, startPrivateRedis, waitFor } from '@request-out/test-support'
 import { SEED_TICKET, getTicket, postTicket, startIntake, tokenFor } from './helpers.js'
 
 const client = tokenFor('client-a')
@@ -68,4 +69,28 @@ t.test('defects #25.11: a batch answers the RateLimit fields, counting its ticke
   t.match(res.headers.ratelimit, /^"requests";r=42;t=\d+$/, '8 of 50 used')
   const single = await postTicket(app, client, { ...SEED_TICKET, TicketId: 'rl-single' })
   t.match(single.headers.ratelimit, /^"requests";r=41;t=\d+$/, 'a single POST counts from the same budget')
+})
+
+t.test('a batch\'s tickets of one client take their fair-share turns with one script call, not one each', { skip: hasRedisServer() ? false : 'redis-server is not installed' }, async (t) => {
+  // A Redis of the test's own: its command counts are this intake's alone.
+  const redis = await startPrivateRedis()
+  t.teardown(async () => redis.destroy())
+  const { app } = await startIntake(t, { REDIS_URL: redis.url })
+  const probe = new Redis(redis.url)
+  t.teardown(() => probe.disconnect())
+  const scripts = async (): Promise<number> => {
+    const stats = await probe.info('commandstats')
+    return ['evalsha', 'eval'].reduce((n, c) => n + Number(new RegExp(`cmdstat_${c}:calls=(\\d+)`).exec(stats)?.[1] ?? 0), 0)
+  }
+  // Warm: the scripts are loaded, the queue counts read.
+  t.equal((await app.inject(batch([{ ...SEED_TICKET, TicketId: 'warm-0' }]))).statusCode, 200)
+  const before = await scripts()
+  const n = 200
+  const res = await app.inject(batch(Array.from({ length: n }, (_, i) => ({ ...SEED_TICKET, TicketId: `turns-${i}` }))))
+  t.equal(res.statusCode, 200)
+  t.ok(res.json().Data.Results.every((r: { StatusCode: number }) => r.StatusCode === 202), 'every ticket accepted')
+  const used = (await scripts()) - before
+  // Per ticket its claim and BullMQ's add (a script too); for the batch one rate lease and one call
+  // for the client's turns. A turn per ticket would make it 3 per ticket.
+  t.ok(used <= 2 * n + 5, `${used} script calls for ${n} tickets (a claim and an add each, the turns together)`)
 })
