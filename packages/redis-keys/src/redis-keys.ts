@@ -2,7 +2,10 @@ import { TICKET_GROUPS, ticketGroup, ticketKey } from './ticket-id.js'
 
 const b64 = (s: string): string => Buffer.from(s, 'utf8').toString('base64url')
 
-/** Where a BullMQ queue lives: its name and the prefix BullMQ builds its own keys under. */
+/**
+ * Where a BullMQ queue lives: its name and the prefix BullMQ builds its own keys under.
+ * @public (named by the declaration of RedisKeys)
+ */
 export interface QueuePlacement {
   name: string
   prefix: string
