@@ -67,19 +67,19 @@ export class Admission {
   }
 
   /**
-   * Gives back whatever the ticket did not keep. Never throws: a turn or unit that could not be
-   * given back costs a tie with the client's next ticket, or one ticket of its quota.
+   * Gives back whatever the ticket did not keep; a promise only when there is a quota unit to give
+   * back. Never rejects: a turn or unit that could not be given back costs a tie with the client's
+   * next ticket, or one ticket of its quota.
    */
-  async close (): Promise<void> {
+  close (): Promise<void> | undefined {
     const { ticketQueues, redis, config } = this.#app
     if (this.#place && !this.#enqueued) ticketQueues.release(this.#product.key)
-    if (this.#fresh) return
+    if (this.#fresh) return undefined
     // Not awaited: the answer does not wait for a turn's return.
     if (this.#turn !== undefined) void ticketQueues.returnTurn(this.#product, this.#principal.clientId, this.#turn).catch(() => {})
     const quota = this.#principal.quota
-    if (quota !== undefined && this.#quota?.allowed === true) {
-      await returnQuota(redis.producer, config.env.QUEUE_PREFIX, this.#principal.clientId, quota).catch(() => {})
-    }
+    if (quota === undefined || this.#quota?.allowed !== true) return undefined
+    return returnQuota(redis.producer, config.env.QUEUE_PREFIX, this.#principal.clientId, quota).catch(() => {})
   }
 }
 
@@ -89,6 +89,8 @@ export async function admit<T> (app: FastifyInstance, product: Product, principa
   try {
     return await admitting(admission)
   } finally {
-    await admission.close()
+    // Only a quota unit's return is waited for; a new ticket has nothing to give back.
+    const closing = admission.close()
+    if (closing !== undefined) await closing
   }
 }
