@@ -114,10 +114,9 @@ export function ticketSubmission (app: FastifyInstance, reads: TicketReads, vali
       return refusal(unavailable('Ticket history is behind; retry later'), key)
     }
     return await admit(app, product, principal, async (admission) => {
-      // A quota counts new tickets only: one refused, repeated or not queued is given back (by the
-      // admission). Without one, nothing is awaited before the turn is taken: a batch's tickets then
-      // ask for their turns in one tick, and take them with one script call.
-      const quota = principal.quota === undefined ? undefined : await admission.takeQuota()
+      // A quota counts new tickets only: one refused, repeated or not queued is given back (by the admission).
+      const taking = admission.takeQuota()
+      const quota = taking === undefined ? undefined : await taking
       if (quota?.allowed === false) {
         // A repeated POST does not count: a ticket already accepted answers its state (or 409 with
         // other fields) as it would without a quota. Only a new ticket is refused.
