@@ -13,5 +13,11 @@ setInterval(async () => {
     set('failed', p.counts.failed || 0)
     set('recent-completed', p.recent.completed)
     set('recent-failed', p.recent.failed)
+    const b = p.breaker
+    const cell = row.querySelector('[data-field="breaker"]')
+    if (cell) {
+      cell.textContent = b === null ? 'off' : b.State + (b.NextProbeAt ? ' (next probe ' + b.NextProbeAt + ')' : '')
+      cell.className = b === null || b.State === 'closed' ? 'on' : 'off'
+    }
   }
 }, 5000)

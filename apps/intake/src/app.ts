@@ -23,6 +23,7 @@ import operatorActionsPlugin from './plugins/operator-actions.js'
 import webhooksPlugin from './plugins/webhooks.js'
 import ticketQueuesPlugin from './plugins/ticket-queues.js'
 import availabilityPlugin from './plugins/availability.js'
+import upstreamBreakersPlugin from './plugins/upstream-breakers.js'
 import clientRatePlugin from './plugins/client-rate.js'
 import ticketIntakePlugin from './plugins/ticket-intake.js'
 import healthRoutes from './routes/health.js'
@@ -113,6 +114,7 @@ export async function buildApp (config: IntakeConfig, options: BuildOptions = {}
   await app.register(clientRatePlugin)
   await app.register(ticketIntakePlugin)
   await app.register(operatorActionsPlugin)
+  await app.register(upstreamBreakersPlugin)
 
   await app.register(healthRoutes)
   await app.register(metricsRoutes)

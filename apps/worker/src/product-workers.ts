@@ -13,6 +13,9 @@ import { createHandler } from './handlers/index.js'
 import { ticketLogFields, ticketProcessor } from './ticket-processor.js'
 import type { WorkerMetrics } from './worker-metrics.js'
 import { redisKeys } from '@request-out/redis-keys'
+import { ProductBreaker, pauseProduct, type BreakerStateName } from '@request-out/upstream-breaker'
+
+const STATE_GAUGE: Record<BreakerStateName, number> = { closed: 0, 'half-open': 1, open: 2 }
 
 /** A limiter no product reaches (a million jobs a second per queue). */
 const UNBOUND_LIMITER = { max: 1_000_000, duration: 1000 }
@@ -38,7 +41,7 @@ export interface ProductWorkersOptions {
  * limit, so a slow or failing product never holds up another.
  */
 export class ProductWorkers {
-  readonly #workers: Array<{ product: Product, worker: Worker<TicketJob>, queue: Queue<TicketJob>, closeHandler: () => Promise<void> }> = []
+  readonly #workers: Array<{ product: Product, worker: Worker<TicketJob>, queue: Queue<TicketJob>, breaker: ProductBreaker | undefined, closeHandler: () => Promise<void> }> = []
   readonly #stopping = new AbortController()
   readonly #log: Logger
   #closing: Promise<void> | undefined
@@ -63,6 +66,7 @@ export class ProductWorkers {
       const clientSlots = product.clientConcurrency === undefined
         ? undefined
         : new ClientSlots(options.connection, keys, product.key, product.clientConcurrency, product.timeoutMs + 30_000)
+      const breaker = this.#breaker(options, product, log)
       // With tracing, each try's span is a child of the enqueue's (its context travels in the job).
       const processor = ticketProcessor({
         product,
@@ -73,8 +77,9 @@ export class ProductWorkers {
         stopping: this.#stopping.signal,
         cancels: options.cancels,
         // BullMQ's manual rate limit: every worker of the queue waits it out (they all have a limiter).
-        pause: async (ms) => { await queue.rateLimit(ms) },
-        ...(clientSlots === undefined ? {} : { clientSlots })
+        pause: async (ms) => { await pauseProduct(options.connection, keys, product.key, ms) },
+        ...(clientSlots === undefined ? {} : { clientSlots }),
+        ...(breaker === undefined ? {} : { breaker })
       })
       // Counted, so a stop can tell running jobs from a close that waits on an unreachable Redis.
       const counted: typeof processor = async (...args) => {
@@ -112,8 +117,33 @@ export class ProductWorkers {
       worker.on('stalled', (jobId) => log.warn({ jobId }, 'job stalled (its worker stopped); it runs again'))
       worker.on('failed', (job, err) => { void this.#onFailed(options.recordStore, product, job, err, log) })
       queue.on('error', onError('queue'))
-      this.#workers.push({ product, worker, queue, closeHandler: close })
+      this.#workers.push({ product, worker, queue, breaker, closeHandler: close })
     }
+  }
+
+  /** The product's side of its fleet-wide upstream breaker, told to this worker's metrics and log. */
+  #breaker (options: ProductWorkersOptions, product: Product, log: Logger): ProductBreaker | undefined {
+    if (product.breaker === undefined) return undefined
+    const { metrics } = options
+    let unreachable = false
+    // A probe's lease outlives its try by a margin: a try never runs longer than the product's timeout.
+    return new ProductBreaker(options.connection, redisKeys(options.queuePrefix), product.key, product.breaker, product.timeoutMs + 5_000, {
+      seen: (state, pausedMs) => {
+        unreachable = false
+        metrics.breakerState.set({ product: product.key }, STATE_GAUGE[state])
+        metrics.upstreamPaused.set({ product: product.key }, pausedMs / 1000)
+      },
+      transition: (to, reason) => {
+        metrics.breakerTransitions.inc({ product: product.key, to })
+        const line = { breaker: to, reason }
+        if (to === 'closed') log.info(line, 'upstream breaker closed: the product runs on every worker again')
+        else log.warn(line, to === 'open' ? 'upstream breaker open: no worker starts a ticket of the product until its probe' : 'upstream breaker half-open: one probe try')
+      },
+      unreachable: (err) => {
+        if (!unreachable && !isRedisUnavailable(err)) log.warn({ err }, 'the upstream breaker could not be read; keeping its last state')
+        unreachable = true
+      }
+    })
   }
 
   /**
@@ -133,7 +163,8 @@ export class ProductWorkers {
   }
 
   start (): void {
-    for (const { worker } of this.#workers) {
+    for (const { worker, breaker } of this.#workers) {
+      breaker?.start()
       worker.run().catch((err: unknown) => this.#log.error({ err }, 'worker stopped running'))
     }
   }
@@ -175,7 +206,7 @@ export class ProductWorkers {
         this.#stopping.abort()
         await Promise.allSettled(this.#workers.map(async ({ worker }) => worker.close(true)))
       }
-      await Promise.allSettled(this.#workers.map(async ({ closeHandler, queue }) => Promise.all([closeHandler(), queue.close()])))
+      await Promise.allSettled(this.#workers.map(async ({ closeHandler, queue, breaker }) => Promise.all([closeHandler(), queue.close(), breaker?.close()])))
     })()
     await this.#closing
   }

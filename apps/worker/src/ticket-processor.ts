@@ -8,10 +8,11 @@ import { type RecordStore } from '@request-out/record-store'
 import { activeTraceparent, inSpan } from '@request-out/tracing'
 import { CANCELLED, type CancelListener } from './cancel-listener.js'
 import type { ClientSlots } from './client-slots.js'
-import { ProductRejection, UpstreamPause, type ProductHandler } from './handlers/index.js'
+import { ProductRejection, UpstreamAnswerError, UpstreamPause, type ProductHandler } from './handlers/index.js'
 import type { WorkerMetrics } from './worker-metrics.js'
 import { ticketKey } from '@request-out/redis-keys'
 import { idempotencyKey } from './idempotency-key.js'
+import type { ProbeOutcome, ProductBreaker } from '@request-out/upstream-breaker'
 
 class TicketTimeoutError extends Error {
   override name = 'TicketTimeoutError'
@@ -31,6 +32,8 @@ export interface ProcessorDeps {
   clientSlots?: ClientSlots
   /** Pauses the product on every worker for this long (the upstream's back-pressure). */
   pause: (ms: number) => Promise<void>
+  /** The product's upstream breaker, unless the catalog turns it off. */
+  breaker?: ProductBreaker
 }
 
 /** How long a ticket over its client's ClientConcurrency waits before it asks again (plus up to as much jitter). */
@@ -52,6 +55,18 @@ function scrubbedReason (message: string, ticket: TicketJob, product: Pick<Produ
     if (typeof value === 'string') personal.push(value)
   }
   return scrubText(message, [...personal, ...product.secrets])
+}
+
+/**
+ * What a try's end says of the upstream, for its breaker: an answer (a result, a rejection, any
+ * 4xx) shows it up; a 5xx, a timeout, a network error or a broken answer is a failure; a pause,
+ * a cancellation or a stopping worker says nothing.
+ */
+function upstreamOutcome (err: unknown, signal: AbortSignal, timedOut: boolean): ProbeOutcome {
+  if (err instanceof UpstreamPause || err instanceof TicketCancelledError || signal.reason === CANCELLED) return 'none'
+  if (err instanceof ProductRejection) return 'ok'
+  if (err instanceof UpstreamAnswerError) return err.status >= 400 && err.status < 500 ? 'ok' : 'failed'
+  return signal.aborted && !timedOut ? 'none' : 'failed'
 }
 
 export function ticketLogFields (job: Job<TicketJob>, product: string): Record<string, unknown> {
@@ -126,6 +141,30 @@ export function ticketProcessor (deps: ProcessorDeps) {
       await job.moveToDelayed(Date.now() + OVER_CAP_DELAY_MS + Math.floor(Math.random() * OVER_CAP_DELAY_MS), token)
       throw new DelayedError()
     }
+    const breaker = deps.breaker
+    const jobId = job.id ?? ''
+    const gate = breaker === undefined ? 'run' : breaker.admit(jobId)
+    const decision = typeof gate === 'string' ? gate : await gate
+    if (decision === 'wait') {
+      // The breaker is open, or another try probes it: back to wait, the attempt not spent.
+      unregister()
+      if (slots !== undefined) await slots.release(ticket.ClientId, jobId).catch(() => {})
+      finish('held')
+      throw Worker.RateLimitError()
+    }
+    const probing = decision === 'probe'
+    let told = false
+    /** Tells the breaker, once, what this try found of the upstream (the probe's ends the probe). */
+    const tell = async (outcome: ProbeOutcome, reason: string): Promise<void> => {
+      if (breaker === undefined || told) return
+      told = true
+      if (!probing) {
+        if (outcome !== 'none') breaker.count(outcome)
+        return
+      }
+      await breaker.settleProbe(jobId, outcome, reason)
+        .catch((e: unknown) => log.warn({ err: e }, 'could not settle the breaker\'s probe; its lease lapses by itself'))
+    }
 
     // A job queued before jobs carried the claim's time reads it from the ticket (then, once the
     // ticket is gone, the enqueue time is the closest there is).
@@ -150,15 +189,25 @@ export function ticketProcessor (deps: ProcessorDeps) {
         inSpan(`product ${product.key}`, spanAttributes, async () => await handle(ticket, { signal, attempt, log, idempotencyKey: key })).then(resolve, reject)
           .finally(() => signal.removeEventListener('abort', onAbort))
       })
+      await tell('ok', 'the probe try succeeded')
       const written = await store(completedEnvelope(ticket, result))
       // Not written: another delivery of this ticket stored its record first (at-least-once).
       log.info(written ? 'ticket completed: record stored' : 'ticket completed again; the first record stands')
       finish('completed')
       return 'completed'
     } catch (err) {
+      const reason = scrubbedReason(err instanceof Error ? err.message : String(err), ticket, product)
+      const outcome = upstreamOutcome(err, signal, timedOut)
+      await tell(outcome, reason)
       // Cancelled while it ran: the handler was aborted (an http product's upstream call too).
       if (err instanceof TicketCancelledError || signal.reason === CANCELLED) return await cancelled()
-      const reason = scrubbedReason(err instanceof Error ? err.message : String(err), ticket, product)
+      if (probing && outcome === 'failed') {
+        // The probe found the upstream still down: the breaker is open again and the ticket waits
+        // with the others, its attempt not spent.
+        log.warn({ reason }, 'the breaker\'s probe try failed: the breaker is open again, and this try is not counted')
+        finish('probe-failed')
+        throw Worker.RateLimitError()
+      }
       if (err instanceof UpstreamPause) {
         // Every worker of the product honours the pause (each has a limiter); the job goes back to
         // wait without spending its attempt.

@@ -39,6 +39,24 @@ export function createWorkerMetrics () {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers: [registry]
     }),
+    breakerState: new Gauge({
+      name: 'request_out_product_breaker_state',
+      help: 'A product\'s upstream breaker as this worker saw it last: 0 closed, 1 half-open, 2 open',
+      labelNames: ['product'] as const,
+      registers: [registry]
+    }),
+    breakerTransitions: new Counter({
+      name: 'request_out_product_breaker_transitions_total',
+      help: 'Upstream breaker transitions this worker made, by product and the state entered (open, half-open, closed)',
+      labelNames: ['product', 'to'] as const,
+      registers: [registry]
+    }),
+    upstreamPaused: new Gauge({
+      name: 'request_out_upstream_paused_seconds',
+      help: 'Seconds a product\'s workers still wait before taking a ticket: an upstream\'s back-pressure or an open breaker',
+      labelNames: ['product'] as const,
+      registers: [registry]
+    }),
     queueJobs: new Gauge({
       name: 'request_out_queue_jobs',
       help: 'Jobs per product queue and state, read when scraped',

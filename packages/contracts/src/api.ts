@@ -60,6 +60,15 @@ const LoginData = Type.Object({
 export const LoginResponse = ApiEnvelope(LoginData, 'LoginResponse')
 export type LoginResponse = Static<typeof LoginResponse>
 
+/** A product's upstream breaker as every worker shares it. */
+export const BreakerView = Type.Object({
+  State: Type.Union([Type.Literal('closed'), Type.Literal('half-open'), Type.Literal('open')]),
+  Since: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], { description: 'When it entered this state; null if it never left closed' }),
+  LastFailure: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], { description: 'The last failed upstream call it counted' }),
+  NextProbeAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], { description: 'Open: when one probe try is let through' })
+}, { title: 'BreakerView' })
+export type BreakerView = Static<typeof BreakerView>
+
 export const ProductView = Type.Object({
   Key: Type.String({ description: 'Subject/SubjectType/SubjectIdentifier' }),
   Subject: Type.String(),
@@ -69,6 +78,7 @@ export const ProductView = Type.Object({
   Kind: Type.String(),
   Available: Type.Boolean(),
   Reason: Type.Optional(Type.String()),
+  Breaker: Type.Union([BreakerView, Type.Null()], { description: 'The upstream breaker; null when the catalog turns it off. Available stays the admin switch' }),
   InputSchema: Type.Optional(Type.Unknown())
 })
 export type ProductView = Static<typeof ProductView>

@@ -1,7 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox'
 
 /**
- * Every operator action the audit trail records, by the name its rows carry. `app.audit()` takes
+ * Every operator action the audit trail records (and the breaker's automatic ones), by the name its rows carry. `app.audit()` takes
  * only these, and the audit search's `Action` is one of them.
  */
 const AUDIT_ACTIONS = [
@@ -20,7 +20,10 @@ const AUDIT_ACTIONS = [
   'webhook.disable',
   'ticket.cancel',
   'tickets.cancel',
-  'personal-data.erase'
+  'personal-data.erase',
+  // Automatic, actor `system`: a product's upstream breaker opened or closed.
+  'breaker.open',
+  'breaker.close'
 ] as const
 
 export const AuditAction = Type.Union(AUDIT_ACTIONS.map((a) => Type.Literal(a)), { description: 'An operator action, as the audit trail names it' })

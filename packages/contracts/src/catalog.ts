@@ -23,6 +23,30 @@ const RateLimitSettings = Type.Object(
   { additionalProperties: false }
 )
 
+/**
+ * The product's upstream circuit breaker, shared by every worker: it opens on a share of failures
+ * over a sliding window or on failures in a row, and an open breaker makes the intakes answer "not
+ * available now" (or queue, per WhenUpstreamDown) until a probe try succeeds.
+ */
+export const BreakerSettings = Type.Object(
+  {
+    /** @defaultValue 30000 */
+    WindowMs: Type.Optional(positiveInt('The sliding window over which upstream calls are counted', 3_600_000, 30_000)),
+    /** @defaultValue 10 */
+    MinCalls: Type.Optional(positiveInt('Calls in the window before its failure share can open the breaker', 100_000, 10)),
+    /** @defaultValue 0.5 */
+    FailureRatio: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1, default: 0.5, description: 'Share of failed calls in the window that opens the breaker' })),
+    /** @defaultValue 10 */
+    ConsecutiveFailures: Type.Optional(positiveInt('Failures in a row that open the breaker', 100_000, 10)),
+    /** @defaultValue 30000 */
+    OpenMs: Type.Optional(positiveInt('How long the breaker stays open before one probe try; doubles on each failed probe', 86_400_000, 30_000)),
+    /** @defaultValue 300000 */
+    MaxOpenMs: Type.Optional(positiveInt('The longest the open interval grows to', 86_400_000, 300_000))
+  },
+  { additionalProperties: false }
+)
+export type BreakerSettings = Static<typeof BreakerSettings>
+
 const SandboxSettings = Type.Object(
   { LatencyMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 600_000 })) },
   { additionalProperties: false }
@@ -61,6 +85,13 @@ export const ProductDefinition = Type.Object(
     RateLimit: Type.Optional(RateLimitSettings),
     /** @defaultValue 600000 */
     MaxPauseMs: Type.Optional(positiveInt('The longest an upstream\'s 429 or 503 with Retry-After (or RateLimit fields) pauses the product on every worker', 86_400_000, 600_000)),
+    /** @defaultValue `{}` (every BreakerSettings default) */
+    Breaker: Type.Optional(Type.Union([Type.Literal(false), BreakerSettings], { description: 'The upstream circuit breaker\'s settings; false turns it off' })),
+    /** @defaultValue "refuse" */
+    WhenUpstreamDown: Type.Optional(Type.Union([Type.Literal('refuse'), Type.Literal('queue')], {
+      default: 'refuse',
+      description: 'While the breaker is open: refuse answers new tickets 404 PRODUCT_NOT_AVAILABLE with Retry-After; queue accepts them to run once the upstream is back'
+    })),
     /** @defaultValue "client" */
     Fairness: Type.Optional(Type.Union([Type.Literal('client'), Type.Literal('fifo')], {
       default: 'client',

@@ -9,10 +9,10 @@ export {
   Availability, AvailabilityRequest, AvailabilityResponse, BatchRequest, BatchResponse,
   BatchResult, BulkCancelFilter, BulkCancelRequest, BulkCancelResponse, DoneResponse,
   errorEnvelope, ErrorEnvelope, FieldError, HealthResponse, LoginRequest, LoginResponse,
-  OwnerQuery, PreferHeader, ProductParams, ProductsResponse, ProductView, RevocationRequest,
+  BreakerView, OwnerQuery, PreferHeader, ProductParams, ProductsResponse, ProductView, RevocationRequest,
   successEnvelope
 } from './api.js'
-export { CatalogFile, ProductDefinition } from './catalog.js'
+export { BreakerSettings, CatalogFile, ProductDefinition } from './catalog.js'
 export { TicketJob } from './job.js'
 export { ConfigError, errorMessage, IntakeEnv, parseEnv, WorkerEnv } from './env.js'
 export { MAX_CLIENT_ID_LENGTH, TokenClaims, UserRecord, UsersFile } from './users.js'

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { Value } from '@sinclair/typebox/value'
-import { CatalogFile, ProductDefinition, errorMessage, productKey } from '@request-out/contracts'
+import { BreakerSettings, CatalogFile, ProductDefinition, errorMessage, productKey } from '@request-out/contracts'
 import { DEFAULT_CATALOG } from './default-catalog.js'
 
 /** A catalog entry with every default applied once, so nothing downstream guesses. */
@@ -16,6 +16,10 @@ export interface Product {
   rateLimit: { max: number, durationMs: number } | undefined
   /** The longest an upstream's back-pressure (429 / 503 with a hint) pauses the product. */
   maxPauseMs: number
+  /** The upstream breaker's settings with their defaults, or undefined when the catalog turns it off. */
+  breaker: Breaker | undefined
+  /** What the intakes do with a new ticket while the breaker is open. */
+  whenUpstreamDown: 'refuse' | 'queue'
   /** `client`: clients take turns within the product (fair-share priorities); `fifo`: arrival order. */
   fairness: 'client' | 'fifo'
   /** Tickets of one client running at once over every worker, or undefined for no cap. */
@@ -30,6 +34,16 @@ export interface Product {
    * (API keys) and every `${NAME}` the entry took from the environment. An upstream may echo them.
    */
   secrets: string[]
+}
+
+/** BreakerSettings with every default applied. */
+export interface Breaker {
+  windowMs: number
+  minCalls: number
+  failureRatio: number
+  consecutiveFailures: number
+  openMs: number
+  maxOpenMs: number
 }
 
 export class CatalogError extends Error {
@@ -62,7 +76,7 @@ export class ProductCatalog {
 }
 
 /** A catalog entry with the schema's defaults filled in (TypeBox `default`, stated once in contracts). */
-type ResolvedDefinition = ProductDefinition & Required<Pick<ProductDefinition, 'Available' | 'Concurrency' | 'Attempts' | 'TimeoutMs' | 'Fairness' | 'MaxPauseMs'>> & {
+type ResolvedDefinition = ProductDefinition & Required<Pick<ProductDefinition, 'Available' | 'Concurrency' | 'Attempts' | 'TimeoutMs' | 'Fairness' | 'MaxPauseMs' | 'WhenUpstreamDown'>> & {
   Backoff: { DelayMs: number, Jitter: number }
 }
 
@@ -81,6 +95,8 @@ function resolveProduct (definition: ProductDefinition, fromEnv: string[]): Prod
     timeoutMs: d.TimeoutMs,
     rateLimit: d.RateLimit === undefined ? undefined : { max: d.RateLimit.Max, durationMs: d.RateLimit.DurationMs },
     maxPauseMs: d.MaxPauseMs,
+    breaker: resolveBreaker(d.Breaker),
+    whenUpstreamDown: d.WhenUpstreamDown,
     fairness: d.Fairness,
     clientConcurrency: d.ClientConcurrency,
     initiallyAvailable: d.Available,
@@ -88,6 +104,24 @@ function resolveProduct (definition: ProductDefinition, fromEnv: string[]): Prod
     personalFields: Object.entries(properties).filter(([, s]) => s?.['x-personal'] === true).map(([k]) => k),
     // Short values would redact ordinary words out of messages; they are no secrets anyway.
     secrets: [...new Set([...Object.values(d.Http?.Headers ?? {}), ...fromEnv])].filter((v) => v.length >= 6)
+  }
+}
+
+/** An entry's BreakerSettings with their defaults (stated in contracts), or undefined when it is off. */
+function breakerSettings (given: ProductDefinition['Breaker']): Required<BreakerSettings> | undefined {
+  return given === false ? undefined : Value.Default(BreakerSettings, structuredClone(given ?? {})) as Required<BreakerSettings>
+}
+
+function resolveBreaker (given: ProductDefinition['Breaker']): Breaker | undefined {
+  const b = breakerSettings(given)
+  if (b === undefined) return undefined
+  return {
+    windowMs: b.WindowMs,
+    minCalls: b.MinCalls,
+    failureRatio: b.FailureRatio,
+    consecutiveFailures: b.ConsecutiveFailures,
+    openMs: b.OpenMs,
+    maxOpenMs: b.MaxOpenMs
   }
 }
 
@@ -138,6 +172,8 @@ export function parseCatalog (raw: unknown, env: NodeJS.ProcessEnv = process.env
     if (p.Kind === 'http' && p.Http === undefined) throw new CatalogError(`${source}: ${entryName(raw, i)}: Kind "http" needs an "Http" section`)
     // Request Out sends it itself, the same on every try of a ticket: a fixed one would make every ticket one request.
     const fixed = Object.keys(p.Http?.Headers ?? {}).find((h) => h.toLowerCase() === 'idempotency-key')
+    const breaker = breakerSettings(p.Breaker)
+    if (breaker !== undefined && breaker.MaxOpenMs < breaker.OpenMs) throw new CatalogError(`${source}: ${entryName(raw, i)} /Breaker/MaxOpenMs: must be at least OpenMs (${breaker.OpenMs})`)
     if (fixed !== undefined) throw new CatalogError(`${source}: ${entryName(raw, i)} /Http/Headers/${fixed}: Request Out sends each ticket's own Idempotency-Key; remove this header`)
   })
   return new ProductCatalog(substituted, secretsByEntry)

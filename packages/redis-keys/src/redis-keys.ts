@@ -53,6 +53,16 @@ function keysOf (prefix: string) {
     fairShare: (product: string): string => inQueue(product, 'ro-fair'),
     /** A client's tickets running in a product's queue, leased by the workers (MAX_CLIENT_CONCURRENCY). */
     clientRunning: (product: string, clientId: string): string => inQueue(product, `ro-running:${b64(clientId)}`),
+    /** BullMQ's rate-limit key of a product's queue: while it lives, no worker of the queue takes a job. */
+    limiter: (product: string): string => inQueue(product, 'limiter'),
+    /** A product's upstream breaker: its state, since when, the next probe, failures in a row. */
+    breaker: (product: string): string => inQueue(product, 'ro-breaker'),
+    /** A product's upstream calls and failures, counted in tenths of the breaker's window. */
+    breakerCalls: (product: string): string => inQueue(product, 'ro-breaker-calls'),
+    /** The one try that probes a product's open breaker, leased. */
+    breakerProbe: (product: string): string => inQueue(product, 'ro-breaker-probe'),
+    /** A product's breaker transitions waiting for their audit entry (a list, oldest first). */
+    breakerTransitions: (product: string): string => inQueue(product, 'ro-breaker-transitions'),
     /** The webhook deliveries' BullMQ queue. */
     webhookQueue: { name: 'webhooks', prefix: tag('webhooks') } satisfies QueuePlacement,
     /** Clients' webhook endpoints, one hash field per client. */
@@ -111,6 +121,11 @@ export const KEY_FAMILIES: Readonly<Record<Exclude<keyof RedisKeys, 'all'>, stri
   prioritized: 'ro:{<product>}:<product>:prioritized',
   fairShare: 'ro:{<product>}:<product>:ro-fair',
   clientRunning: 'ro:{<product>}:<product>:ro-running:<client>',
+  limiter: 'ro:{<product>}:<product>:limiter',
+  breaker: 'ro:{<product>}:<product>:ro-breaker',
+  breakerCalls: 'ro:{<product>}:<product>:ro-breaker-calls',
+  breakerProbe: 'ro:{<product>}:<product>:ro-breaker-probe',
+  breakerTransitions: 'ro:{<product>}:<product>:ro-breaker-transitions',
   webhookQueue: 'ro:{webhooks}:webhooks:*',
   webhookEndpoints: 'ro:webhooks',
   webhookEvents: 'ro:webhook-events:<id>',

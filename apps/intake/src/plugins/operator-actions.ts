@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify'
 import type { RevocationRequest, TicketJob, WebhookEventType } from '@request-out/contracts'
 import { retryPolicy } from '@request-out/product-catalog'
 import { ticketKey } from '@request-out/redis-keys'
+import type { BreakerTransition } from '@request-out/upstream-breaker'
 import { HttpProblem } from '../http-problem.js'
 import type { Operator } from './ticket-history.js'
 
@@ -113,6 +114,28 @@ function createOperatorActions (app: FastifyInstance) {
         after: { Enabled: enabled }
       })
       await app.webhooks.endpoints.setEnabled(clientId, enabled, enabled ? null : 'disabled by an operator')
+    },
+
+    /**
+     * A product's upstream breaker opened or closed: no operator did it, the workers' outcomes did,
+     * so the entry's actor is `system`. Its transition's `Seq` tells a repeated entry apart (an
+     * entry is written at least once: two intakes may both write it).
+     */
+    async breakerTransition (productKey: string, t: BreakerTransition): Promise<void> {
+      await app.audit({
+        actor: 'system',
+        address: '',
+        action: t.to === 'open' ? 'breaker.open' : 'breaker.close',
+        target: productKey,
+        before: { State: t.from },
+        after: {
+          State: t.to === 'open' ? 'open' : 'closed',
+          Seq: t.seq,
+          At: new Date(t.at).toISOString(),
+          Reason: t.reason,
+          ...(t.probeAt === undefined ? {} : { NextProbeAt: new Date(t.probeAt).toISOString() })
+        }
+      })
     }
   }
 }

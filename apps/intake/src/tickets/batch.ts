@@ -12,6 +12,8 @@ export interface BatchAnswer {
   results: BatchResult[]
   /** Some ticket was refused for now (429 or 503): the answer carries Retry-After. */
   retryAfter: boolean
+  /** The soonest Retry-After of the tickets an open upstream breaker refused (seconds), which the answer carries then. */
+  breakerRetryAfter: number | undefined
   /** One per ticket that reached submit(): counted as a single POST's outcome is. */
   metrics: TicketMetric[]
   /** Where the client stands in its rate limit after the batch (the RateLimit fields). */
@@ -31,6 +33,7 @@ export function ticketBatches (app: FastifyInstance, submit: SubmitTicket, valid
     const results: BatchResult[] = new Array(tickets.length)
     const metrics: TicketMetric[] = []
     let retryAfter = false
+    let breakerRetryAfter: number | undefined
     const byTicketId = new Map<string, number[]>()
     tickets.forEach((ticket, i) => {
       const id = typeof ticket.TicketId === 'string' ? ticket.TicketId : `#${i}`
@@ -61,10 +64,13 @@ export function ticketBatches (app: FastifyInstance, submit: SubmitTicket, valid
       }
       if (answered.metric !== undefined) metrics.push(answered.metric)
       if (answered.kind === 'problem' && (answered.problem.statusCode === 429 || answered.problem.statusCode === 503)) retryAfter = true
+      // Only the breaker's refusal is a not-available envelope with Retry-After.
+      const probeIn = answered.kind === 'envelope' && answered.envelope.Code === 'PRODUCT_NOT_AVAILABLE' ? answered.headers['retry-after'] : undefined
+      if (probeIn !== undefined) breakerRetryAfter = Math.min(breakerRetryAfter ?? Infinity, Number(probeIn))
       results[i] = { TicketId, ...batchResult(answered) }
     }
     // Each TicketId's entries in order; different TicketIds at once.
     await Promise.all([...byTicketId.values()].map(async (indexes) => { for (const i of indexes) await one(i) }))
-    return { results, retryAfter, metrics, rate }
+    return { results, retryAfter, breakerRetryAfter, metrics, rate }
   }
 }

@@ -10,6 +10,7 @@ import { HttpProblem, RETRY_AFTER_SECONDS, unavailable } from '../http-problem.j
 import { mayUseProduct, type Principal } from '../plugins/auth.js'
 import { admit, type Admission } from './admission.js'
 import { answer, refusal, ticketLocation, type TicketAnswer } from './answer.js'
+import type { BreakerRefusal } from '../plugins/upstream-breakers.js'
 import type { TicketReads } from './read.js'
 import type { ticketValidation } from './validation.js'
 
@@ -22,7 +23,7 @@ export interface SubmitContext {
   annotate?: (fields: Record<string, unknown>) => void
 }
 
-/** Why a product is not available now: an admin's switch (and the upstream breaker, later). */
+/** Why a product is not available now: an admin's switch, or its upstream breaker. */
 const UNAVAILABLE_REASON_HEADER = 'product-unavailable-reason'
 
 /** Free text as a header value: at most 200 characters, UTF-8 percent-encoded past printable ASCII (and `%`), so decodeURIComponent() gives it back. */
@@ -43,6 +44,21 @@ export function ticketSubmission (app: FastifyInstance, reads: TicketReads, vali
     if (known.record !== undefined) return answer(known.record, key, 'duplicate')
     if (known.cancelRequested) return answer(cancellingEnvelope(ticket), key, 'duplicate')
     return answer(acceptedEnvelope(ticket), key, 'duplicate', { location: ticketLocation(ticket.TicketId), 'retry-after': RETRY_AFTER_SECONDS })
+  }
+
+  /** The seed's not-available envelope, byte for byte; why goes in a header (only to a client entitled to the product). */
+  const notAvailable = (metricProduct: string, reason: string | undefined, headers: Record<string, string> = {}): TicketAnswer =>
+    answer(notReadyEnvelope('PRODUCT_NOT_AVAILABLE'), metricProduct, 'PRODUCT_NOT_AVAILABLE', reason === undefined ? headers : { ...headers, [UNAVAILABLE_REASON_HEADER]: headerText(reason) })
+
+  /**
+   * While the product's upstream breaker refuses: a ticket already accepted answers its state as
+   * it would without the breaker; a new one is refused, with Retry-After to the next probe.
+   */
+  async function refusedWhileDown (principal: Principal, ticket: TicketRequest, key: string, down: BreakerRefusal, fields: Record<string, unknown>, context: SubmitContext): Promise<TicketAnswer> {
+    const known = await recordStore.existing(principal.clientId, ticket.TicketId, fingerprints.of(ticket))
+    if (known !== undefined) return repeated(ticket, key, known)
+    context.log.info({ ...fields, code: 'PRODUCT_NOT_AVAILABLE', retryAfter: down.retryAfterSeconds }, 'ticket refused: the product\'s upstream breaker is open')
+    return notAvailable(key, down.reason, { 'retry-after': String(down.retryAfterSeconds) })
   }
 
   /** Takes a place in the product's queue, claims the ticket and enqueues its job (or answers what is known of it). */
@@ -101,14 +117,14 @@ export function ticketSubmission (app: FastifyInstance, reads: TicketReads, vali
     if (tooDeep !== undefined) return refusal(tooDeep, metricProduct)
     if (product === undefined || !mayUseProduct(principal, key) || !app.availability.isAvailable(key)) {
       context.log.info({ ...fields, code: 'PRODUCT_NOT_AVAILABLE' }, 'ticket refused: product not available')
-      // The envelope stays the seed's, byte for byte; an admin's reason goes in a header, and
-      // only to a client that may use the product (others learn nothing of it).
-      const reason = product !== undefined && mayUseProduct(principal, key) ? app.availability.get(key).Reason : undefined
-      return answer(notReadyEnvelope('PRODUCT_NOT_AVAILABLE'), metricProduct, 'PRODUCT_NOT_AVAILABLE', reason === undefined ? {} : { [UNAVAILABLE_REASON_HEADER]: headerText(reason) })
+      // Others learn nothing of an admin's reason.
+      return notAvailable(metricProduct, product !== undefined && mayUseProduct(principal, key) ? app.availability.get(key).Reason : undefined)
     }
     const invalid = validation.schemaProblem(key, ticket)
     if (invalid !== undefined) return refusal(invalid, key)
     if (!app.redis.isReady()) return refusal(unavailable(), key)
+    const down = app.breakers.refusal(key)
+    if (down !== undefined) return await refusedWhileDown(principal, ticket, key, down, fields, context)
     if (app.history.behind()) {
       context.log.warn({ ...fields, code: 'UNAVAILABLE' }, 'ticket refused: history is behind (HISTORY_BACKLOG_MAX)')
       return refusal(unavailable('Ticket history is behind; retry later'), key)

@@ -2,7 +2,7 @@ import { Pool } from 'undici'
 import { Value } from '@sinclair/typebox/value'
 import { ProductResult } from '@request-out/contracts'
 import { retryPolicy, type Product } from '@request-out/product-catalog'
-import { ProductRejection, UpstreamPause, type ProductHandler } from './product-handler.js'
+import { ProductRejection, UpstreamAnswerError, UpstreamPause, type ProductHandler } from './product-handler.js'
 import { backPressureMs } from './back-pressure.js'
 import { IDEMPOTENCY_KEY_HEADER } from '../idempotency-key.js'
 
@@ -16,10 +16,6 @@ const NO_OBSERVER: UpstreamObserver = { call: () => {}, keyRefused: () => {} }
 
 // The upstream's Message goes into the client's record (after scrubbing): a sentence, not a document.
 const MAX_MESSAGE_LENGTH = 200
-
-class UpstreamError extends Error {
-  override name = 'UpstreamError'
-}
 
 /**
  * The upstream's `Message` (or `message`) field, or a fixed sentence. Never the raw body: it may hold
@@ -81,10 +77,10 @@ export function httpHandler (product: Product, observe: UpstreamObserver = NO_OB
         try {
           result = JSON.parse(body)
         } catch {
-          throw new UpstreamError(`upstream answered ${response.statusCode} with a body that is not JSON`)
+          throw new UpstreamAnswerError(`upstream answered ${response.statusCode} with a body that is not JSON`, response.statusCode)
         }
         if (!Value.Check(ProductResult, result)) {
-          throw new UpstreamError(`upstream answered ${response.statusCode} without ResourceType, Resource, ResourceId and Data`)
+          throw new UpstreamAnswerError(`upstream answered ${response.statusCode} without ResourceType, Resource, ResourceId and Data`, response.statusCode)
         }
         return { ResourceType: result.ResourceType, Resource: result.Resource, ResourceId: result.ResourceId, Data: result.Data }
       }
@@ -97,7 +93,7 @@ export function httpHandler (product: Product, observe: UpstreamObserver = NO_OB
         }
         throw new ProductRejection(messageOf(body, response.statusCode))
       }
-      throw new UpstreamError(`upstream answered ${response.statusCode}`)
+      throw new UpstreamAnswerError(`upstream answered ${response.statusCode}`, response.statusCode)
     } finally {
       observe.call(product.key, status, Number(process.hrtime.bigint() - started) / 1e9)
     }

@@ -3,7 +3,7 @@ import { httpHandler, type UpstreamObserver } from './http.js'
 import { sandboxHandler } from './sandbox.js'
 import type { ProductHandler } from './product-handler.js'
 
-export { ProductRejection, UpstreamPause, type ProductHandler } from './product-handler.js'
+export { ProductRejection, UpstreamAnswerError, UpstreamPause, type ProductHandler } from './product-handler.js'
 
 /** The handler of a product's kind, and what to close when the worker stops. */
 export function createHandler (product: Product, observe?: UpstreamObserver): { handle: ProductHandler, close: () => Promise<void> } {

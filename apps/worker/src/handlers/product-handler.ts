@@ -32,3 +32,14 @@ export class UpstreamPause extends Error {
     super(`the upstream answered ${status} and asked to wait ${Math.ceil(pauseMs / 1000)} s`)
   }
 }
+
+/**
+ * The upstream answered a status that is no result, so the try is retried. A 4xx among them (408,
+ * 409, 425, a 429 without a hint) still shows the upstream up: no failure for its breaker.
+ */
+export class UpstreamAnswerError extends Error {
+  override name = 'UpstreamAnswerError'
+  constructor (message: string, readonly status: number) {
+    super(message)
+  }
+}

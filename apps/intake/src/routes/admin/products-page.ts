@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { AdminAvailabilityForm } from '@request-out/contracts'
+import { AdminAvailabilityForm, type BreakerView } from '@request-out/contracts'
 import { HttpProblem } from '../../http-problem.js'
 import { sessionPrincipal } from './admin-session.js'
 
@@ -13,6 +13,8 @@ interface ProductRow {
   available: boolean
   reason: string
   updatedBy: string
+  /** The upstream breaker (null: turned off in the catalog). */
+  breaker: BreakerView | null
   counts: Record<string, number>
   recent: { completed: number, failed: number }
 }
@@ -49,6 +51,7 @@ const productsPage: FastifyPluginAsyncTypebox = async (app) => {
         available: availability.Available,
         reason: availability.Reason ?? '',
         updatedBy: availability.UpdatedBy,
+        breaker: app.breakers.view(product.key),
         counts: app.ticketQueues.counts(product.key) ?? {},
         recent: { completed, failed }
       }

@@ -14,7 +14,7 @@ const productRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/products', {
     schema: {
       tags: ['products'],
-      summary: 'The products this caller may use, with their availability',
+      summary: 'The products this caller may use, with their availability and upstream breaker',
       security: [{ bearerAuth: [] }],
       response: { 200: ProductsResponse, ...errors }
     }
@@ -33,6 +33,7 @@ const productRoutes: FastifyPluginAsyncTypebox = async (app) => {
           Kind: p.kind,
           Available: a.Available,
           ...(a.Reason === undefined ? {} : { Reason: a.Reason }),
+          Breaker: app.breakers.view(p.key),
           ...(p.inputSchema === undefined ? {} : { InputSchema: p.inputSchema })
         }
       })

@@ -107,7 +107,9 @@ const requestOutRoutes: FastifyPluginAsyncTypebox = async (app) => {
     // counts against the rate limit, so the RateLimit fields tell where the client stands.
     request.ticketOutcomes = batch.metrics
     request.rateState = batch.rate
-    if (batch.retryAfter) void reply.header('retry-after', RETRY_AFTER_SECONDS)
+    // The soonest time any refused ticket may come back: the next probe of an open breaker, or a moment for a 429 or 503.
+    const after = Math.min(batch.breakerRetryAfter ?? Infinity, batch.retryAfter ? Number(RETRY_AFTER_SECONDS) : Infinity)
+    if (after !== Infinity) void reply.header('retry-after', String(after))
     return successEnvelope({ Results: batch.results })
   })
 
