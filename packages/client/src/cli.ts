@@ -19,7 +19,8 @@ const HELP = `Usage:\n${Object.values(USAGE).map((u) => `  ${u}`).join('\n')}
 Environment: REQUEST_OUT_URL (default http://127.0.0.1:3000), and REQUEST_OUT_TOKEN or
 REQUEST_OUT_USERNAME + REQUEST_OUT_PASSWORD.
 Prints the API's JSON. Exit codes: 0 a record; 2 accepted or still in process; 3 refused or failed
-(PRODUCT_NOT_AVAILABLE, PRODUCT_REJECTED, PRODUCT_FAILED, TICKET_CONFLICT, TICKET_FINAL);
+(PRODUCT_NOT_AVAILABLE, PRODUCT_REJECTED, PRODUCT_FAILED, TICKET_CONFLICT, TICKET_FINAL; a
+PRODUCT_NOT_AVAILABLE with "retry after N s" is temporary: the product's upstream is failing);
 4 not found or cancelled; 1 anything else (usage, auth, validation, limits, no connection).`
 
 class UsageError extends Error {}
@@ -123,7 +124,8 @@ run(process.argv.slice(2), process.env, (s) => process.stdout.write(`${s}\n`)).t
   if (err instanceof RequestOutError) {
     // A ticket refused or gone still prints its answer (the record of a failure is JSON too).
     if (err.body !== null && typeof err.body === 'object') process.stdout.write(`${JSON.stringify(err.body, null, 2)}\n`)
-    process.stderr.write(`request-out: ${err.code || 'ERROR'}: ${err.message}\n`)
+    const after = err.retryAfterSeconds === undefined ? '' : ` (temporary: retry after ${err.retryAfterSeconds} s)`
+    process.stderr.write(`request-out: ${err.code || 'ERROR'}: ${err.message}${after}\n`)
     process.exitCode = REFUSED.has(err.code) ? 3 : GONE.has(err.code) ? 4 : 1
     return
   }

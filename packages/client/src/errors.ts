@@ -24,8 +24,18 @@ export class ProductRejected extends RequestOutError { override name = 'ProductR
  * @public (the client's API: its callers catch it)
  */
 export class ProductFailed extends RequestOutError { override name = 'ProductFailed' }
-/** 404 PRODUCT_NOT_AVAILABLE: unknown, switched off, or not this client's. */
-export class ProductNotAvailable extends RequestOutError { override name = 'ProductNotAvailable' }
+/**
+ * 404 PRODUCT_NOT_AVAILABLE: unknown, switched off, or not this client's; or, with
+ * `retryAfterSeconds`, the product's upstream is failing and its breaker refuses new tickets for
+ * now: temporary, try again after that long.
+ */
+export class ProductNotAvailable extends RequestOutError {
+  override name = 'ProductNotAvailable'
+  /** True for the breaker's refusal: it says when to come back. */
+  get temporary (): boolean {
+    return this.retryAfterSeconds !== undefined
+  }
+}
 /** 404 NOT_FOUND: no such ticket (or webhook, or route). */
 export class NotFound extends RequestOutError { override name = 'NotFound' }
 /** 410 CANCELLED. */
