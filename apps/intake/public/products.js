@@ -17,7 +17,7 @@ setInterval(async () => {
     const cell = row.querySelector('[data-field="breaker"]')
     if (cell) {
       cell.textContent = b === null ? 'off' : b.State + (b.NextProbeAt ? ' (next probe ' + b.NextProbeAt + ')' : '')
-      cell.className = b === null || b.State === 'closed' ? 'on' : 'off'
+      cell.className = 'breaker-' + (b === null ? 'closed' : b.State)
     }
   }
 }, 5000)

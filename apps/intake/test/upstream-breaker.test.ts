@@ -68,7 +68,9 @@ t.test('an open breaker: new tickets get the seed\'s not-available envelope with
   t.equal((await postTicket(app, client, ticket(QUEUE, 'held'))).statusCode, 202, 'WhenUpstreamDown "queue": accepted, to run once the upstream is back')
 
   const batch = await app.inject({
-    method: 'POST', url: '/v1/request-out/batch', headers: { authorization: `Bearer ${client}` },
+    method: 'POST',
+    url: '/v1/request-out/batch',
+    headers: { authorization: `Bearer ${client}` },
     payload: { Tickets: [ticket(REFUSE, 'b-1'), ticket(QUEUE, 'b-2'), ticket('test/guarded/off', 'b-3'), ticket(REFUSE, 'queued-before')] }
   })
   t.equal(batch.statusCode, 200)

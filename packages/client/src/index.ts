@@ -8,7 +8,7 @@ export {
 } from './errors.js'
 /** @public The typed client's API: what its users import. */
 export {
-  type ApiEnvelope, type BatchResult, type DeliveryAttempt, type ProductView,
+  type ApiEnvelope, type BatchResult, type BreakerView, type DeliveryAttempt, type ProductView,
   type TicketEnvelope, type TicketRequest, type WebhookEventType, type WebhookView
 } from './types.js'
 /** @public The typed client's API: what its users import. */

@@ -27,6 +27,14 @@ export interface TicketEnvelope {
   StatusCode: number
 }
 
+/** A product's upstream breaker: open while its upstream keeps failing (new tickets are refused or held then). */
+export interface BreakerView {
+  State: 'closed' | 'half-open' | 'open'
+  Since: string | null
+  LastFailure: string | null
+  NextProbeAt: string | null
+}
+
 export interface ProductView {
   Key: string
   Subject: string
@@ -36,6 +44,8 @@ export interface ProductView {
   Kind: string
   Available: boolean
   Reason?: string
+  /** null when the catalog turns the product's breaker off. */
+  Breaker: BreakerView | null
   InputSchema?: unknown
 }
 

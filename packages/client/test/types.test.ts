@@ -14,6 +14,7 @@ t.test('the client\'s types are the contracts\' types', async (t) => {
   t.ok(same<Client.TicketRequest, Static<typeof C.TicketRequest>>(true), 'TicketRequest')
   t.ok(same<Client.TicketEnvelope, Static<typeof C.TicketEnvelope>>(true), 'TicketEnvelope')
   t.ok(same<Client.ProductView, Static<typeof C.ProductView>>(true), 'ProductView')
+  t.ok(same<Client.BreakerView, Static<typeof C.BreakerView>>(true), 'BreakerView')
   t.ok(same<Client.WebhookView, Static<typeof C.WebhookView>>(true), 'WebhookView')
   t.ok(same<Client.DeliveryAttempt, Static<typeof C.DeliveryAttempt>>(true), 'DeliveryAttempt')
   t.ok(same<Client.WebhookEventType, Static<typeof C.WebhookEventType>>(true), 'WebhookEventType')

@@ -4,4 +4,3 @@ export {
 } from './breaker-reads.js'
 export { ProductBreaker, type BreakerObserver } from './product-breaker.js'
 export type { ProbeOutcome } from './scripts/settle-probe.js'
-export type { TryDecision } from './scripts/take-try.js'

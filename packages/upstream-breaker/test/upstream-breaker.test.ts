@@ -1,4 +1,4 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Queue } from 'bullmq'
 import { Redis } from 'ioredis'
@@ -14,7 +14,7 @@ const PRODUCT = 'digitalid/enrollment/ektp'
 const SETTINGS: Breaker = { windowMs: 1000, minCalls: 10, failureRatio: 0.5, consecutiveFailures: 10, openMs: 300, maxOpenMs: 1000 }
 
 /** A breaker side under a prefix of its own, as one worker process holds it; its transitions are collected. */
-function setup (t: Tap.Test, settings: Breaker = SETTINGS) {
+function setup (t: Test, settings: Breaker = SETTINGS) {
   const prefix = uniquePrefix('breaker')
   const redis = new Redis(TEST_REDIS_URL)
   const keys = redisKeys(prefix)
