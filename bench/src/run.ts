@@ -14,13 +14,15 @@ import { DEVELOPMENT_JWT_SECRET } from '@request-out/runtime'
 import { TicketField, watchRecords } from '@request-out/record-store'
 import { historyBacklog } from '@request-out/history'
 import { locatePostgres } from '@request-out/local-services'
-import { freePort, spawnApp, startPrivateRedis, waitFor } from '@request-out/test-support'
+import { freePort, spawnApp, startPrivateRedis, waitFor, writeCatalog } from '@request-out/test-support'
+import { DEFAULT_CATALOG } from '@request-out/product-catalog'
 import { batchRow } from './batch-bench.js'
 import { fairnessRow } from './fairness-bench.js'
 import { lightStages } from './light-stages.js'
 import { longPollRow } from './long-poll-bench.js'
 import { benchDatabase, searchAtScale } from './history-bench.js'
 import { otlpSink } from './otlp-sink.js'
+import { outageRow } from './outage-bench.js'
 import { memoryOf, percentile, printTable } from './report.js'
 import { loadRun, runNode, type LoadResult } from './load-run.js'
 import { memorySweep } from './memory-sweep.js'
@@ -124,10 +126,10 @@ async function main (): Promise<void> {
     const watcherConnection = new Redis(redis.url)
     const watcher = await watchRecords(watcherConnection, PREFIX, (id) => { if (!recordedAt.has(id)) recordedAt.set(id, Date.now()) })
     /** POST for 20 s with 2 workers (and a history writer), until every record is stored (and in history). */
-    const pipelineRun = async (label: string, withHistory: boolean, withTracing = false): Promise<{ tps: number, tickets: number, workerPeak: number, historyCatchUpSeconds: number }> => {
+    const pipelineRun = async (label: string, withHistory: boolean, withTracing = false, workerExtra: Record<string, string> = {}): Promise<{ tps: number, tickets: number, workerPeak: number, historyCatchUpSeconds: number }> => {
       await admin.flushall()
       recordedAt.clear()
-      const workerEnv = { ...env, LOG_LEVEL: 'info', ...(withTracing ? sink.env : {}) }
+      const workerEnv = { ...env, LOG_LEVEL: 'info', ...(withTracing ? sink.env : {}), ...workerExtra }
       const workers = [spawnApp('worker', workerEnv), spawnApp('worker', workerEnv)]
       procs.push(...workers)
       await Promise.all(workers.map(async (w) => w.waitForLine((l) => l.msg === 'worker started', 30_000)))
@@ -155,6 +157,12 @@ async function main (): Promise<void> {
       return { tps: recordedAt.size / ((lastRecord - pipeStart) / 1000), tickets: recordedAt.size, workerPeak, historyCatchUpSeconds }
     }
     const off = await pipelineRun('p', false)
+    // The same with the sandbox product's upstream breaker turned off in the workers' catalog (its
+    // cost: the outcomes counted per try, one script per product every 200 ms).
+    const noBreaker = writeCatalog(DEFAULT_CATALOG.Products.map((p) => ({ ...p, Breaker: false })))
+    const breakerOff = await pipelineRun('bo', false, false, { PRODUCTS_FILE: noBreaker })
+    results.pipelineBreaker = { onTicketsPerSecond: round(off.tps, 0), offTicketsPerSecond: round(breakerOff.tps, 0), ratio: round(off.tps / breakerOff.tps) }
+    log(`pipeline, breaker on vs off: ${JSON.stringify(results.pipelineBreaker)}`)
     const on = await pipelineRun('h', true)
     results.pipelineHistory = {
       offTicketsPerSecond: round(off.tps, 0),
@@ -382,7 +390,11 @@ async function main (): Promise<void> {
     results.fairness = await fairnessRow(redis.url, log)
     log(`fairness: ${JSON.stringify(results.fairness)}`)
 
-    // ---------- 8. history search at 1,000,000 tickets
+    // ---------- 8. an upstream outage, with the breaker and without
+    results.outage = await outageRow(redis.url, log)
+    log(`outage: ${JSON.stringify(results.outage)}`)
+
+    // ---------- 9. history search at 1,000,000 tickets
     results.search = await searchAtScale(historyDb.url, log)
     log(`search: ${JSON.stringify(results.search)}`)
   } finally {
@@ -407,6 +419,8 @@ async function main (): Promise<void> {
   const tr = results.tracing as { acceptOffRps: number, acceptOnRps: number, acceptRatio: number, pipelineOffTicketsPerSecond: number, pipelineOnTicketsPerSecond: number, pipelineRatio: number }
   const lp = results.longPolls as { held: number, answered: number, kbPerHeldRequest: number, wakeP50Ms: number, wakeP99Ms: number, otherIdleP99Ms: number, otherHeldP99Ms: number, otherP99Ratio: number }
   const f = results.fairness as { aloneP50Ms: number, fairP50Ms: number, fifoP50Ms: number, fairRatio: number, fifoRatio: number }
+  const pb = results.pipelineBreaker as { onTicketsPerSecond: number, offTicketsPerSecond: number, ratio: number }
+  const o = results.outage as { guardedCallsWhileDown: number, bareCallsWhileDown: number, guardedLost: number, bareLost: number, accepted: number, secondsToClose: number }
   printTable('benchmark (target)', [
     ['intake accept req/s (ceiling)', `${a.intake.rps} (${a.ceiling.rps})`],
     ['intake accept ratio (≥ 0.80)', a.ratio],
@@ -420,6 +434,11 @@ async function main (): Promise<void> {
     ['pipeline tickets/s history on / off', `${h.onTicketsPerSecond} / ${h.offTicketsPerSecond}`],
     ['pipeline ratio history on / off (≥ 0.90)', h.ratio],
     ['history complete after the last record, s', h.historyCatchUpSecondsAfterLastRecord],
+    ['pipeline tickets/s breaker on / off', `${pb.onTicketsPerSecond} / ${pb.offTicketsPerSecond}`],
+    ['pipeline ratio breaker on / off (≥ 0.95)', pb.ratio],
+    ['outage drill: calls to the dead upstream while open, breaker on (without a breaker; target: probes only)', `${o.guardedCallsWhileDown} (${o.bareCallsWhileDown})`],
+    ['outage drill: accepted tickets lost, breaker on (without; target 0)', `${o.guardedLost} (${o.bareLost}) of ${o.accepted}`],
+    ['outage drill: s from the upstream\'s return to the breaker closed (≤ MaxOpenMs 2 s + 1)', o.secondsToClose],
     ['tracing on / off, every ticket sampled: accept req/s', `${tr.acceptOnRps} / ${tr.acceptOffRps}`],
     ['tracing accept ratio (≥ 0.80)', tr.acceptRatio],
     ['tracing on / off: pipeline tickets/s', `${tr.pipelineOnTicketsPerSecond} / ${tr.pipelineOffTicketsPerSecond}`],
