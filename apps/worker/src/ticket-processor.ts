@@ -8,15 +8,12 @@ import { type RecordStore } from '@request-out/record-store'
 import { activeTraceparent, inSpan } from '@request-out/tracing'
 import { CANCELLED, type CancelListener } from './cancel-listener.js'
 import type { ClientSlots } from './client-slots.js'
-import { ProductRejection, UpstreamAnswerError, UpstreamPause, type ProductHandler } from './handlers/index.js'
+import { ProductRejection, UpstreamPause, type ProductHandler } from './handlers/index.js'
+import { TicketCancelledError, TicketTimeoutError, upstreamOutcome } from './try-outcome.js'
 import type { WorkerMetrics } from './worker-metrics.js'
 import { ticketKey } from '@request-out/redis-keys'
 import { idempotencyKey } from './idempotency-key.js'
 import type { ProbeOutcome, ProductBreaker } from '@request-out/upstream-breaker'
-
-class TicketTimeoutError extends Error {
-  override name = 'TicketTimeoutError'
-}
 
 export interface ProcessorDeps {
   product: Product
@@ -39,10 +36,6 @@ export interface ProcessorDeps {
 /** How long a ticket over its client's ClientConcurrency waits before it asks again (plus up to as much jitter). */
 const OVER_CAP_DELAY_MS = 250
 
-class TicketCancelledError extends Error {
-  override name = 'TicketCancelledError'
-}
-
 /**
  * A failure's message as it may be stored and logged: the ticket's personal values (fields marked
  * "x-personal", plus NIK and Image), the product's secrets and any NIK-like digit run are replaced,
@@ -55,18 +48,6 @@ function scrubbedReason (message: string, ticket: TicketJob, product: Pick<Produ
     if (typeof value === 'string') personal.push(value)
   }
   return scrubText(message, [...personal, ...product.secrets])
-}
-
-/**
- * What a try's end says of the upstream, for its breaker: an answer (a result, a rejection, any
- * 4xx) shows it up; a 5xx, a timeout, a network error or a broken answer is a failure; a pause,
- * a cancellation or a stopping worker says nothing.
- */
-function upstreamOutcome (err: unknown, signal: AbortSignal, timedOut: boolean): ProbeOutcome {
-  if (err instanceof UpstreamPause || err instanceof TicketCancelledError || signal.reason === CANCELLED) return 'none'
-  if (err instanceof ProductRejection) return 'ok'
-  if (err instanceof UpstreamAnswerError) return err.status >= 400 && err.status < 500 ? 'ok' : 'failed'
-  return signal.aborted && !timedOut ? 'none' : 'failed'
 }
 
 export function ticketLogFields (job: Job<TicketJob>, product: string): Record<string, unknown> {
@@ -144,11 +125,14 @@ export function ticketProcessor (deps: ProcessorDeps) {
     const breaker = deps.breaker
     const jobId = job.id ?? ''
     const gate = breaker === undefined ? 'run' : breaker.admit(jobId)
-    const decision = typeof gate === 'string' ? gate : await gate
-    if (decision === 'wait') {
-      // The breaker is open, or another try probes it: back to wait, the attempt not spent.
+    const letGo = async (): Promise<void> => {
       unregister()
       if (slots !== undefined) await slots.release(ticket.ClientId, jobId).catch(() => {})
+    }
+    const decision = typeof gate === 'string' ? gate : await gate.catch(async (err: unknown) => { await letGo(); throw err })
+    if (decision === 'wait') {
+      // The breaker is open, or another try probes it: back to wait, the attempt not spent.
+      await letGo()
       finish('held')
       throw Worker.RateLimitError()
     }

@@ -46,6 +46,19 @@ t.test("the README's example catalog loads, with environment substitution", asyn
   t.throws(() => loadCatalog(path, {}), /NIK_API_KEY is not set/)
 })
 
+t.test('the upstream breaker: on by default with the schema\'s defaults, partly set, or off', async (t) => {
+  const base = { Subject: 'a', SubjectType: 'b', SubjectIdentifier: 'c', Name: 'x', Kind: 'sandbox' }
+  const defaults = parseCatalog({ Products: [base] }).get('a/b/c')
+  t.same(defaults?.breaker, { windowMs: 30_000, minCalls: 10, failureRatio: 0.5, consecutiveFailures: 10, openMs: 30_000, maxOpenMs: 300_000 })
+  t.equal(defaults?.whenUpstreamDown, 'refuse')
+  const partly = parseCatalog({ Products: [{ ...base, Breaker: { OpenMs: 5000 }, WhenUpstreamDown: 'queue' }] }).get('a/b/c')
+  t.match(partly, { breaker: { openMs: 5000, maxOpenMs: 300_000, windowMs: 30_000 }, whenUpstreamDown: 'queue' })
+  t.equal(parseCatalog({ Products: [{ ...base, Breaker: false }] }).get('a/b/c')?.breaker, undefined, 'Breaker: false turns it off')
+  t.throws(() => parseCatalog({ Products: [{ ...base, Breaker: { OpenMs: 60_000, MaxOpenMs: 1000 } }] }), /\/Breaker\/MaxOpenMs: must be at least OpenMs/)
+  t.throws(() => parseCatalog({ Products: [{ ...base, Breaker: { FailureRatio: 0 } }] }), /Breaker/)
+  t.throws(() => parseCatalog({ Products: [{ ...base, WhenUpstreamDown: 'drop' }] }), /WhenUpstreamDown/)
+})
+
 t.test('a bad catalog stops with a message naming the entry', async (t) => {
   const bad = (products: unknown[]): unknown => ({ Products: products })
   const base = { Subject: 'a', SubjectType: 'b', SubjectIdentifier: 'c', Name: 'x', Kind: 'sandbox' }
