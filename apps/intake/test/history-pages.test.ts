@@ -20,6 +20,7 @@ t.test('the ticket history pages in a real browser: search, a ticket, retry, era
   const catalogFile = writeCatalog([
     { Subject: 'digitalid', SubjectType: 'enrollment', SubjectIdentifier: 'ektp', Name: 'e-KTP sandbox', Kind: 'sandbox' },
     { Subject: 'digitalid', SubjectType: 'verification', SubjectIdentifier: 'flaky', Name: 'Flaky verification', Kind: 'http', Attempts: 1, TimeoutMs: 2000, Http: { Url: upstream.url } },
+    { Subject: 'digitalid', SubjectType: 'verification', SubjectIdentifier: 'thrice', Name: 'Three tries', Kind: 'http', Attempts: 3, Backoff: { DelayMs: 50, Jitter: 0 }, TimeoutMs: 2000, Http: { Url: `${upstream.url}?thrice` } },
     { Subject: 'digitalid', SubjectType: 'verification', SubjectIdentifier: 'idle', Name: 'Nobody serves this', Kind: 'sandbox' }
   ])
   const db = await createTestDatabase()
@@ -28,7 +29,7 @@ t.test('the ticket history pages in a real browser: search, a ticket, retry, era
   const app = await buildApp(loadIntakeConfig({ ...env, LOG_LEVEL: 'silent' }), { logger: false })
   await app.listen({ port: 0, host: '127.0.0.1' })
   const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
-  const worker = await spawnWorker({ ...env, WORKER_PRODUCTS: 'digitalid/enrollment/ektp,digitalid/verification/flaky' })
+  const worker = await spawnWorker({ ...env, WORKER_PRODUCTS: 'digitalid/enrollment/ektp,digitalid/verification/flaky,digitalid/verification/thrice' })
   const writer = await spawnWorker({ ...env, WORKER_ROLE: 'history', HISTORY_POLL_MS: '20' })
   let browser: Browser | undefined
   t.teardown(async () => {
@@ -58,6 +59,19 @@ t.test('the ticket history pages in a real browser: search, a ticket, retry, era
   t.equal((await api('POST', '/v1/request-out', { ...SEED_TICKET, TicketId: 'page-ok-1', Data: { NIK: '3201015508900001' } })).status, 200)
   t.equal((await api('POST', '/v1/request-out', { ...SEED_TICKET, TicketId: 'page-ok-2' })).status, 200)
   t.equal((await api('POST', '/v1/request-out', { ...SEED_TICKET, SubjectType: 'verification', SubjectIdentifier: 'flaky', TicketId: 'page-failed' })).status, 502)
+  t.equal((await api('POST', '/v1/request-out', { ...SEED_TICKET, SubjectType: 'verification', SubjectIdentifier: 'thrice', TicketId: 'page-thrice' })).status, 502)
+  // Every try is history, the last one too (#29.1): the admin API's Tries hold each try's reason.
+  const admin = tokenFor('demo-admin', 'admin')
+  const triesOf = async (ticketId: string): Promise<Array<Record<string, unknown>>> => {
+    const res = await fetch(`${base}/v1/admin/tickets/demo-client/${ticketId}`, { headers: { authorization: `Bearer ${admin}` } })
+    return res.status === 200 ? ((await res.json()) as { Data: { Tries: Array<Record<string, unknown>> } }).Data.Tries : []
+  }
+  const once = await waitFor('the one try of page-failed in history', async () => { const tries = await triesOf('page-failed'); return tries.length === 1 ? tries : undefined }, 15_000, 100)
+  t.match(once, [{ Attempt: 1, Round: 1, Outcome: 'failed', Reason: 'upstream answered 503', StartedBy: 'client', Worker: /^.+:\d+$/, StartedAt: /^\d{4}-/, DurationMs: Number }],
+    'Attempts: 1 — the one try and its reason')
+  const thrice = await waitFor('the three tries of page-thrice in history', async () => { const tries = await triesOf('page-thrice'); return tries.length === 3 ? tries : undefined }, 15_000, 100)
+  t.same(thrice.map((x) => [x.Attempt, x.Outcome, x.Reason]), [[1, 'failed', 'upstream answered 503'], [2, 'failed', 'upstream answered 503'], [3, 'failed', 'upstream answered 503']],
+    'Attempts: 3 — three tries, three reasons')
 
   browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] })
   const context = await browser.newContext()
@@ -74,9 +88,9 @@ t.test('the ticket history pages in a real browser: search, a ticket, retry, era
   await page.goto(`${base}/admin/products`)
   await page.click('header a[href="/admin/tickets"]')
   await page.waitForURL(/\/admin\/tickets$/)
-  await waitFor('three tickets on the page', async () => {
+  await waitFor('four tickets on the page', async () => {
     await page.goto(`${base}/admin/tickets?ClientId=demo-client`)
-    return await page.locator('tr[data-ticket]').count() === 3
+    return await page.locator('tr[data-ticket]').count() === 4
   }, 15_000, 200)
   await shot('tickets')
   await page.fill('input[name=TicketId]', 'page-ok*')
@@ -92,7 +106,9 @@ t.test('the ticket history pages in a real browser: search, a ticket, retry, era
   await page.click('a:text("page-failed")')
   await page.locator('[data-field=code]').waitFor()
   t.equal(await page.locator('[data-field=code]').textContent(), 'PRODUCT_FAILED')
-  t.same(await page.locator('tr[data-type]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-type'))), ['accepted', 'record'])
+  t.same(await page.locator('tr[data-type]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-type'))), ['accepted', 'try-failed', 'record'], 'the last try has its event too')
+  t.same(await page.locator('tr[data-try]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-try'))), ['failed'], 'the tries table, above the timeline')
+  t.match(await page.locator('[data-field=tries] tbody').textContent(), /upstream answered 503/)
   // Defects #25.20: the reason at the top; times as ISO and fields, not epoch milliseconds and raw JSON.
   t.ok(((await page.locator('[data-field=reason]').textContent()) ?? '').length > 0, 'the failure\'s reason is near the top')
   const timeline = await page.locator('tr[data-type] dl.details').allTextContents()
@@ -108,7 +124,9 @@ t.test('the ticket history pages in a real browser: search, a ticket, retry, era
     await page.reload()
     return await page.locator('[data-field=retry-outcome]').count() === 1 && await page.locator('tr[data-type=record]').count() === 2
   }, 20_000, 200)
-  t.same(await page.locator('tr[data-type]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-type'))), ['accepted', 'record', 'job.retry', 'record'], 'the failed retry has its record in the timeline')
+  t.same(await page.locator('tr[data-type]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-type'))), ['accepted', 'try-failed', 'record', 'job.retry', 'try-failed', 'record'], 'the failed retry has its try and its record in the timeline')
+  t.same(await page.locator('tr[data-try] td:first-child').allTextContents(), ['1', '2'], 'the operator\'s retry is round 2')
+  t.match(await page.locator('tr[data-try]').nth(1).textContent(), /demo-admin/, 'started by the operator')
   t.equal(await page.locator('[role=status]:text("back in its queue")').count(), 0, 'no "back in its queue" once it failed again')
   upstream.heal()
   await page.click('button:text("Retry the ticket")')
@@ -118,7 +136,9 @@ t.test('the ticket history pages in a real browser: search, a ticket, retry, era
     await page.reload()
     return await page.locator('[data-field=code]').textContent() === 'SUCCESS'
   }, 15_000, 200)
-  t.same(await page.locator('tr[data-type]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-type'))), ['accepted', 'record', 'job.retry', 'record', 'job.retry', 'record'], 'the operator\'s retries are in the timeline')
+  t.same(await page.locator('tr[data-type]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-type'))), ['accepted', 'try-failed', 'record', 'job.retry', 'try-failed', 'record', 'job.retry', 'record'], 'the operator\'s retries are in the timeline')
+  t.same(await page.locator('tr[data-try]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-try'))), ['failed', 'failed', 'succeeded'])
+  await shot('ticket-tries')
 
   // A record with personal data: shown redacted, then erased.
   await page.goto(`${base}/admin/tickets/demo-client/page-ok-1`)

@@ -1,4 +1,5 @@
 import { setMaxListeners } from 'node:events'
+import { hostname } from 'node:os'
 import { MetricsTime, Queue, Worker, type Job } from 'bullmq'
 import type { Logger } from 'pino'
 import { Message, failedEnvelope, type TicketJob } from '@request-out/contracts'
@@ -53,6 +54,7 @@ export class ProductWorkers {
     // Every running try listens on the stop signal (up to the sum of the products' concurrency).
     setMaxListeners(0, this.#stopping.signal)
     const keys = redisKeys(options.queuePrefix)
+    const workerId = `${hostname()}:${process.pid}`
     for (const product of options.products) {
       const { handle, close } = createHandler(product, {
         call: (key, status, seconds) => options.metrics.upstreamDuration.observe({ product: key, status }, seconds),
@@ -76,6 +78,7 @@ export class ProductWorkers {
         log: options.log,
         stopping: this.#stopping.signal,
         cancels: options.cancels,
+        workerId,
         // BullMQ's manual rate limit: every worker of the queue waits it out (they all have a limiter).
         pause: async (ms) => { await pauseProduct(options.connection, keys, product.key, ms) },
         ...(clientSlots === undefined ? {} : { clientSlots }),

@@ -29,6 +29,8 @@ export interface ProcessorDeps {
   clientSlots?: ClientSlots
   /** Pauses the product on every worker for this long (the upstream's back-pressure). */
   pause: (ms: number) => Promise<void>
+  /** This worker process (host:pid), named in each try's events. */
+  workerId: string
   /** The product's upstream breaker, unless the catalog turns it off. */
   breaker?: ProductBreaker
 }
@@ -78,7 +80,7 @@ export function ticketProcessor (deps: ProcessorDeps) {
 
     const attempt = job.attemptsMade + 1
     // The try is named by when BullMQ made it active: the failed-job handler names it the same way.
-    const timing = { startedAt: Date.now(), tries: attempt, tryId: String(job.processedOn ?? '') }
+    const timing = { startedAt: Date.now(), tries: attempt, tryId: String(job.processedOn ?? ''), worker: deps.workerId }
     const spanAttributes = { 'request_out.product': product.key, 'request_out.client_id': ticket.ClientId, 'request_out.ticket_id': ticket.TicketId, 'request_out.attempt': attempt }
     // The record write's span is what the record's webhooks continue from.
     const store = async (record: Parameters<RecordStore['writeRecord']>[2]): Promise<boolean> =>
@@ -110,6 +112,12 @@ export function ticketProcessor (deps: ProcessorDeps) {
         return 'duplicate'
       }
       if (state.cancelRequested) controller.abort(CANCELLED)
+      // Taken over after a stall: the try its dead worker left is history too (once per stall).
+      const stalls = job.stalledCounter ?? 0
+      if (stalls > 0) {
+        await recordStore.recordLostTry(ticket.ClientId, ticket.TicketId, attempt, stalls, deps.workerId)
+          .catch((e: unknown) => log.warn({ err: e }, 'could not append the lost try to the ticket events'))
+      }
     }
     if (controller.signal.aborted && controller.signal.reason === CANCELLED) {
       unregister()
@@ -124,6 +132,7 @@ export function ticketProcessor (deps: ProcessorDeps) {
     }
     const breaker = deps.breaker
     const jobId = job.id ?? ''
+    // While the breaker is closed here, admit() answers at once and nothing below awaits it.
     const gate = breaker === undefined ? 'run' : breaker.admit(jobId)
     const letGo = async (): Promise<void> => {
       unregister()
@@ -138,15 +147,15 @@ export function ticketProcessor (deps: ProcessorDeps) {
     }
     const probing = decision === 'probe'
     let told = false
-    /** Tells the breaker, once, what this try found of the upstream (the probe's ends the probe). */
-    const tell = async (outcome: ProbeOutcome, reason: string): Promise<void> => {
-      if (breaker === undefined || told) return
+    /** Tells the breaker, once, what this try found of the upstream; a promise only for the probe, whose outcome moves the breaker. */
+    const tell = (outcome: ProbeOutcome, reason: string): Promise<void> | undefined => {
+      if (breaker === undefined || told) return undefined
       told = true
       if (!probing) {
         if (outcome !== 'none') breaker.count(outcome)
-        return
+        return undefined
       }
-      await breaker.settleProbe(jobId, outcome, reason)
+      return breaker.settleProbe(jobId, outcome, reason)
         .catch((e: unknown) => log.warn({ err: e }, 'could not settle the breaker\'s probe; its lease lapses by itself'))
     }
 
@@ -173,7 +182,8 @@ export function ticketProcessor (deps: ProcessorDeps) {
         inSpan(`product ${product.key}`, spanAttributes, async () => await handle(ticket, { signal, attempt, log, idempotencyKey: key })).then(resolve, reject)
           .finally(() => signal.removeEventListener('abort', onAbort))
       })
-      await tell('ok', 'the probe try succeeded')
+      const telling = tell('ok', 'the probe try succeeded')
+      if (telling !== undefined) await telling
       const written = await store(completedEnvelope(ticket, result))
       // Not written: another delivery of this ticket stored its record first (at-least-once).
       log.info(written ? 'ticket completed: record stored' : 'ticket completed again; the first record stands')
@@ -182,7 +192,8 @@ export function ticketProcessor (deps: ProcessorDeps) {
     } catch (err) {
       const reason = scrubbedReason(err instanceof Error ? err.message : String(err), ticket, product)
       const outcome = upstreamOutcome(err, signal, timedOut)
-      await tell(outcome, reason)
+      const telling = tell(outcome, reason)
+      if (telling !== undefined) await telling
       // Cancelled while it ran: the handler was aborted (an http product's upstream call too).
       if (err instanceof TicketCancelledError || signal.reason === CANCELLED) return await cancelled()
       if (probing && outcome === 'failed') {
@@ -208,15 +219,16 @@ export function ticketProcessor (deps: ProcessorDeps) {
         // UnrecoverableError: BullMQ fails the job now, without using up the retries.
         throw new UnrecoverableError(reason)
       }
+      // Every failed try is history, the last one too: why a ticket failed is never only "no retries
+      // left". The event is history, not the retry: a Redis hiccup here must not change the job's fate.
+      await recordStore.recordFailedTry(ticket.ClientId, ticket.TicketId, { attempt, error: reason, startedAt: timing.startedAt, worker: deps.workerId })
+        .catch((e: unknown) => log.warn({ err: e }, 'could not append the failed try to the ticket events'))
       if (retryPolicy.isLastAttempt(attempt, job.opts.attempts)) {
         await store(failedEnvelope(ticket, retryPolicy.exhaustedCode, Message.PRODUCT_FAILED))
         log.warn({ reason }, 'ticket failed: no retries left')
         finish('failed')
       } else {
         log.warn({ reason }, 'ticket try failed; it will be retried')
-        // The event is history, not the retry: a Redis hiccup here must not change the job's fate.
-        await recordStore.recordFailedTry(ticket.ClientId, ticket.TicketId, attempt, reason)
-          .catch((e: unknown) => log.warn({ err: e }, 'could not append the failed try to the ticket events'))
         finish('retry')
       }
       // BullMQ stores the message as the job's failedReason (shown on the dashboard): keep it clean too.

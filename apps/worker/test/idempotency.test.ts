@@ -66,6 +66,12 @@ t.test('a worker SIGKILLed while its upstream call is in flight: the next try se
   t.equal(seen[1], seen[0], 'with the same Idempotency-Key')
   t.equal(created.size, 1, 'one resource created')
   t.match(record, { ResourceId: 'resource-1' })
+  // #29.1: the try the dead worker left shows as lost, once, before the try that completed.
+  const events = await bench.store.eventsOf('client-a', 'killed-mid-call')
+  t.match(events.filter((e) => e.type === 'try-failed' || e.type === 'record').map((e) => e.fields), [
+    { outcome: 'lost', attempt: '1', error: /worker running this try stopped/ },
+    { code: 'SUCCESS', tries: '1', worker: /^.+:\d+$/ }
+  ], 'the lost try is history')
 })
 
 t.test('a catalog that sets Idempotency-Key itself is refused at load', async (t) => {

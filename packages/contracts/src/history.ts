@@ -51,6 +51,19 @@ export const TimelineEntry = Type.Object({
 }, { additionalProperties: false })
 export type TimelineEntry = Static<typeof TimelineEntry>
 
+/** One try of a ticket, as its events tell it. */
+export const TryEntry = Type.Object({
+  Attempt: Type.Integer({ description: 'BullMQ\'s attempt number in its round (a lost try keeps the number of the try that follows it)' }),
+  Round: Type.Integer({ description: '1 for the client\'s POST; one more for each operator retry (and, later, redrive)' }),
+  StartedAt: Type.Union([Time, Type.Null()], { description: 'null for a lost try (its worker died with it)' }),
+  DurationMs: Type.Union([Type.Integer(), Type.Null()]),
+  Outcome: Type.Union([Type.Literal('failed'), Type.Literal('rejected'), Type.Literal('succeeded'), Type.Literal('lost')]),
+  Reason: Type.Union([Type.String(), Type.Null()], { description: 'Scrubbed: the upstream\'s status or the error\'s class and message, never personal values or the upstream\'s body' }),
+  Worker: Type.Union([Type.String(), Type.Null()], { description: 'The worker process that ran it (host:pid)' }),
+  StartedBy: Type.String({ description: 'client, or the operator whose retry started its round' })
+}, { additionalProperties: false, title: 'TryEntry' })
+export type TryEntry = Static<typeof TryEntry>
+
 export const TicketHistoryParams = Type.Object({
   ClientId: ClientIdField,
   TicketId: Type.String({ pattern: TicketIdPattern })
@@ -62,6 +75,7 @@ export const TicketDetail = Type.Object({
   RequestId: Type.Union([Type.String(), Type.Null()]),
   TraceId: Type.Union([Type.String(), Type.Null()], { description: 'The OpenTelemetry trace id of the POST that accepted it, when it was traced' }),
   PersonalDataErasedAt: Type.Union([Time, Type.Null()]),
+  Tries: Type.Array(TryEntry, { description: 'One entry per try, oldest first' }),
   Timeline: Type.Array(TimelineEntry),
   Record: Type.Union([TicketEnvelope, Type.Null()], { description: 'With personal fields redacted' })
 }, { additionalProperties: false })

@@ -22,7 +22,7 @@ export {
 } from './admin-forms.js'
 export {
   AuditQuery, AuditResponse, AuditRow, ErasureResponse, TicketDetail, TicketDetailResponse,
-  TicketHistoryParams, TicketSearchQuery, TicketSearchResponse, TicketSummary, TimelineEntry
+  TicketHistoryParams, TicketSearchQuery, TicketSearchResponse, TicketSummary, TimelineEntry, TryEntry
 } from './history.js'
 export {
   ALL_WEBHOOK_EVENTS, DeliveriesResponse, DeliveryAttempt, ResendResponse, WebhookEventType,

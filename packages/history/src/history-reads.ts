@@ -1,4 +1,5 @@
 import type pg from 'pg'
+import { ticketTries } from './ticket-tries.js'
 import type { AuditQuery, AuditRow, TicketDetail, TicketEnvelope, TicketSearchQuery, TicketSummary, TimelineEntry } from '@request-out/contracts'
 import { decodeCursor, encodeCursor, timeInRange } from './cursor.js'
 
@@ -91,6 +92,7 @@ export async function detail (pool: pg.Pool, clientId: string, ticketId: string,
     RequestId: row.request_id,
     TraceId: row.trace_id,
     PersonalDataErasedAt: isoOrNull(row.personal_data_erased_at),
+    Tries: ticketTries(timeline, row.record),
     Timeline: timeline,
     Record: row.record === null ? null : redact(row.record, row.product)
   }

@@ -57,7 +57,7 @@ t.test('migrations apply once; a second run applies nothing', async (t) => {
 t.test('a ticket across a failed try and its record, read back from the streams by a writer', async (t) => {
   const s = await setup(t, 'hist-life')
   await s.records.claim('acme', 'T-1', 'fp1', PRODUCT, 'req-1', '4bf92f3577b34da6a3ce929d0e0e4736')
-  await s.records.recordFailedTry('acme', 'T-1', 1, 'upstream answered 503')
+  await s.records.recordFailedTry('acme', 'T-1', { attempt: 1, error: 'upstream answered 503', startedAt: Date.now() - 5, worker: 'test:1' })
   const record = completedEnvelope(ticket('T-1'), { ResourceType: 'data', Resource: 'nik', ResourceId: '1', Data: { NIK: '3171015708450002', Name: 'Ann' } })
   await s.records.writeRecord('acme', 'T-1', record, { startedAt: Date.now(), tries: 2, traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' })
   await s.records.appendAudit({ actor: 'ops', address: '127.0.0.1', action: 'job.retry', target: 'job-1', clientId: 'acme', ticketId: 'T-1', before: { state: 'failed' }, after: { state: 'waiting' } })
@@ -85,7 +85,7 @@ async function streamEvents (s: Setup, clientId: string, ticketId: string): Prom
 t.test('a batch stored twice, or in another order, leaves the same history', async (t) => {
   const s = await setup(t, 'hist-idem')
   await s.records.claim('acme', 'T-2', 'fp', PRODUCT)
-  await s.records.recordFailedTry('acme', 'T-2', 1, 'timeout')
+  await s.records.recordFailedTry('acme', 'T-2', { attempt: 1, error: 'timeout', startedAt: Date.now() - 5, worker: 'test:1' })
   await s.records.writeRecord('acme', 'T-2', failedEnvelope(ticket('T-2'), 'PRODUCT_FAILED', 'gave up'), { startedAt: Date.now(), tries: 3 })
   const events = await streamEvents(s, 'acme', 'T-2')
   t.equal(events.length, 3)

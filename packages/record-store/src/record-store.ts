@@ -136,13 +136,27 @@ export class RecordStore {
       tries: timing.tries,
       replaceableCode: retryPolicy.exhaustedCode,
       traceparent: timing.traceparent ?? '',
-      tryId: timing.tryId ?? ''
+      tryId: timing.tryId ?? '',
+      worker: timing.worker ?? ''
     }) === 'written'
   }
 
-  /** Appends `try-failed` for a try that will be retried; `error` must be scrubbed already. */
-  async recordFailedTry (clientId: string, ticketId: string, attempt: number, error: string): Promise<void> {
-    await failedTryScript.run(this.#redis, this.#ticket(clientId, ticketId), { clientId, ticketId, at: Date.now(), attempt, error })
+  /** Appends `try-failed` for a try that failed (the last one too); `error` must be scrubbed already. */
+  async recordFailedTry (clientId: string, ticketId: string, t: { attempt: number, error: string, startedAt: number, worker: string }): Promise<void> {
+    const at = Date.now()
+    await failedTryScript.run(this.#redis, this.#ticket(clientId, ticketId), {
+      clientId, ticketId, at, attempt: t.attempt, error: t.error, outcome: 'failed', startedAt: t.startedAt, durationMs: at - t.startedAt, worker: t.worker, stalls: ''
+    })
+  }
+
+  /**
+   * Appends `try-failed` with outcome `lost` for the try a dead worker left (the job stalled
+   * `stalls` times so far), once per stall; true when it was appended now.
+   */
+  async recordLostTry (clientId: string, ticketId: string, attempt: number, stalls: number, worker: string): Promise<boolean> {
+    return await failedTryScript.run(this.#redis, this.#ticket(clientId, ticketId), {
+      clientId, ticketId, at: Date.now(), attempt, error: 'the worker running this try stopped (it died, or lost Redis) before the try ended', outcome: 'lost', startedAt: '', durationMs: '', worker, stalls
+    }) === 'appended'
   }
 
   /**

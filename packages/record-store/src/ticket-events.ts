@@ -2,9 +2,13 @@
 export const TicketEventType = {
   /** The intake claimed a new ticket. Fields: product, requestId, traceId (when traced). No fingerprint: it is made of the ticket's fields. */
   ACCEPTED: 'accepted',
-  /** A try failed and will be retried. Fields: attempt, error (scrubbed), acceptedAt. */
+  /**
+   * A try failed (the last one too), or was lost with its worker (seen when another took the job
+   * over). Fields: attempt, outcome (failed | lost), error (scrubbed), startedAt, durationMs, worker,
+   * acceptedAt; a lost try has no startedAt or durationMs (its worker died with them).
+   */
   TRY_FAILED: 'try-failed',
-  /** The ticket got its record. Fields: code, startedAt, tries, acceptedAt, traceparent (when traced). Not the record: it holds personal values; consumers read it from the ticket's hash. */
+  /** The ticket got its record. Fields: code, startedAt, tries, worker, acceptedAt, traceparent (when traced). Not the record: it holds personal values; consumers read it from the ticket's hash. */
   RECORD: 'record',
   /** The client (or an operator) asked to cancel the ticket. Fields: by, acceptedAt. */
   CANCEL_REQUESTED: 'cancel-requested',

@@ -15,6 +15,8 @@ export const TicketField = {
   code: 'code',
   /** Names the try whose outcome the record is (the job's processedOn). */
   tryId: 'try',
+  /** The job's stall count whose lost try is in the events already (a take-over appends it once). */
+  lostTries: 'lost',
   /** Epoch ms its cancellation was asked. */
   cancel: 'cancel',
   /** Set when a long poll waits on it: its record is announced on the records channel. */

@@ -50,6 +50,8 @@ export interface RecordTiming {
   traceparent?: string | undefined
   /** Names the try whose outcome this is (the job's processedOn): the same try's outcome written twice is one write. */
   tryId?: string | undefined
+  /** The worker process that ran the try (host:pid). */
+  worker?: string | undefined
 }
 
 /** A ticket's fingerprint, or a bare value compared exactly. */

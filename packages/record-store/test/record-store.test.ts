@@ -140,7 +140,7 @@ t.test('every change of a ticket is appended to its group\'s event stream by the
   const { prefix, store } = storeFor(t, 'events')
   await store.claim('c', 'ev-1', 'fp1', 's/t/i', 'req-1')
   await store.claim('c', 'ev-1', 'fp1', 's/t/i', 'req-2')
-  await store.recordFailedTry('c', 'ev-1', 1, 'upstream answered 503')
+  await store.recordFailedTry('c', 'ev-1', { attempt: 1, error: 'upstream answered 503', startedAt: Date.now() - 5, worker: 'test:1' })
   const startedAt = Date.now()
   await store.writeRecord('c', 'ev-1', record, { startedAt, tries: 2 })
   await store.writeRecord('c', 'ev-1', { ...record, Message: 'a duplicate delivery' }, { startedAt, tries: 3 })

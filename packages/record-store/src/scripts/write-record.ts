@@ -14,13 +14,13 @@ import { TicketField as F } from '../ticket-fields.js'
  *
  * KEYS: ticket (hash), events (its group's stream).
  * ARGV: record (JSON), ttlSeconds, channel, member (the ticket's id), code, clientId, ticketId,
- *   at (epoch ms), startedAt, tries, replaceableCode, traceparent ('' untraced), tryId.
+ *   at (epoch ms), startedAt, tries, replaceableCode, traceparent ('' untraced), tryId, worker ('' none).
  * Reply: 0 kept (a final record is there, or this try's was written), 1 written.
  */
 export const writeRecordScript = redisScript({
   name: 'roWriteRecord',
   keys: ['ticket', 'events'],
-  args: ['record', 'ttlSeconds', 'channel', 'member', 'code', 'clientId', 'ticketId', 'at', 'startedAt', 'tries', 'replaceableCode', 'traceparent', 'tryId'],
+  args: ['record', 'ttlSeconds', 'channel', 'member', 'code', 'clientId', 'ticketId', 'at', 'startedAt', 'tries', 'replaceableCode', 'traceparent', 'tryId', 'worker'],
   lua: `
 local v = redis.call('HMGET', KEYS[1], '${F.code}', '${F.watched}', '${F.tryId}')
 local current = v[1]
@@ -31,6 +31,7 @@ local acceptedAt = redis.call('HGET', KEYS[1], '${F.acceptedAt}') or ''
 local event = {'type', 'record', 'clientId', ARGV[6], 'ticketId', ARGV[7], 'at', ARGV[8],
   'code', ARGV[5], 'startedAt', ARGV[9], 'tries', ARGV[10], 'acceptedAt', acceptedAt}
 if ARGV[12] ~= '' then event[#event + 1] = 'traceparent'; event[#event + 1] = ARGV[12] end
+if ARGV[14] ~= '' then event[#event + 1] = 'worker'; event[#event + 1] = ARGV[14] end
 redis.call('XADD', KEYS[2], '*', unpack(event))
 if v[2] then redis.call('PUBLISH', ARGV[3], ARGV[4]) end
 return 1
