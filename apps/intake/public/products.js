@@ -13,6 +13,7 @@ setInterval(async () => {
     set('failed', p.counts.failed || 0)
     set('recent-completed', p.recent.completed)
     set('recent-failed', p.recent.failed)
+    if (p.deadLetters) set('dead-letters', p.deadLetters.lastHour + ' / ' + p.deadLetters.lastDay)
     const b = p.breaker
     const cell = row.querySelector('[data-field="breaker"]')
     if (cell) {

@@ -85,7 +85,14 @@ t.test('the ticket history pages in a real browser: search, a ticket, retry, era
   await page.waitForURL(/\/admin\/queues/, { waitUntil: 'domcontentloaded' })
 
   // Search: the header links here; the writer may still be storing, so the page is reloaded until all three show.
-  await page.goto(`${base}/admin/products`)
+  // #29.3: the products page counts each product's dead letters and links their search.
+  const deadLetters = page.locator('tr[data-key="digitalid/verification/thrice"] [data-field=dead-letters]')
+  await waitFor('the dead letters of the three-tries product', async () => {
+    await page.goto(`${base}/admin/products`)
+    return await deadLetters.textContent() === '1 / 1'
+  }, 15_000, 200)
+  t.match(await deadLetters.getAttribute('href'), /^\/admin\/tickets\?Product=digitalid%2Fverification%2Fthrice&Code=PRODUCT_FAILED&From=\d{4}-/, 'linked to the filtered ticket search')
+  t.equal(await page.locator('tr[data-key="digitalid/enrollment/ektp"] [data-field=dead-letters]').textContent(), '0 / 0')
   await page.click('header a[href="/admin/tickets"]')
   await page.waitForURL(/\/admin\/tickets$/)
   await waitFor('four tickets on the page', async () => {

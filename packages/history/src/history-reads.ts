@@ -98,6 +98,16 @@ export async function detail (pool: pg.Pool, clientId: string, ticketId: string,
   }
 }
 
+/** Per product, the tickets whose final code is PRODUCT_FAILED that finished in the last hour and day (the dead letters). */
+export async function deadLetters (pool: pg.Pool): Promise<Array<{ product: string, lastHour: number, lastDay: number }>> {
+  // accepted_at bounds the index range (tickets_by_code); a ticket retried for longer than a day is rare.
+  const { rows } = await pool.query<{ product: string, last_hour: string, last_day: string }>(`
+    SELECT product, count(*) FILTER (WHERE finished_at >= now() - interval '1 hour') AS last_hour, count(*) AS last_day
+    FROM tickets WHERE code = 'PRODUCT_FAILED' AND accepted_at >= now() - interval '2 days' AND finished_at >= now() - interval '1 day'
+    GROUP BY product`)
+  return rows.map((r) => ({ product: r.product, lastHour: Number(r.last_hour), lastDay: Number(r.last_day) }))
+}
+
 /** The audit trail, newest first, one page. */
 export async function audit (pool: pg.Pool, query: AuditFilter): Promise<Page<AuditRow>> {
   const where: string[] = []

@@ -3,7 +3,7 @@ import type { AuditRow, TicketDetail, TicketEnvelope, TicketSummary } from '@req
 import type { StreamEvent } from '@request-out/record-store'
 import { verifyAuditChain, type AuditChainState } from './audit-chain.js'
 import { writeEvents } from './event-writes.js'
-import { audit, detail, hasRecord, latest, search, type AuditFilter, type Page, type StoredTicket, type TicketFilter } from './history-reads.js'
+import { audit, deadLetters, detail, hasRecord, latest, search, type AuditFilter, type Page, type StoredTicket, type TicketFilter } from './history-reads.js'
 import { deleteExpired, erase, eraseOlderThan } from './retention.js'
 
 export { BadCursorError, type AuditFilter, type Page, type StoredTicket, type TicketFilter } from './history-reads.js'
@@ -54,6 +54,11 @@ export class HistoryStore {
   /** A ticket's newest acceptance with its timeline; personal fields of the record are erased with `redact`. */
   async detail (clientId: string, ticketId: string, redact: (record: TicketEnvelope, product: string) => TicketEnvelope): Promise<TicketDetail | undefined> {
     return await detail(this.#pool, clientId, ticketId, redact)
+  }
+
+  /** Per product, the tickets that ended PRODUCT_FAILED in the last hour and day. */
+  async deadLetters (): Promise<Array<{ product: string, lastHour: number, lastDay: number }>> {
+    return await deadLetters(this.#pool)
   }
 
   /** The audit trail, newest first, one page. */

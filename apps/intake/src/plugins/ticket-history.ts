@@ -89,6 +89,16 @@ function createTicketHistory (app: FastifyInstance) {
       return await read(async (history) => history.audit(withLimit(query)))
     },
 
+    /** Per product, the tickets that ended PRODUCT_FAILED in the last hour and day; undefined without history (or when it does not answer). */
+    async deadLetters (): Promise<Map<string, { lastHour: number, lastDay: number }> | undefined> {
+      if (app.history.store === undefined) return undefined
+      try {
+        return new Map((await read(async (history) => history.deadLetters())).map((d) => [d.product, { lastHour: d.lastHour, lastDay: d.lastDay }]))
+      } catch {
+        return undefined
+      }
+    },
+
     /** Whether the audit trail's hash chain holds (undefined when it could not be checked in time: the command can). */
     async auditChain (): Promise<AuditChainState | undefined> {
       try {

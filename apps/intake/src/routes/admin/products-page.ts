@@ -13,6 +13,8 @@ interface ProductRow {
   available: boolean
   reason: string
   updatedBy: string
+  /** Tickets that ended PRODUCT_FAILED in the last hour and day (history only), and their search. */
+  deadLetters: { lastHour: number, lastDay: number, search: string } | null
   /** The upstream breaker (null: turned off in the catalog). */
   breaker: BreakerView | null
   counts: Record<string, number>
@@ -26,6 +28,8 @@ const productsPage: FastifyPluginAsyncTypebox = async (app) => {
   let metricsReported = false
 
   async function rows (): Promise<ProductRow[]> {
+    const dead = await app.ticketHistory.deadLetters()
+    const dayAgo = new Date(Date.now() - 86_400_000).toISOString()
     return Promise.all(catalog.list().map(async (product) => {
       const queue = app.ticketQueues.queueFor(product.key)
       const availability = app.availability.get(product.key)
@@ -52,6 +56,9 @@ const productsPage: FastifyPluginAsyncTypebox = async (app) => {
         reason: availability.Reason ?? '',
         updatedBy: availability.UpdatedBy,
         breaker: app.breakers.view(product.key),
+        deadLetters: dead === undefined
+          ? null
+          : { ...(dead.get(product.key) ?? { lastHour: 0, lastDay: 0 }), search: `/admin/tickets?${new URLSearchParams({ Product: product.key, Code: 'PRODUCT_FAILED', From: dayAgo }).toString()}` },
         counts: app.ticketQueues.counts(product.key) ?? {},
         recent: { completed, failed }
       }
