@@ -24,6 +24,7 @@ import webhooksPlugin from './plugins/webhooks.js'
 import ticketQueuesPlugin from './plugins/ticket-queues.js'
 import availabilityPlugin from './plugins/availability.js'
 import upstreamBreakersPlugin from './plugins/upstream-breakers.js'
+import redrivesPlugin from './plugins/redrives.js'
 import clientRatePlugin from './plugins/client-rate.js'
 import ticketIntakePlugin from './plugins/ticket-intake.js'
 import healthRoutes from './routes/health.js'
@@ -113,6 +114,7 @@ export async function buildApp (config: IntakeConfig, options: BuildOptions = {}
   await app.register(availabilityPlugin)
   await app.register(clientRatePlugin)
   await app.register(ticketIntakePlugin)
+  await app.register(redrivesPlugin)
   await app.register(operatorActionsPlugin)
   await app.register(upstreamBreakersPlugin)
 

@@ -57,6 +57,12 @@ export function createWorkerMetrics () {
       labelNames: ['product'] as const,
       registers: [registry]
     }),
+    redriveTickets: new Counter({
+      name: 'request_out_redrive_tickets_total',
+      help: 'Tickets redrives sent back to their queue (queued) or left (skipped) in this worker',
+      labelNames: ['state'] as const,
+      registers: [registry]
+    }),
     queueJobs: new Gauge({
       name: 'request_out_queue_jobs',
       help: 'Jobs per product queue and state, read when scraped',

@@ -1,5 +1,11 @@
 import type { Server } from 'node:http'
+import { hostname } from 'node:os'
+import { Queue } from 'bullmq'
 import type { Logger } from 'pino'
+import { Value } from '@sinclair/typebox/value'
+import { Availability } from '@request-out/contracts'
+import { RedriveRunner } from '@request-out/redrive'
+import { redisKeys } from '@request-out/redis-keys'
 import { RecordStore } from '@request-out/record-store'
 import { closeRedis, createRedis, describeTarget, isRedisReady, monitorConnection, type ConnectionMonitor } from '@request-out/redis-connection'
 import type { WorkerConfig } from './config.js'
@@ -21,6 +27,9 @@ export class WorkerService {
   readonly #subscriber
   readonly #cancels: CancelListener
   readonly #webhooks: WebhookService
+  readonly #redrives: RedriveRunner
+  /** Queues of every catalog product, for the redrive runner (it sends back tickets of products this process does not serve too). */
+  readonly #queues = new Map<string, Queue>()
   #stopTrimmer: (() => void) | undefined
   #health: { server: Server, port: number } | undefined
   #stopping: Promise<void> | undefined
@@ -52,6 +61,37 @@ export class WorkerService {
       keepCompleted: { age: env.JOBS_KEEP_COMPLETED_SECONDS, count: env.JOBS_KEEP_COMPLETED_COUNT },
       keepFailed: { age: env.JOBS_KEEP_FAILED_SECONDS, count: env.JOBS_KEEP_FAILED_COUNT }
     })
+    this.#redrives = this.#redriveRunner(recordStore)
+  }
+
+  #redriveRunner (recordStore: RecordStore): RedriveRunner {
+    const { env, catalog } = this.#config
+    const keys = redisKeys(env.QUEUE_PREFIX)
+    return new RedriveRunner({
+      redis: this.#redis,
+      prefix: env.QUEUE_PREFIX,
+      recordStore,
+      queueFor: (product) => {
+        if (catalog.get(product) === undefined) return undefined
+        let queue = this.#queues.get(product)
+        if (queue === undefined) {
+          const { name, prefix } = keys.productQueue(product)
+          queue = new Queue(name, { connection: this.#redis, prefix })
+          queue.on('error', () => {}) // the worker connection's monitor tells an outage
+          this.#queues.set(product, queue)
+        }
+        return queue
+      },
+      available: async (product) => {
+        let stored: unknown
+        try { stored = JSON.parse(await this.#redis.hget(keys.availability, product) ?? 'null') } catch { stored = null }
+        return Value.Check(Availability, stored) ? stored.Available : catalog.get(product)?.initiallyAvailable ?? false
+      },
+      maxQueueDepth: env.REDRIVE_MAX_QUEUE_DEPTH,
+      holder: `${hostname()}:${process.pid}`,
+      counted: (state) => this.metrics.redriveTickets.inc({ state }),
+      log: this.#log.child({ component: 'redrive' })
+    })
   }
 
   get healthPort (): number | undefined {
@@ -63,6 +103,7 @@ export class WorkerService {
     this.#cancels.start().catch((err: unknown) => this.#log.warn({ err }, 'cancellations not subscribed yet'))
     this.#workers.start()
     this.#webhooks.start()
+    this.#redrives.start()
     this.metrics.readQueueCountsWith(async () => this.#workers.jobCounts())
     this.#health = await startHealthServer(this.#config.env.WORKER_METRICS_HOST, this.#config.env.WORKER_METRICS_PORT, {
       registry: this.metrics.registry,
@@ -76,7 +117,8 @@ export class WorkerService {
   async stop (): Promise<void> {
     this.#stopping ??= (async () => {
       this.#stopTrimmer?.()
-      await Promise.all([this.#workers.close(this.#config.env.SHUTDOWN_TIMEOUT_MS), this.#webhooks.stop()])
+      await Promise.all([this.#workers.close(this.#config.env.SHUTDOWN_TIMEOUT_MS), this.#webhooks.stop(), this.#redrives.stop()])
+      await Promise.allSettled([...this.#queues.values()].map(async (q) => q.close()))
       // Closed first: the connection this process closes itself is no outage to warn about.
       this.#monitor.close()
       await closeRedis(this.#redis)

@@ -21,6 +21,8 @@ const AUDIT_ACTIONS = [
   'ticket.cancel',
   'tickets.cancel',
   'personal-data.erase',
+  'redrive.start',
+  'redrive.stop',
   // Automatic, actor `system`: a product's upstream breaker opened or closed.
   'breaker.open',
   'breaker.close'

@@ -66,6 +66,7 @@ export const IntakeEnv = Type.Object({
     description: 'The key before the last change: fingerprints made under it are still compared (keep it RECORD_TTL_SECONDS)'
   })),
   MAX_QUEUE_DEPTH: int(100_000, 1, 100_000_000, 'Waiting jobs of a product above which POST answers 503'),
+  REDRIVE_MAX_AGE_DAYS: int(30, 1, 3650, 'A redrive selects only tickets accepted this recently'),
   BODY_LIMIT_BYTES: int(16_384, 256, 10_485_760, 'Largest accepted request body (and ticket of a batch)'),
   BATCH_BODY_LIMIT_BYTES: int(2_097_152, 1024, 104_857_600, 'Largest accepted batch body (POST /v1/request-out/batch)'),
   RATE_LIMIT_MAX: int(6000, 1, 10_000_000, 'Requests per client per RATE_LIMIT_WINDOW_MS'),
@@ -106,6 +107,7 @@ export const WorkerEnv = Type.Object({
   JOBS_KEEP_COMPLETED_COUNT: int(10_000, 0, 10_000_000, '... or beyond this count per product'),
   JOBS_KEEP_FAILED_SECONDS: int(604_800, 0, 31_536_000, 'Failed jobs are trimmed after this age'),
   JOBS_KEEP_FAILED_COUNT: int(10_000, 0, 10_000_000, '... or beyond this count per product'),
+  REDRIVE_MAX_QUEUE_DEPTH: int(50_000, 1, 100_000_000, 'A redrive waits while its product has more waiting jobs than this (half the intakes\' MAX_QUEUE_DEPTH), so clients\' POSTs never get 503 because of it'),
   WORKER_ROLE: Type.Union([Type.Literal('products'), Type.Literal('history')], {
     default: 'products',
     description: 'products: run product jobs; history: copy ticket events into DATABASE_URL (scale each on its own)'

@@ -29,3 +29,6 @@ export {
   WebhookRequest, WebhookResponse, WebhookView, type WebhookPayload
 } from './webhooks.js'
 export { AuditAction } from './audit-actions.js'
+export {
+  RedriveFilter, RedriveParams, RedriveRequest, RedriveResponse, RedriveSample, RedriveStartResponse, RedriveView
+} from './redrive.js'

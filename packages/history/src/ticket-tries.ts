@@ -5,9 +5,10 @@ const ms = (v: unknown): number | null => text(v) === null || Number.isNaN(Numbe
 const iso = (v: unknown): string | null => { const n = ms(v); return n === null ? null : new Date(n).toISOString() }
 
 /**
- * A ticket's tries, oldest first, read from its timeline: each \`try-failed\` event is one (failed, or
+ * A ticket's tries, oldest first, read from its timeline: each `try-failed` event is one (failed, or
  * lost with its worker), and a record that is a success or a rejection ends one more. Rounds are
- * counted at each operator retry (\`job.retry\`), whose actor started the round. A \`PRODUCT_FAILED\`
+ * counted at each operator retry (`job.retry`, whose actor started the round) and each redrive
+ * (`redriven`, started by `redrive:<id>`). A `PRODUCT_FAILED`
  * record written before every try had its event (or by the failed-job handler) stands for its last
  * try, with the record's message as the reason.
  */
@@ -17,9 +18,9 @@ export function ticketTries (timeline: readonly TimelineEntry[], record: TicketE
   let startedBy = 'client'
   for (const e of timeline) {
     const d = e.Details
-    if (e.Type === 'job.retry') {
+    if (e.Type === 'job.retry' || e.Type === 'redriven') {
       round++
-      startedBy = text(d.Actor) ?? 'operator'
+      startedBy = text(e.Type === 'redriven' ? d.by : d.Actor) ?? 'operator'
       continue
     }
     const base = { Round: round, StartedBy: startedBy, Worker: text(d.worker) }

@@ -15,6 +15,7 @@ import { watchReadScript } from './scripts/watch-read.js'
 import { failedTryScript } from './scripts/failed-try.js'
 import { requestCancelScript } from './scripts/request-cancel.js'
 import { eraseTicketScript } from './scripts/erase-ticket.js'
+import { reopenTicketScript } from './scripts/reopen-ticket.js'
 
 type RedisClient = Redis | Cluster
 
@@ -37,7 +38,7 @@ export class RecordStore {
   readonly #ttl: number
 
   constructor (redis: RedisClient, options: RecordStoreOptions) {
-    for (const script of [claimTicketScript, writeRecordScript, failedTryScript, requestCancelScript, watchReadScript, eraseTicketScript]) script.define(redis)
+    for (const script of [claimTicketScript, writeRecordScript, failedTryScript, requestCancelScript, watchReadScript, eraseTicketScript, reopenTicketScript]) script.define(redis)
     this.#redis = redis
     this.#keys = redisKeys(options.prefix)
     this.#ttl = options.ttlSeconds
@@ -157,6 +158,16 @@ export class RecordStore {
     return await failedTryScript.run(this.#redis, this.#ticket(clientId, ticketId), {
       clientId, ticketId, at: Date.now(), attempt, error: 'the worker running this try stopped (it died, or lost Redis) before the try ended', outcome: 'lost', startedAt: '', durationMs: '', worker, stalls
     }) === 'appended'
+  }
+
+  /**
+   * Reopens a PRODUCT_FAILED ticket of the acceptance `acceptedAt` for redrive `redrive` (its
+   * record goes, a `redriven` event is appended); what was found otherwise (reopen-ticket.ts).
+   */
+  async reopenForRedrive (clientId: string, ticketId: string, acceptedAt: number, redrive: string): Promise<'gone' | 'newer' | 'final' | 'busy' | 'mine' | 'reopened'> {
+    return await reopenTicketScript.run(this.#redis, this.#ticket(clientId, ticketId), {
+      redrive, acceptedAt, failedCode: retryPolicy.exhaustedCode, clientId, ticketId, at: Date.now()
+    })
   }
 
   /**

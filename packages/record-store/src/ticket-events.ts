@@ -10,6 +10,8 @@ export const TicketEventType = {
   TRY_FAILED: 'try-failed',
   /** The ticket got its record. Fields: code, startedAt, tries, worker, acceptedAt, traceparent (when traced). Not the record: it holds personal values; consumers read it from the ticket's hash. */
   RECORD: 'record',
+  /** A redrive sent the failed ticket back to its queue (a new round of tries). Fields: by (redrive:<id>), acceptedAt. */
+  REDRIVEN: 'redriven',
   /** The client (or an operator) asked to cancel the ticket. Fields: by, acceptedAt. */
   CANCEL_REQUESTED: 'cancel-requested',
   /** An operator's action. Fields: actor, address, action, target, before, after (JSON). */

@@ -17,6 +17,8 @@ export const TicketField = {
   tryId: 'try',
   /** The job's stall count whose lost try is in the events already (a take-over appends it once). */
   lostTries: 'lost',
+  /** The redrive that sent it back to its queue last (its id). */
+  redrive: 'rd',
   /** Epoch ms its cancellation was asked. */
   cancel: 'cancel',
   /** Set when a long poll waits on it: its record is announced on the records channel. */

@@ -63,6 +63,20 @@ function keysOf (prefix: string) {
     breakerProbe: (product: string): string => inQueue(product, 'ro-breaker-probe'),
     /** A product's breaker transitions waiting for their audit entry (a list, oldest first). */
     breakerTransitions: (product: string): string => inQueue(product, 'ro-breaker-transitions'),
+    /** BullMQ's sorted set of a product's failed jobs, by when they failed (a redrive selects from it). */
+    failed: (product: string): string => inQueue(product, 'failed'),
+    /** Redrives still sending tickets back, by creation time (the workers' runners take them from here). */
+    redrives: `${prefix}:redrives`,
+    /** A redrive: its state, filter, who started it, its cursor in its selection. */
+    redrive: (id: string): string => `${prefix}:redrive:${id}`,
+    /** A redrive's selected tickets, in order (JSON entries). */
+    redriveTickets: (id: string): string => `${prefix}:redrive:${id}:tickets`,
+    /** The tickets a redrive sent back, scored by when (its exactly-once mark). */
+    redriveQueued: (id: string): string => `${prefix}:redrive:${id}:queued`,
+    /** The tickets a redrive left, with why. */
+    redriveSkipped: (id: string): string => `${prefix}:redrive:${id}:skipped`,
+    /** The worker running a redrive, leased. */
+    redriveLease: (id: string): string => `${prefix}:redrive:${id}:lease`,
     /** The webhook deliveries' BullMQ queue. */
     webhookQueue: { name: 'webhooks', prefix: tag('webhooks') } satisfies QueuePlacement,
     /** Clients' webhook endpoints, one hash field per client. */
@@ -126,6 +140,13 @@ export const KEY_FAMILIES: Readonly<Record<Exclude<keyof RedisKeys, 'all'>, stri
   breakerCalls: 'ro:{<product>}:<product>:ro-breaker-calls',
   breakerProbe: 'ro:{<product>}:<product>:ro-breaker-probe',
   breakerTransitions: 'ro:{<product>}:<product>:ro-breaker-transitions',
+  failed: 'ro:{<product>}:<product>:failed',
+  redrives: 'ro:redrives',
+  redrive: 'ro:redrive:<redrive>',
+  redriveTickets: 'ro:redrive:<redrive>:tickets',
+  redriveQueued: 'ro:redrive:<redrive>:queued',
+  redriveSkipped: 'ro:redrive:<redrive>:skipped',
+  redriveLease: 'ro:redrive:<redrive>:lease',
   webhookQueue: 'ro:{webhooks}:webhooks:*',
   webhookEndpoints: 'ro:webhooks',
   webhookEvents: 'ro:webhook-events:<id>',

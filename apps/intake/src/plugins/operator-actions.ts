@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin'
 import type { Job } from 'bullmq'
 import type { FastifyInstance } from 'fastify'
-import type { RevocationRequest, TicketJob, WebhookEventType } from '@request-out/contracts'
+import type { RedriveFilter, RedriveSample, RedriveView, RevocationRequest, TicketJob, WebhookEventType } from '@request-out/contracts'
 import { retryPolicy } from '@request-out/product-catalog'
 import { ticketKey } from '@request-out/redis-keys'
 import type { BreakerTransition } from '@request-out/upstream-breaker'
@@ -117,6 +117,36 @@ function createOperatorActions (app: FastifyInstance) {
     },
 
     /**
+     * Starts a redrive of the tickets matching `filter` that failed for lack of an answer: they are
+     * selected first, then the start is audited (with the filter and the count), then the workers'
+     * runners send them back. Nothing is started, and nothing audited, when nothing matched.
+     */
+    async startRedrive (operator: Operator, filter: RedriveFilter): Promise<{ id: string | undefined, selected: number, sample: RedriveSample[] }> {
+      const { catalog } = app.config
+      const products = filter.Product === undefined ? catalog.keys() : catalog.keys().filter((k) => k === filter.Product)
+      const selection = await app.redrives.select(products, filter, operator.actor)
+      if (selection.id === undefined) return selection
+      try {
+        await app.audit({ ...operator, action: 'redrive.start', target: `redrive:${selection.id}`, after: { Filter: filter, Selected: selection.selected } })
+      } catch (err) {
+        await app.redrives.discard(selection.id)
+        throw err
+      }
+      await app.redrives.start(selection.id)
+      return selection
+    },
+
+    /** Stops a running redrive (audited with its counts); one that is over is answered as it is. 404 when unknown. */
+    async stopRedrive (operator: Operator, id: string): Promise<RedriveView> {
+      const before = await app.redrives.progress(id)
+      if (before === undefined) throw new HttpProblem('NOT_FOUND', `No redrive ${id}`)
+      if (before.State !== 'running') return before
+      await app.audit({ ...operator, action: 'redrive.stop', target: `redrive:${id}`, before })
+      await app.redrives.stop(id)
+      return { ...before, State: 'stopped' }
+    },
+
+    /**
      * A product's upstream breaker opened or closed: no operator did it, the workers' outcomes did,
      * so the entry's actor is `system`. Its transition's `Seq` tells a repeated entry apart (an
      * entry is written at least once: two intakes may both write it).
@@ -146,6 +176,6 @@ async function operatorActionsPlugin (app: FastifyInstance): Promise<void> {
 
 export default fp(operatorActionsPlugin, {
   name: 'operator-actions',
-  dependencies: ['records', 'audit', 'webhooks', 'ticket-queues', 'availability', 'revocations'],
+  dependencies: ['records', 'audit', 'webhooks', 'ticket-queues', 'availability', 'revocations', 'redrives'],
   fastify: '5.x'
 })

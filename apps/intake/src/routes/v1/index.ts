@@ -6,6 +6,7 @@ import tokenRoutes from './tokens.js'
 import adminHistoryRoutes from './admin-history.js'
 import cancellationRoutes from './cancellations.js'
 import webhookRoutes from './webhooks.js'
+import redriveRoutes from './redrives.js'
 
 /** Everything under /v1 that needs a Bearer token. Public routes (login, health, docs) live outside. */
 const protectedRoutes: FastifyPluginAsync = async (app) => {
@@ -16,6 +17,7 @@ const protectedRoutes: FastifyPluginAsync = async (app) => {
   await app.register(adminHistoryRoutes)
   await app.register(cancellationRoutes)
   await app.register(webhookRoutes)
+  await app.register(redriveRoutes)
 }
 
 export default protectedRoutes

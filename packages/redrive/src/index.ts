@@ -1,0 +1,2 @@
+export { RedriveRunner } from './redrive-runner.js'
+export { RedriveStore } from './redrive-store.js'

@@ -1,0 +1,156 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import { Job, type Queue } from 'bullmq'
+import type { Logger } from 'pino'
+import type { RecordStore } from '@request-out/record-store'
+import type { RedisClient } from '@request-out/redis-connection'
+import { redisKeys, ticketKey } from '@request-out/redis-keys'
+import type { RedriveEntry } from './redrive-selection.js'
+import { holdLeaseScript } from './scripts/hold-lease.js'
+
+export interface RedriveRunnerOptions {
+  redis: RedisClient
+  prefix: string
+  recordStore: RecordStore
+  /** The product's queue (any catalog product: a runner sends back tickets of products it does not serve too), or undefined when the catalog has none. */
+  queueFor: (product: string) => Queue | undefined
+  /** False while an admin's switch has the product off: its tickets are skipped. */
+  available: (product: string) => Promise<boolean>
+  /** Waiting jobs of a product above which the runner waits (so clients' POSTs are never refused because of a redrive). */
+  maxQueueDepth: number
+  /** This process, as the lease names it. */
+  holder: string
+  /** Told of each ticket sent back or skipped (the metric). */
+  counted: (state: 'queued' | 'skipped') => void
+  log: Logger
+}
+
+/** Tickets handled per round: the cursor and the lease move after each. */
+const PAGE = 100
+const LEASE_MS = 15_000
+const POLL_MS = 1000
+const BACKLOG_WAIT_MS = 500
+
+/**
+ * Sends each selected ticket of every running redrive back to its queue, once. Runs in every
+ * worker; a redrive is run by the one process holding its lease, which moves its cursor after each
+ * page, so another takes it over from there when that process dies. Once per ticket whatever
+ * happens in between: a ticket is marked in the redrive's `queued` set (with the time) before its
+ * job is retried, and a ticket found marked is sent again only if its job is still the failure the
+ * redrive found (it failed before the mark).
+ */
+export class RedriveRunner {
+  readonly #o: RedriveRunnerOptions
+  readonly #keys
+  #timer: NodeJS.Timeout | undefined
+  #running: Promise<void> | undefined
+  #stopped = false
+
+  constructor (options: RedriveRunnerOptions) {
+    this.#o = options
+    this.#keys = redisKeys(options.prefix)
+    holdLeaseScript.define(options.redis)
+  }
+
+  start (): void {
+    this.#timer = setInterval(() => { this.#running ??= this.#tick().finally(() => { this.#running = undefined }) }, POLL_MS)
+    this.#timer.unref()
+  }
+
+  async stop (): Promise<void> {
+    this.#stopped = true
+    clearInterval(this.#timer)
+    await this.#running
+  }
+
+  async #tick (): Promise<void> {
+    try {
+      for (const id of await this.#o.redis.zrange(this.#keys.redrives, 0, -1)) {
+        if (this.#stopped) return
+        if (await this.#lease(id)) await this.#run(id)
+      }
+    } catch (err) {
+      // Redis away, or a page that failed: the cursor did not move, the next round goes on from it.
+      this.#o.log.warn({ err }, 'redrive round failed; it goes on at the next one')
+    }
+  }
+
+  async #lease (id: string): Promise<boolean> {
+    return await holdLeaseScript.run(this.#o.redis, { lease: this.#keys.redriveLease(id) }, { holder: this.#o.holder, ms: LEASE_MS })
+  }
+
+  async #run (id: string): Promise<void> {
+    const { redis, log } = this.#o
+    const key = this.#keys.redrive(id)
+    while (!this.#stopped) {
+      const [state, cursorText] = await redis.hmget(key, 'state', 'cursor')
+      if (state !== 'running') {
+        await redis.zrem(this.#keys.redrives, id)
+        return
+      }
+      const cursor = Number(cursorText ?? 0)
+      const page = (await redis.lrange(this.#keys.redriveTickets(id), cursor, cursor + PAGE - 1)).map((raw) => JSON.parse(raw) as RedriveEntry)
+      if (page.length === 0) {
+        await redis.hset(key, 'state', 'sent')
+        await redis.zrem(this.#keys.redrives, id)
+        log.info({ redrive: id }, 'redrive: every selected ticket handled')
+        return
+      }
+      for (const product of new Set(page.map((e) => e.p))) await this.#waitForRoom(id, product)
+      for (const entry of page) await this.#send(id, entry)
+      await redis.hset(key, 'cursor', String(cursor + page.length))
+      if (!await this.#lease(id)) return
+    }
+  }
+
+  /** Waits while the product's queue is deeper than maxQueueDepth: clients' tickets go first. */
+  async #waitForRoom (id: string, product: string): Promise<void> {
+    const queue = this.#o.queueFor(product)
+    if (queue === undefined) return
+    for (;;) {
+      const counts = await queue.getJobCounts('waiting', 'prioritized')
+      if (this.#stopped || (counts.waiting ?? 0) + (counts.prioritized ?? 0) <= this.#o.maxQueueDepth) return
+      await sleep(BACKLOG_WAIT_MS)
+      await this.#lease(id)
+    }
+  }
+
+  async #skip (id: string, entry: RedriveEntry, why: string): Promise<void> {
+    const skipped = this.#keys.redriveSkipped(id)
+    if (await this.#o.redis.hsetnx(skipped, ticketKey(entry.c, entry.t), why) === 1) this.#o.counted('skipped')
+    await this.#o.redis.expire(skipped, 30 * 86_400)
+  }
+
+  async #send (id: string, entry: RedriveEntry): Promise<void> {
+    const { redis, recordStore } = this.#o
+    const jobId = ticketKey(entry.c, entry.t)
+    const queue = this.#o.queueFor(entry.p)
+    if (queue === undefined) return await this.#skip(id, entry, 'its product is no longer in the catalog')
+    if (!await this.#o.available(entry.p)) return await this.#skip(id, entry, 'its product is switched off')
+    const job = await Job.fromId(queue, jobId)
+    if (job === undefined) return await this.#skip(id, entry, 'its job, and with it the ticket\'s input, is no longer kept')
+    const queuedKey = this.#keys.redriveQueued(id)
+    const markedAt = await redis.zscore(queuedKey, jobId)
+    if (await job.getState() !== 'failed') {
+      if (markedAt === null) await this.#skip(id, entry, 'it is no longer failed (retried since)')
+      return
+    }
+    // Marked, and failed after the mark: sent before a restart, and failed again since.
+    if (markedAt !== null && (job.finishedOn ?? 0) >= Number(markedAt)) return
+    const reopened = await recordStore.reopenForRedrive(entry.c, entry.t, entry.a, id)
+    if (reopened === 'gone') return await this.#skip(id, entry, 'Redis no longer holds the ticket')
+    if (reopened === 'newer') return await this.#skip(id, entry, 'its TicketId was accepted again since')
+    if (reopened === 'final') return await this.#skip(id, entry, 'its record is final now')
+    if (reopened === 'busy') return await this.#skip(id, entry, 'another redrive has it')
+    if (markedAt === null) {
+      await redis.zadd(queuedKey, 'NX', Date.now(), jobId)
+      await redis.expire(queuedKey, 30 * 86_400)
+    }
+    try {
+      // A new round with the product's full Attempts and the ticket's same Idempotency-Key (its job data is unchanged).
+      await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true })
+    } catch (err) {
+      if (await job.getState() === 'failed') throw err
+    }
+    this.#o.counted('queued')
+  }
+}

@@ -1,0 +1,103 @@
+import { randomBytes } from 'node:crypto'
+import type { RedriveFilter, RedriveSample, RedriveView } from '@request-out/contracts'
+import { retryPolicy } from '@request-out/product-catalog'
+import { TicketField } from '@request-out/record-store'
+import type { RedisClient } from '@request-out/redis-connection'
+import { parseTicketKey, redisKeys } from '@request-out/redis-keys'
+import { sampleOf, selectFailed, type RedriveEntry } from './redrive-selection.js'
+
+const SAMPLE = 10
+/** How long a redrive's keys are kept after it started: its progress stays readable. */
+const KEEP_SECONDS = 30 * 86_400
+const PROGRESS_PAGE = 1000
+
+export interface RedriveSelection { selected: number, sample: RedriveSample[] }
+
+/** Redrives as Redis holds them: selected by an intake, sent back by the workers' runners (RedriveRunner). */
+export class RedriveStore {
+  readonly #redis: RedisClient
+  readonly #keys
+
+  constructor (redis: RedisClient, readonly prefix: string, readonly maxAgeDays: number) {
+    this.#redis = redis
+    this.#keys = redisKeys(prefix)
+  }
+
+  /** What a redrive of `filter` over `products` would select: how many, and the first few. Writes nothing. */
+  async dryRun (products: readonly string[], filter: RedriveFilter): Promise<RedriveSelection> {
+    const sample: RedriveSample[] = []
+    const selected = await selectFailed(this.#redis, this.prefix, products, filter, this.maxAgeDays, async (entries) => {
+      for (const e of entries) if (sample.length < SAMPLE) sample.push(sampleOf(e))
+    })
+    return { selected, sample }
+  }
+
+  /**
+   * Selects the tickets into a new redrive's list, not yet started: `start()` hands it to the
+   * runners (after its audit entry), `discard()` forgets it. Undefined id when nothing matched.
+   */
+  async select (products: readonly string[], filter: RedriveFilter, by: string): Promise<RedriveSelection & { id: string | undefined }> {
+    const id = randomBytes(12).toString('base64url')
+    const list = this.#keys.redriveTickets(id)
+    const sample: RedriveSample[] = []
+    const selected = await selectFailed(this.#redis, this.prefix, products, filter, this.maxAgeDays, async (entries: RedriveEntry[]) => {
+      for (const e of entries) if (sample.length < SAMPLE) sample.push(sampleOf(e))
+      await this.#redis.rpush(list, ...entries.map((e) => JSON.stringify(e)))
+    })
+    if (selected === 0) return { id: undefined, selected, sample }
+    await this.#redis.expire(list, KEEP_SECONDS)
+    await this.#redis.hset(this.#keys.redrive(id), 'state', 'selected', 'filter', JSON.stringify(filter), 'by', by, 'createdAt', String(Date.now()), 'selected', String(selected), 'cursor', '0')
+    await this.#redis.expire(this.#keys.redrive(id), KEEP_SECONDS)
+    return { id, selected, sample }
+  }
+
+  /** Hands a selected redrive to the runners. */
+  async start (id: string): Promise<void> {
+    await this.#redis.hset(this.#keys.redrive(id), 'state', 'running')
+    await this.#redis.zadd(this.#keys.redrives, Date.now(), id)
+  }
+
+  async discard (id: string): Promise<void> {
+    await this.#redis.del(this.#keys.redrive(id), this.#keys.redriveTickets(id))
+  }
+
+  /** Stops a running redrive: tickets it sent back stay queued (DELETE of a ticket cancels one). */
+  async stop (id: string): Promise<void> {
+    await this.#redis.hset(this.#keys.redrive(id), 'state', 'stopped')
+    await this.#redis.zrem(this.#keys.redrives, id)
+  }
+
+  /** Its progress, the outcomes of the tickets it sent back read from their hashes; undefined when unknown. */
+  async progress (id: string): Promise<RedriveView | undefined> {
+    const [state, selected] = await this.#redis.hmget(this.#keys.redrive(id), 'state', 'selected')
+    if (state === null || state === 'selected') return undefined
+    const queuedKey = this.#keys.redriveQueued(id)
+    let queued = 0
+    let completed = 0
+    let failedAgain = 0
+    for (let start = 0; ; start += PROGRESS_PAGE) {
+      const page = await this.#redis.zrange(queuedKey, start, start + PROGRESS_PAGE - 1, 'WITHSCORES')
+      if (page.length === 0) break
+      const refs: Array<{ key: string, at: number }> = []
+      for (let i = 0; i < page.length; i += 2) refs.push({ key: page[i] as string, at: Number(page[i + 1]) })
+      queued += refs.length
+      const outcomes = await Promise.all(refs.map(async ({ key }) => {
+        const t = parseTicketKey(key)
+        return t === undefined ? [null, null] : await this.#redis.hmget(this.#keys.ticket(t.clientId, t.ticketId), TicketField.code, TicketField.tryId)
+      }))
+      refs.forEach(({ at }, i) => {
+        const [code, tryId] = outcomes[i] ?? []
+        if (code === null || code === undefined) return
+        // A PRODUCT_FAILED record counts as failing again only when a try after the redrive wrote it.
+        if (code !== retryPolicy.exhaustedCode) completed++
+        else if (Number(tryId) >= at) failedAgain++
+      })
+    }
+    const skipped = await this.#redis.hlen(this.#keys.redriveSkipped(id))
+    const total = Number(selected)
+    const view = state === 'stopped'
+      ? 'stopped'
+      : state === 'running' ? 'running' : (completed + failedAgain === queued ? 'done' : 'waiting')
+    return { RedriveId: id, State: view, Selected: total, Queued: queued, Completed: completed, FailedAgain: failedAgain, Skipped: skipped }
+  }
+}
