@@ -224,4 +224,23 @@ t.test('the ticket history pages in a real browser: search, a ticket, retry, era
     method: 'POST', redirect: 'manual', headers: { cookie: `ro_admin_session=${tokenFor('demo-admin', 'admin')}`, 'content-type': 'application/x-www-form-urlencoded' }, body: ''
   })
   t.equal(forged.status, 403, 'erasure without the form token is refused')
+
+  // #29.2: the redrive form, pre-filled from the dead letters' search: count, confirm, progress.
+  await page.goto(`${base}/admin/tickets?Product=digitalid%2Fverification%2Fthrice&Code=PRODUCT_FAILED`)
+  t.equal(await page.locator('form[data-form=redrive] input[name=Product]').inputValue(), 'digitalid/verification/thrice', 'the redrive form takes the search\'s product')
+  await page.click('button:text("Count tickets to redrive")')
+  await page.locator('[data-field=selected]').waitFor()
+  t.match(await page.locator('[data-field=selected]').textContent(), /^1 tickets would be sent back/)
+  t.same(await page.locator('tr[data-sample] td:nth-child(2)').allTextContents(), ['page-thrice'], 'with a sample')
+  t.equal((await api('GET', '/v1/request-out/page-thrice')).status, 502, 'the count sent nothing')
+  await shot('redrive-dry-run')
+  await page.click('button:text("Redrive these 1 tickets")')
+  await page.waitForURL(/\/admin\/redrives\/[\w-]+$/)
+  await waitFor('the redrive to be done', async () => {
+    await page.reload()
+    return await page.locator('[data-field=state]').textContent() === 'done'
+  }, 20_000, 300)
+  t.equal(await page.locator('[data-field=completed]').textContent(), '1')
+  t.equal((await api('GET', '/v1/request-out/page-thrice')).status, 200, 'the redriven ticket completed')
+  await shot('redrive-progress')
 })

@@ -1,10 +1,16 @@
 import t, { type Test } from 'tap'
+import { execFile } from 'node:child_process'
 import { createServer } from 'node:http'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
 import type { AddressInfo } from 'node:net'
 import { parseTicketEvent } from '@request-out/record-store'
 import { allTicketEvents, redisKeys } from '@request-out/redis-keys'
-import { spawnWorker, startUpstream, json, okResult, uniquePrefix, waitFor, writeCatalog, TEST_REDIS_URL, type AppProcess } from '@request-out/test-support'
+import { spawnWorker, startUpstream, json, okResult, uniquePrefix, waitFor, writeCatalog, TEST_REDIS_URL, WORKSPACE_ROOT, type AppProcess } from '@request-out/test-support'
+
+const run = promisify(execFile)
 import { startIntake, tokenFor } from './helpers.js'
+import { RequestOutClient } from '@request-out/client'
 
 const admin = tokenFor('ops', 'admin')
 const client = tokenFor('client-a')
@@ -82,6 +88,15 @@ t.test('after an outage: a dry run counts the failed tickets and queues nothing;
   t.equal(dry.json().Data.Sample.length, 10)
   t.match(dry.json().Data.Sample[0], { ClientId: 'client-a', TicketId: /^out-/, Product: PRODUCT, AcceptedAt: /^\d{4}-/ })
   t.equal((await api('GET', '/v1/request-out/out-0', client)).statusCode, 502, 'and queues nothing')
+  // The typed client and the CLI, for admins.
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const baseUrl = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
+  t.match(await new RequestOutClient({ baseUrl, token: admin }).redrive({ Product: PRODUCT }), { RedriveId: null, DryRun: true, Selected: 200 }, 'the typed client\'s dry run')
+  const cli = async (...args: string[]): Promise<Record<string, unknown>> => {
+    const { stdout } = await run(process.execPath, [join(WORKSPACE_ROOT, 'packages/client/dist/cli.js'), 'redrive', ...args], { env: { ...process.env, REQUEST_OUT_URL: baseUrl, REQUEST_OUT_TOKEN: admin } })
+    return JSON.parse(stdout) as Record<string, unknown>
+  }
+  t.match(await cli('--product', PRODUCT), { RedriveId: null, DryRun: true, Selected: 200 }, 'the CLI\'s dry run (no --confirm)')
 
   const started = await api('POST', '/v1/admin/redrives', admin, { Product: PRODUCT, ClientId: 'client-a', DryRun: false })
   t.equal(started.statusCode, 202)
@@ -92,6 +107,7 @@ t.test('after an outage: a dry run counts the failed tickets and queues nothing;
     return p.State === 'done' ? p : undefined
   }, 60_000, 200)
   t.same(done, { RedriveId, State: 'done', Selected: 200, Queued: 200, Completed: 200, FailedAgain: 0, Skipped: 0 })
+  t.match(await cli('status', RedriveId), { RedriveId, State: 'done', Queued: 200 }, 'the CLI\'s status')
   for (const id of ids) {
     const record = (await api('GET', `/v1/request-out/${id}`, client)).json() as Record<string, unknown>
     if (record.StatusCode !== 200) t.fail(`${id}: ${String(record.StatusCode)}`)
@@ -104,6 +120,16 @@ t.test('after an outage: a dry run counts the failed tickets and queues nothing;
   t.equal(upstream.resources.size, 200, 'one resource per ticket')
   await waitFor('one completed webhook per ticket', () => completedHooks.size === 200, 20_000, 100)
   t.ok([...completedHooks.values()].every((n) => n === 1), 'each ticket\'s completed webhook once')
+
+  const audited: Array<Record<string, string>> = []
+  for (const stream of allTicketEvents(redisKeys(prefix))) {
+    for (const [id, flat] of await app.redis.producer.xrange(stream, '-', '+')) {
+      const e = parseTicketEvent(id, flat)
+      if (e?.type === 'audit' && e.fields.action === 'redrive.start') audited.push(e.fields as Record<string, string>)
+    }
+  }
+  t.match(audited, [{ actor: 'ops', target: `redrive:${RedriveId}` }], 'the start is audited once, by its operator')
+  t.match(JSON.parse(audited[0]?.after ?? '{}'), { Filter: { Product: PRODUCT, ClientId: 'client-a' }, Selected: 200 }, 'with the filter and the count')
 
   const again = await api('POST', '/v1/admin/redrives', admin, { Product: PRODUCT, DryRun: false })
   t.match({ status: again.statusCode, data: again.json().Data }, { status: 200, data: { RedriveId: null, Selected: 0 } }, 'a second redrive of the same filter selects none')

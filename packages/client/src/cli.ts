@@ -12,7 +12,8 @@ const USAGE: Record<string, string> = {
   status: 'request-out status ID [--wait SECONDS]',
   cancel: 'request-out cancel ID',
   products: 'request-out products',
-  webhook: 'request-out webhook set URL | show | rotate | delete'
+  webhook: 'request-out webhook set URL | show | rotate | delete',
+  redrive: 'request-out redrive [--product S/T/I] [--client ID] [--from ISO] [--to ISO] [--confirm] | status ID | stop ID  (admins)'
 }
 const HELP = `Usage:\n${Object.values(USAGE).map((u) => `  ${u}`).join('\n')}
 
@@ -60,7 +61,17 @@ async function run (argv: string[], env: NodeJS.ProcessEnv, out: (s: string) => 
   const { values, positionals } = parseArgs({
     args: rest,
     allowPositionals: true,
-    options: { product: { type: 'string' }, 'ticket-id': { type: 'string' }, data: { type: 'string' }, wait: { type: 'string' }, help: { type: 'boolean', short: 'h' } }
+    options: {
+      product: { type: 'string' },
+      'ticket-id': { type: 'string' },
+      data: { type: 'string' },
+      wait: { type: 'string' },
+      client: { type: 'string' },
+      from: { type: 'string' },
+      to: { type: 'string' },
+      confirm: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' }
+    }
   })
   if (values.help === true) { out(`Usage: ${usage}`); return 0 }
   const print = (value: unknown): void => out(JSON.stringify(value, null, 2))
@@ -98,6 +109,23 @@ async function run (argv: string[], env: NodeJS.ProcessEnv, out: (s: string) => 
     case 'products':
       print(await client.products())
       return 0
+    case 'redrive': {
+      const [action, id] = positionals
+      if (action === 'status' && id !== undefined) print(await client.redriveStatus(id))
+      else if (action === 'stop' && id !== undefined) print(await client.stopRedrive(id))
+      else if (action !== undefined) throw new UsageError(`Usage: ${usage}`)
+      else {
+        // A dry run unless --confirm: what would be sent back is seen first.
+        const filter = {
+          ...(values.product === undefined ? {} : { Product: values.product }),
+          ...(values.client === undefined ? {} : { ClientId: values.client }),
+          ...(values.from === undefined ? {} : { From: values.from }),
+          ...(values.to === undefined ? {} : { To: values.to })
+        }
+        print(await client.redrive(filter, { dryRun: values.confirm !== true }))
+      }
+      return 0
+    }
     default: {
       const [action, url] = positionals
       if (action === 'set' && url !== undefined) print(await client.setWebhook(url))

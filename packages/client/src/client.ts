@@ -1,5 +1,7 @@
 import { StillInProcess, Unauthorized, Unavailable, UnexpectedAnswer, errorFor } from './errors.js'
-import type { ApiEnvelope, BatchResult, DeliveryAttempt, ProductView, TicketEnvelope, TicketRequest, WebhookEventType, WebhookView } from './types.js'
+import type {
+  ApiEnvelope, BatchResult, DeliveryAttempt, ProductView, RedriveFilter, RedriveStart, RedriveView, TicketEnvelope, TicketRequest, WebhookEventType, WebhookView
+} from './types.js'
 
 export type ClientOptions = { baseUrl: string, fetch?: typeof fetch, maxRetries?: number, requestTimeoutMs?: number } & (
   | { username: string, password: string }
@@ -195,6 +197,24 @@ export class RequestOutClient {
   /** A new signing secret (answered once); the old one signs too for 24 hours. */
   async rotateWebhookSecret (): Promise<WebhookView> {
     return ((await this.#send('POST', '/v1/webhook/rotate')).body as ApiEnvelope<WebhookView>).Data
+  }
+
+  /**
+   * Admins: what a redrive of `filter` would send back (the default), or, with `{ dryRun: false }`,
+   * the redrive started (its RedriveId; null when nothing matched).
+   */
+  async redrive (filter: RedriveFilter, options: { dryRun?: boolean } = {}): Promise<RedriveStart> {
+    return ((await this.#send('POST', '/v1/admin/redrives', { body: { ...filter, DryRun: options.dryRun ?? true } })).body as ApiEnvelope<RedriveStart>).Data
+  }
+
+  /** Admins: a redrive's progress. */
+  async redriveStatus (redriveId: string): Promise<RedriveView> {
+    return ((await this.#send('GET', `/v1/admin/redrives/${encodeURIComponent(redriveId)}`)).body as ApiEnvelope<RedriveView>).Data
+  }
+
+  /** Admins: stops a redrive (tickets it sent back stay queued). */
+  async stopRedrive (redriveId: string): Promise<RedriveView> {
+    return ((await this.#send('DELETE', `/v1/admin/redrives/${encodeURIComponent(redriveId)}`)).body as ApiEnvelope<RedriveView>).Data
   }
 
   async deliveries (ticketId: string): Promise<DeliveryAttempt[]> {

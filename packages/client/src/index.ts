@@ -9,6 +9,7 @@ export {
 /** @public The typed client's API: what its users import. */
 export {
   type ApiEnvelope, type BatchResult, type BreakerView, type DeliveryAttempt, type ProductView,
+  type RedriveFilter, type RedriveSample, type RedriveStart, type RedriveView,
   type TicketEnvelope, type TicketRequest, type WebhookEventType, type WebhookView
 } from './types.js'
 /** @public The typed client's API: what its users import. */

@@ -88,3 +88,36 @@ export interface BatchResult {
   Message?: string
   Errors?: Array<{ Field: string, Message: string }>
 }
+
+/** Which failed tickets a redrive sends back (admins): at least one of Product, ClientId and From. */
+export interface RedriveFilter {
+  Product?: string
+  ClientId?: string
+  From?: string
+  To?: string
+}
+
+export interface RedriveSample {
+  ClientId: string
+  TicketId: string
+  Product: string
+  AcceptedAt: string
+}
+
+/** A dry run's (RedriveId null) or a started redrive's answer. */
+export interface RedriveStart {
+  RedriveId: string | null
+  DryRun: boolean
+  Selected: number
+  Sample: RedriveSample[]
+}
+
+export interface RedriveView {
+  RedriveId: string
+  State: 'running' | 'waiting' | 'done' | 'stopped'
+  Selected: number
+  Queued: number
+  Completed: number
+  FailedAgain: number
+  Skipped: number
+}

@@ -63,5 +63,16 @@ export const AdminBulkCancelForm = Type.Object({
 }, { additionalProperties: false })
 export type AdminBulkCancelForm = Static<typeof AdminBulkCancelForm>
 
+/** The tickets page's redrive form: counted first (DryRun "true"), then confirmed. */
+export const AdminRedriveForm = Type.Object({
+  csrf: Type.Optional(Type.String({ maxLength: 512 })),
+  Product: Type.Optional(Type.String({ maxLength: 200 })),
+  ClientId: Type.Optional(Type.String({ maxLength: 200 })),
+  From: Type.Optional(Type.String({ maxLength: 64 })),
+  To: Type.Optional(Type.String({ maxLength: 64 })),
+  DryRun: Type.Union([Type.Literal('true'), Type.Literal('false')])
+}, { additionalProperties: false })
+export type AdminRedriveForm = Static<typeof AdminRedriveForm>
+
 /** `/admin/webhooks/{ClientId}/…`: the client whose endpoint an operator switches. */
 export const AdminClientParams = Type.Object({ ClientId: Type.String({ minLength: 1, maxLength: 256 }) }, { additionalProperties: false })

@@ -18,7 +18,7 @@ export { ConfigError, errorMessage, IntakeEnv, parseEnv, WorkerEnv } from './env
 export { MAX_CLIENT_ID_LENGTH, TokenClaims, UserRecord, UsersFile } from './users.js'
 export {
   AdminAuditSearchForm, AdminAvailabilityForm, AdminBulkCancelForm, AdminClientParams,
-  AdminLoginForm, AdminLogoutForm, AdminTicketActionForm, AdminTicketSearchForm
+  AdminLoginForm, AdminLogoutForm, AdminRedriveForm, AdminTicketActionForm, AdminTicketSearchForm
 } from './admin-forms.js'
 export {
   AuditQuery, AuditResponse, AuditRow, ErasureResponse, TicketDetail, TicketDetailResponse,

@@ -1,32 +1,15 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply } from 'fastify'
-import { Value } from '@sinclair/typebox/value'
 import {
   AdminAuditSearchForm, AdminBulkCancelForm, AdminTicketActionForm, AdminTicketSearchForm, AuditQuery, BulkCancelFilter,
   TicketHistoryParams, TicketSearchQuery
 } from '@request-out/contracts'
-
 import { HttpProblem } from '../../http-problem.js'
 import type { Operator } from '../../plugins/ticket-history.js'
 import { sessionPrincipal } from './admin-session.js'
+import { toQuery } from './form-query.js'
 import { detailFields, failureReason, recordInApiOrder } from './ticket-view.js'
 import { ticketKey } from '@request-out/redis-keys'
-
-/** A `datetime-local` value (no zone, maybe no seconds) is read as UTC, as the form says. */
-function isoTime (value: string): string {
-  return /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}$/.test(value) ? `${value}:00Z` : /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$/.test(value) ? `${value}Z` : value
-}
-
-/** The form's non-empty fields as an API query, or the reasons it is not one. */
-function toQuery<T> (schema: Parameters<typeof Value.Check>[0], form: Record<string, string | undefined>): { query?: T, problems: string[] } {
-  const query: Record<string, string> = {}
-  for (const [key, value] of Object.entries(form)) {
-    const v = value?.trim() ?? ''
-    if (v !== '') query[key] = key === 'From' || key === 'To' ? isoTime(v) : v
-  }
-  const problems = [...Value.Errors(schema, query)].map((e) => `${e.path.slice(1)}: ${e.message}`)
-  return problems.length === 0 ? { query: query as T, problems } : { problems }
-}
 
 /**
  * The operator's history pages: ticket search, a ticket's timeline with its actions, and the audit

@@ -13,6 +13,7 @@ import { LOGIN_PATH, OPERATOR_ADDRESS_HEADER, OPERATOR_HEADER, isSameOrigin, ses
 import loginPage from './login-page.js'
 import productsPage from './products-page.js'
 import historyPages from './history-pages.js'
+import redrivePages from './redrive-pages.js'
 import webhooksPage from './webhooks-page.js'
 import queuesDashboard from './queues-dashboard.js'
 
@@ -81,6 +82,7 @@ const adminRoutes: FastifyPluginAsync = async (app) => {
     await protectedAdmin.register(queuesDashboard)
     await protectedAdmin.register(productsPage)
     await protectedAdmin.register(historyPages)
+    await protectedAdmin.register(redrivePages)
     await protectedAdmin.register(webhooksPage)
   })
   app.get('/admin', { schema: { hide: true } }, async (_request, reply) => reply.redirect('/admin/queues', 302))
