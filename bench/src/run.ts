@@ -23,6 +23,7 @@ import { longPollRow } from './long-poll-bench.js'
 import { benchDatabase, searchAtScale } from './history-bench.js'
 import { otlpSink } from './otlp-sink.js'
 import { outageRow } from './outage-bench.js'
+import { redriveRow } from './redrive-bench.js'
 import { memoryOf, percentile, printTable } from './report.js'
 import { loadRun, runNode, type LoadResult } from './load-run.js'
 import { memorySweep } from './memory-sweep.js'
@@ -397,7 +398,11 @@ async function main (): Promise<void> {
     results.outage = await outageRow(redis.url, log)
     log(`outage: ${JSON.stringify(results.outage)}`)
 
-    // ---------- 9. history search at 1,000,000 tickets
+    // ---------- 9. a redrive of 10,000 failed tickets
+    results.redrive = await redriveRow(redis.url, load, log)
+    log(`redrive: ${JSON.stringify(results.redrive)}`)
+
+    // ---------- 10. history search at 1,000,000 tickets
     results.search = await searchAtScale(historyDb.url, log)
     log(`search: ${JSON.stringify(results.search)}`)
   } finally {
@@ -423,6 +428,7 @@ async function main (): Promise<void> {
   const lp = results.longPolls as { held: number, answered: number, kbPerHeldRequest: number, wakeP50Ms: number, wakeP99Ms: number, otherIdleP99Ms: number, otherHeldP99Ms: number, otherP99Ratio: number }
   const f = results.fairness as { aloneP50Ms: number, fairP50Ms: number, fifoP50Ms: number, fairRatio: number, fifoRatio: number }
   const pb = results.pipelineBreaker as { onTicketsPerSecond: number, offTicketsPerSecond: number, ratio: number }
+  const rd = results.redrive as { tickets: number, secondsToQueueAll: number, secondsToAllRecords: number, otherPostP99IdleMs: number, otherPostP99DuringMs: number, otherPostP99Ratio: number }
   const o = results.outage as { guardedCallsWhileDown: number, bareCallsWhileDown: number, guardedLost: number, bareLost: number, accepted: number, secondsToClose: number }
   printTable('benchmark (target)', [
     ['intake accept req/s (ceiling)', `${a.intake.rps} (${a.ceiling.rps})`],
@@ -442,6 +448,8 @@ async function main (): Promise<void> {
     ['outage drill: calls to the dead upstream while open, breaker on (without a breaker; target: probes only)', `${o.guardedCallsWhileDown} (${o.bareCallsWhileDown})`],
     ['outage drill: accepted tickets lost, breaker on (without; target 0)', `${o.guardedLost} (${o.bareLost}) of ${o.accepted}`],
     ['outage drill: s from the upstream\'s return to the breaker closed (≤ MaxOpenMs 2 s + 1)', o.secondsToClose],
+    [`redrive of ${rd.tickets} failed tickets: s to queue them all / to every new record`, `${rd.secondsToQueueAll} / ${rd.secondsToAllRecords}`],
+    ['other clients\' POST p99 ms while it runs / idle (ratio ≤ 1.5)', `${rd.otherPostP99DuringMs} / ${rd.otherPostP99IdleMs} (${rd.otherPostP99Ratio})`],
     ['tracing on / off, every ticket sampled: accept req/s', `${tr.acceptOnRps} / ${tr.acceptOffRps}`],
     ['tracing accept ratio (≥ 0.80)', tr.acceptRatio],
     ['tracing on / off: pipeline tickets/s', `${tr.pipelineOnTicketsPerSecond} / ${tr.pipelineOffTicketsPerSecond}`],

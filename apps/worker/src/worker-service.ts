@@ -88,6 +88,7 @@ export class WorkerService {
         return Value.Check(Availability, stored) ? stored.Available : catalog.get(product)?.initiallyAvailable ?? false
       },
       maxQueueDepth: env.REDRIVE_MAX_QUEUE_DEPTH,
+      ticketsPerSecond: env.REDRIVE_TICKETS_PER_SECOND,
       holder: `${hostname()}:${process.pid}`,
       counted: (state) => this.metrics.redriveTickets.inc({ state }),
       log: this.#log.child({ component: 'redrive' })

@@ -108,6 +108,7 @@ export const WorkerEnv = Type.Object({
   JOBS_KEEP_FAILED_SECONDS: int(604_800, 0, 31_536_000, 'Failed jobs are trimmed after this age'),
   JOBS_KEEP_FAILED_COUNT: int(10_000, 0, 10_000_000, '... or beyond this count per product'),
   REDRIVE_MAX_QUEUE_DEPTH: int(50_000, 1, 100_000_000, 'A redrive waits while its product has more waiting jobs than this (half the intakes\' MAX_QUEUE_DEPTH), so clients\' POSTs never get 503 because of it'),
+  REDRIVE_TICKETS_PER_SECOND: int(150, 1, 100_000, 'The most tickets one redrive sends back per second (clients\' tickets go first)'),
   WORKER_ROLE: Type.Union([Type.Literal('products'), Type.Literal('history')], {
     default: 'products',
     description: 'products: run product jobs; history: copy ticket events into DATABASE_URL (scale each on its own)'
