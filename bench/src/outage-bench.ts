@@ -4,14 +4,13 @@
 // window (what the breaker spares it), tickets lost (no 200 record in the end), and the seconds
 // from the upstream's return to the breaker closed.
 import { randomUUID } from 'node:crypto'
-import { createServer } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Redis } from 'ioredis'
 import { createSigner } from 'fast-jwt'
 import { DEVELOPMENT_JWT_SECRET } from '@request-out/runtime'
 import { redisKeys } from '@request-out/redis-keys'
 import { TicketField } from '@request-out/record-store'
+import { switchableUpstream } from './switchable-upstream.js'
 import { freePort, spawnApp, spawnWorker, waitFor, writeCatalog } from '@request-out/test-support'
 
 const PREFIX = 'bench-outage'
@@ -34,18 +33,8 @@ export interface OutageResult {
 }
 
 export async function outageRow (redisUrl: string, log: (msg: string) => void): Promise<OutageResult> {
-  let down = false
-  const calls: Array<{ path: string, at: number }> = []
-  const upstream = createServer((req, res) => {
-    req.resume()
-    req.on('end', () => {
-      calls.push({ path: req.url ?? '', at: Date.now() })
-      if (down) res.writeHead(503, { 'content-type': 'application/json' }).end('{"Message":"down"}')
-      else res.writeHead(200, { 'content-type': 'application/json' }).end('{"ResourceType":"data","Resource":"nik","ResourceId":"1","Data":null}')
-    })
-  })
-  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve))
-  const base = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`
+  const upstream = await switchableUpstream(false)
+  const { calls, base } = upstream
   const product = (p: typeof GUARDED, breaker: unknown): Record<string, unknown> => ({
     ...p,
     Name: p.SubjectIdentifier,
@@ -90,11 +79,11 @@ export async function outageRow (redisUrl: string, log: (msg: string) => void): 
     log(`outage drill: ${RATE_PER_PRODUCT} tickets/s per product, the upstream answers 503 for ${OUTAGE_MS / 1000} s`)
     await sleep(2000)
     const downAt = Date.now()
-    down = true
+    upstream.setDown(true)
     const openedAt = await waitFor('the breaker to open', async () => (await redis.hget(keys.breaker(key(GUARDED)), 'state')) === 'open' ? Date.now() : undefined, 10_000, 20)
     await sleep(Math.max(0, downAt + OUTAGE_MS - Date.now()))
     const upAt = Date.now()
-    down = false
+    upstream.setDown(false)
     const closedAt = await waitFor('the breaker to close', async () => (await redis.hget(keys.breaker(key(GUARDED)), 'state')) === 'closed' ? Date.now() : undefined, 30_000, 20)
     await sleep(2000)
     state.loading = false
@@ -121,7 +110,6 @@ export async function outageRow (redisUrl: string, log: (msg: string) => void): 
     redis.disconnect()
     await Promise.all(workers.map(async (w) => w.stop()))
     await intake.stop()
-    upstream.closeAllConnections()
-    await new Promise((resolve) => upstream.close(resolve))
+    await upstream.close()
   }
 }

@@ -2,12 +2,11 @@
 // back a redrive sends them all back. How long until every one is queued again (and has its new
 // record), and what it does to other clients' POSTs: their p99 while it runs against idle.
 import { randomUUID } from 'node:crypto'
-import { createServer } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { Redis } from 'ioredis'
 import { createSigner } from 'fast-jwt'
 import { DEVELOPMENT_JWT_SECRET } from '@request-out/runtime'
 import { redisKeys } from '@request-out/redis-keys'
+import { switchableUpstream } from './switchable-upstream.js'
 import { freePort, spawnApp, spawnWorker, waitFor, writeCatalog } from '@request-out/test-support'
 
 const PREFIX = 'bench-redrive'
@@ -28,17 +27,9 @@ export interface RedriveBenchResult {
 type Load = (spec: Record<string, unknown>) => Promise<{ latencyP99: number, non2xx: number, total: number }>
 
 export async function redriveRow (redisUrl: string, load: Load, log: (msg: string) => void): Promise<RedriveBenchResult> {
-  let down = true
-  const upstream = createServer((req, res) => {
-    req.resume()
-    req.on('end', () => {
-      if (down) res.writeHead(503, { 'content-type': 'application/json' }).end('{"Message":"down"}')
-      else res.writeHead(200, { 'content-type': 'application/json' }).end('{"ResourceType":"data","Resource":"nik","ResourceId":"1","Data":null}')
-    })
-  })
-  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve))
+  const upstream = await switchableUpstream(true)
   const catalog = writeCatalog([
-    { ...FAILING, Name: 'failing', Kind: 'http', Attempts: 1, Breaker: false, Concurrency: 50, TimeoutMs: 2000, Http: { Url: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}/verify` } },
+    { ...FAILING, Name: 'failing', Kind: 'http', Attempts: 1, Breaker: false, Concurrency: 50, TimeoutMs: 2000, Http: { Url: `${upstream.base}/verify` } },
     { ...OTHER, Name: 'other', Kind: 'sandbox', Concurrency: 50 }
   ])
   const port = await freePort()
@@ -63,7 +54,7 @@ export async function redriveRow (redisUrl: string, load: Load, log: (msg: strin
       ({ url: `${base}/v1/request-out`, connections: 10, durationSeconds: 5, method: 'POST', headers: client, ticket: OTHER, ticketPrefix: tag })
     await load(other('warm'))
     const idle = await load(other('idle'))
-    down = false
+    upstream.setDown(false)
     log('redrive: the upstream is back; redrive them all while other clients POST')
     const started = Date.now()
     const res = await fetch(`${base}/v1/admin/redrives`, { method: 'POST', headers: admin, body: JSON.stringify({ Product: key(FAILING), DryRun: false }) })
@@ -86,7 +77,6 @@ export async function redriveRow (redisUrl: string, load: Load, log: (msg: strin
     redis.disconnect()
     await Promise.all(workers.map(async (w) => w.stop()))
     await intake.stop()
-    upstream.closeAllConnections()
-    await new Promise((resolve) => upstream.close(resolve))
+    await upstream.close()
   }
 }

@@ -44,7 +44,8 @@ async function setup (t: Test) {
     recordStore: records,
     queueFor: (p) => p === PRODUCT ? queue : undefined,
     available: async () => true,
-    maxQueueDepth: 1000, ticketsPerSecond: 10_000,
+    maxQueueDepth: 1000,
+    ticketsPerSecond: 10_000,
     holder,
     counted: () => {},
     log: pino({ level: 'silent' })
