@@ -98,6 +98,8 @@ t.test('after an outage: a dry run counts the failed tickets and queues nothing;
   }
   t.match(await cli('--product', PRODUCT), { RedriveId: null, DryRun: true, Selected: 200 }, 'the CLI\'s dry run (no --confirm)')
 
+  const queue = app.ticketQueues.queueFor(PRODUCT)
+  const firstTurns = await Promise.all(ids.map(async (id) => (await queue?.getJob(`${Buffer.from('client-a').toString('base64url')}.${id}`))?.priority ?? 0))
   const started = await api('POST', '/v1/admin/redrives', admin, { Product: PRODUCT, ClientId: 'client-a', DryRun: false })
   t.equal(started.statusCode, 202)
   const { RedriveId } = started.json().Data as { RedriveId: string }
@@ -108,6 +110,10 @@ t.test('after an outage: a dry run counts the failed tickets and queues nothing;
   }, 60_000, 200)
   t.same(done, { RedriveId, State: 'done', Selected: 200, Queued: 200, Completed: 200, FailedAgain: 0, Skipped: 0 })
   t.match(await cli('status', RedriveId), { RedriveId, State: 'done', Queued: 200 }, 'the CLI\'s status')
+  const newTurns = await Promise.all(ids.map(async (id) => (await queue?.getJob(`${Buffer.from('client-a').toString('base64url')}.${id}`))?.priority ?? 0))
+  // Sent back, each takes a new turn of its client (the fair-share script's), not its first POST's:
+  // without one, every ticket would have kept the priority it had.
+  t.ok(newTurns.some((p, i) => p !== firstTurns[i]), 'under fair sharing each ticket sent back takes a new turn of its client')
   for (const id of ids) {
     const record = (await api('GET', `/v1/request-out/${id}`, client)).json() as Record<string, unknown>
     if (record.StatusCode !== 200) t.fail(`${id}: ${String(record.StatusCode)}`)

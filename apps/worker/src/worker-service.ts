@@ -82,6 +82,7 @@ export class WorkerService {
         }
         return queue
       },
+      fairShared: (product) => catalog.get(product)?.fairness === 'client',
       available: async (product) => {
         let stored: unknown
         try { stored = JSON.parse(await this.#redis.hget(keys.availability, product) ?? 'null') } catch { stored = null }

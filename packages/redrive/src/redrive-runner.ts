@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Job, type Queue } from 'bullmq'
 import type { Logger } from 'pino'
+import { defineFairShareCommands, fairPriorities } from '@request-out/fair-share'
 import type { RecordStore } from '@request-out/record-store'
 import type { RedisClient } from '@request-out/redis-connection'
 import { redisKeys, ticketKey } from '@request-out/redis-keys'
@@ -13,6 +14,8 @@ export interface RedriveRunnerOptions {
   recordStore: RecordStore
   /** The product's queue (any catalog product: a runner sends back tickets of products it does not serve too), or undefined when the catalog has none. */
   queueFor: (product: string) => Queue | undefined
+  /** True for a product whose clients take turns (Fairness "client"): a ticket sent back takes a new turn. */
+  fairShared: (product: string) => boolean
   /** False while an admin's switch has the product off: its tickets are skipped. */
   available: (product: string) => Promise<boolean>
   /** Waiting jobs of a product above which the runner waits (so clients' POSTs are never refused because of a redrive). */
@@ -53,6 +56,7 @@ export class RedriveRunner {
     this.#o = options
     this.#keys = redisKeys(options.prefix)
     holdLeaseScript.define(options.redis)
+    defineFairShareCommands(options.redis)
   }
 
   start (): void {
@@ -152,6 +156,11 @@ export class RedriveRunner {
     if (markedAt === null) {
       await redis.zadd(queuedKey, 'NX', Date.now(), jobId)
       await redis.expire(queuedKey, 30 * 86_400)
+    }
+    if (this.#o.fairShared(entry.p)) {
+      // Its first POST's turn is long past: it queues as its client's newest ticket, not ahead of the others.
+      const [turn] = await fairPriorities(redis, this.#keys, entry.p, entry.c, 1)
+      if (turn !== undefined) await job.changePriority({ priority: turn })
     }
     try {
       // A new round with the product's full Attempts and the ticket's same Idempotency-Key (its job data is unchanged).

@@ -43,6 +43,7 @@ async function setup (t: Test) {
     prefix,
     recordStore: records,
     queueFor: (p) => p === PRODUCT ? queue : undefined,
+    fairShared: () => false,
     available: async () => true,
     maxQueueDepth: 1000,
     ticketsPerSecond: 10_000,

@@ -6,7 +6,7 @@ import { isRedisUnavailable } from '@request-out/redis-connection'
 import { QUEUE_STATES, type QueueCounts } from '@request-out/runtime'
 import { retryPolicy, type Product } from '@request-out/product-catalog'
 import { bullmqTelemetry, untraced } from '@request-out/tracing'
-import { defineFairShareCommands, fairPriorities, returnFairTurn } from '../fair-share.js'
+import { defineFairShareCommands, fairPriorities, returnFairTurn } from '@request-out/fair-share'
 import { redisKeys, ticketKey } from '@request-out/redis-keys'
 
 declare module 'fastify' {

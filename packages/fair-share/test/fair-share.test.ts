@@ -3,7 +3,7 @@ import { Queue } from 'bullmq'
 import { Redis } from 'ioredis'
 import { redisKeys } from '@request-out/redis-keys'
 import { TEST_REDIS_URL, deleteKeys, uniquePrefix } from '@request-out/test-support'
-import { defineFairShareCommands, fairPriorities } from '../src/fair-share.js'
+import { defineFairShareCommands, fairPriorities } from '../src/index.js'
 
 // Fair sharing reads BullMQ's internal score of a prioritized job. This test fails first when a
 // BullMQ upgrade moves the key or changes the score, before fairness silently breaks.

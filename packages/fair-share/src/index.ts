@@ -1,0 +1,1 @@
+export { defineFairShareCommands, fairPriorities, returnFairTurn } from './fair-share.js'
