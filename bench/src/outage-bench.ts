@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Redis } from 'ioredis'
 import { createSigner } from 'fast-jwt'
+import { productKey } from '@request-out/contracts'
 import { DEVELOPMENT_JWT_SECRET } from '@request-out/runtime'
 import { redisKeys } from '@request-out/redis-keys'
 import { TicketField } from '@request-out/record-store'
@@ -19,7 +20,6 @@ const RATE_PER_PRODUCT = 40
 const BREAKER = { WindowMs: 5000, MinCalls: 10, ConsecutiveFailures: 10, OpenMs: 1000, MaxOpenMs: 2000 }
 const GUARDED = { Subject: 'bench', SubjectType: 'outage', SubjectIdentifier: 'guarded' }
 const BARE = { Subject: 'bench', SubjectType: 'outage', SubjectIdentifier: 'bare' }
-const key = (p: typeof GUARDED): string => `${p.Subject}/${p.SubjectType}/${p.SubjectIdentifier}`
 
 export interface OutageResult {
   /** Calls the dead upstream received from 1 s after the breaker opened until it came back: probes only. */
@@ -70,7 +70,7 @@ export async function outageRow (redisUrl: string, log: (msg: string) => void): 
             method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ ...p, TicketId: id })
           })
           await res.arrayBuffer()
-          if (res.status === 202) accepted.push({ product: key(p), id })
+          if (res.status === 202) accepted.push({ product: productKey(p), id })
         }))
         const wait = start + n * (1000 / RATE_PER_PRODUCT) - Date.now()
         if (wait > 0) await sleep(wait)
@@ -80,11 +80,11 @@ export async function outageRow (redisUrl: string, log: (msg: string) => void): 
     await sleep(2000)
     const downAt = Date.now()
     upstream.setDown(true)
-    const openedAt = await waitFor('the breaker to open', async () => (await redis.hget(keys.breaker(key(GUARDED)), 'state')) === 'open' ? Date.now() : undefined, 10_000, 20)
+    const openedAt = await waitFor('the breaker to open', async () => (await redis.hget(keys.breaker(productKey(GUARDED)), 'state')) === 'open' ? Date.now() : undefined, 10_000, 20)
     await sleep(Math.max(0, downAt + OUTAGE_MS - Date.now()))
     const upAt = Date.now()
     upstream.setDown(false)
-    const closedAt = await waitFor('the breaker to close', async () => (await redis.hget(keys.breaker(key(GUARDED)), 'state')) === 'closed' ? Date.now() : undefined, 30_000, 20)
+    const closedAt = await waitFor('the breaker to close', async () => (await redis.hget(keys.breaker(productKey(GUARDED)), 'state')) === 'closed' ? Date.now() : undefined, 30_000, 20)
     await sleep(2000)
     state.loading = false
     await load
@@ -101,8 +101,8 @@ export async function outageRow (redisUrl: string, log: (msg: string) => void): 
     return {
       guardedCallsWhileDown: whileDown('/guarded'),
       bareCallsWhileDown: whileDown('/bare'),
-      guardedLost: await lost(key(GUARDED)),
-      bareLost: await lost(key(BARE)),
+      guardedLost: await lost(productKey(GUARDED)),
+      bareLost: await lost(productKey(BARE)),
       accepted: accepted.length,
       secondsToClose: Math.round((closedAt - upAt) / 100) / 10
     }

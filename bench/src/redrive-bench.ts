@@ -4,6 +4,7 @@
 import { randomUUID } from 'node:crypto'
 import { Redis } from 'ioredis'
 import { createSigner } from 'fast-jwt'
+import { productKey } from '@request-out/contracts'
 import { DEVELOPMENT_JWT_SECRET } from '@request-out/runtime'
 import { redisKeys } from '@request-out/redis-keys'
 import { switchableUpstream } from './switchable-upstream.js'
@@ -13,7 +14,6 @@ const PREFIX = 'bench-redrive'
 const TICKETS = 10_000
 const FAILING = { Subject: 'bench', SubjectType: 'redrive', SubjectIdentifier: 'failing' }
 const OTHER = { Subject: 'bench', SubjectType: 'redrive', SubjectIdentifier: 'other' }
-const key = (p: typeof FAILING): string => `${p.Subject}/${p.SubjectType}/${p.SubjectIdentifier}`
 
 export interface RedriveBenchResult {
   tickets: number
@@ -49,7 +49,7 @@ export async function redriveRow (redisUrl: string, load: Load, log: (msg: strin
       const res = await fetch(`${base}/v1/request-out/batch`, { method: 'POST', headers: client, body: JSON.stringify({ Tickets: Array.from({ length: 500 }, (_, i) => ({ ...FAILING, TicketId: `f-${from + i}` })) }) })
       await res.arrayBuffer()
     }
-    await waitFor('every ticket failed', async () => await redis.zcard(keys.failed(key(FAILING))) >= TICKETS, 300_000, 200)
+    await waitFor('every ticket failed', async () => await redis.zcard(keys.failed(productKey(FAILING))) >= TICKETS, 300_000, 200)
     const other = (tag: string): Record<string, unknown> =>
       ({ url: `${base}/v1/request-out`, connections: 10, durationSeconds: 5, method: 'POST', headers: client, ticket: OTHER, ticketPrefix: tag })
     await load(other('warm'))
@@ -57,7 +57,7 @@ export async function redriveRow (redisUrl: string, load: Load, log: (msg: strin
     upstream.setDown(false)
     log('redrive: the upstream is back; redrive them all while other clients POST')
     const started = Date.now()
-    const res = await fetch(`${base}/v1/admin/redrives`, { method: 'POST', headers: admin, body: JSON.stringify({ Product: key(FAILING), DryRun: false }) })
+    const res = await fetch(`${base}/v1/admin/redrives`, { method: 'POST', headers: admin, body: JSON.stringify({ Product: productKey(FAILING), DryRun: false }) })
     const { Data } = await res.json() as { Data: { RedriveId: string, Selected: number } }
     const state = async (): Promise<Record<string, unknown>> => ((await (await fetch(`${base}/v1/admin/redrives/${Data.RedriveId}`, { headers: admin })).json()) as { Data: Record<string, unknown> }).Data
     const [during, queuedAt] = await Promise.all([

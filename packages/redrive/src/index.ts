@@ -1,2 +1,2 @@
 export { RedriveRunner } from './redrive-runner.js'
-export { RedriveStore } from './redrive-store.js'
+export { hasRedriveScope, RedriveStore } from './redrive-store.js'

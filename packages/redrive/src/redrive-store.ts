@@ -13,20 +13,33 @@ const PROGRESS_PAGE = 1000
 
 export interface RedriveSelection { selected: number, sample: RedriveSample[] }
 
+/** A redrive names what it sends back: a product, a client or a start time, never everything at once. */
+export function hasRedriveScope (filter: RedriveFilter): boolean {
+  return filter.Product !== undefined || filter.ClientId !== undefined || filter.From !== undefined
+}
+
 /** Redrives as Redis holds them: selected by an intake, sent back by the workers' runners (RedriveRunner). */
 export class RedriveStore {
   readonly #redis: RedisClient
   readonly #keys
 
-  constructor (redis: RedisClient, readonly prefix: string, readonly maxAgeDays: number) {
+  readonly #products: readonly string[]
+
+  /** `products`: the catalog's product keys, which a filter without Product spans. */
+  constructor (redis: RedisClient, readonly prefix: string, readonly maxAgeDays: number, products: readonly string[]) {
     this.#redis = redis
     this.#keys = redisKeys(prefix)
+    this.#products = products
   }
 
-  /** What a redrive of `filter` over `products` would select: how many, and the first few. Writes nothing. */
-  async dryRun (products: readonly string[], filter: RedriveFilter): Promise<RedriveSelection> {
+  #productsOf (filter: RedriveFilter): readonly string[] {
+    return this.#products.filter((k) => filter.Product === undefined || k === filter.Product)
+  }
+
+  /** What a redrive of `filter` would select: how many, and the first few. Writes nothing. */
+  async dryRun (filter: RedriveFilter): Promise<RedriveSelection> {
     const sample: RedriveSample[] = []
-    const selected = await selectFailed(this.#redis, this.prefix, products, filter, this.maxAgeDays, async (entries) => {
+    const selected = await selectFailed(this.#redis, this.prefix, this.#productsOf(filter), filter, this.maxAgeDays, async (entries) => {
       for (const e of entries) if (sample.length < SAMPLE) sample.push(sampleOf(e))
     })
     return { selected, sample }
@@ -36,11 +49,11 @@ export class RedriveStore {
    * Selects the tickets into a new redrive's list, not yet started: `start()` hands it to the
    * runners (after its audit entry), `discard()` forgets it. Undefined id when nothing matched.
    */
-  async select (products: readonly string[], filter: RedriveFilter, by: string): Promise<RedriveSelection & { id: string | undefined }> {
+  async select (filter: RedriveFilter, by: string): Promise<RedriveSelection & { id: string | undefined }> {
     const id = randomBytes(12).toString('base64url')
     const list = this.#keys.redriveTickets(id)
     const sample: RedriveSample[] = []
-    const selected = await selectFailed(this.#redis, this.prefix, products, filter, this.maxAgeDays, async (entries: RedriveEntry[]) => {
+    const selected = await selectFailed(this.#redis, this.prefix, this.#productsOf(filter), filter, this.maxAgeDays, async (entries: RedriveEntry[]) => {
       for (const e of entries) if (sample.length < SAMPLE) sample.push(sampleOf(e))
       await this.#redis.rpush(list, ...entries.map((e) => JSON.stringify(e)))
     })

@@ -51,7 +51,7 @@ async function setup (t: Test) {
     counted: () => {},
     log: pino({ level: 'silent' })
   })
-  return { prefix, redis, keys, queue, records, failed, runner, heal: () => { failing = false }, store: new RedriveStore(redis, prefix, 30) }
+  return { prefix, redis, keys, queue, records, failed, runner, heal: () => { failing = false }, store: new RedriveStore(redis, prefix, 30, [PRODUCT]) }
 }
 
 t.test('the selection: only PRODUCT_FAILED (never a rejection), by client and acceptance time, and only while its job is kept', async (t) => {
@@ -60,13 +60,13 @@ t.test('the selection: only PRODUCT_FAILED (never a rejection), by client and ac
   await failed('b', 't-2')
   await failed('a', 't-3', 'PRODUCT_REJECTED')
   await waitFor('three failed jobs', async () => (await queue.getJobCounts('failed')).failed === 3)
-  t.match(await store.dryRun([PRODUCT], { ClientId: 'a' }), { selected: 1, sample: [{ ClientId: 'a', TicketId: 't-1', Product: PRODUCT }] }, 'a rejection is no dead letter')
-  t.equal((await store.dryRun([PRODUCT], { Product: PRODUCT })).selected, 2)
-  t.equal((await store.dryRun([PRODUCT], { From: new Date(Date.now() + 60_000).toISOString() })).selected, 0, 'accepted before From')
-  t.equal((await store.dryRun([PRODUCT], { To: new Date(Date.now() - 60_000).toISOString() })).selected, 0, 'accepted after To')
-  t.equal((await store.dryRun(['other/product/key'], { Product: 'other/product/key' })).selected, 0)
+  t.match(await store.dryRun({ ClientId: 'a' }), { selected: 1, sample: [{ ClientId: 'a', TicketId: 't-1', Product: PRODUCT }] }, 'a rejection is no dead letter')
+  t.equal((await store.dryRun({ Product: PRODUCT })).selected, 2)
+  t.equal((await store.dryRun({ From: new Date(Date.now() + 60_000).toISOString() })).selected, 0, 'accepted before From')
+  t.equal((await store.dryRun({ To: new Date(Date.now() - 60_000).toISOString() })).selected, 0, 'accepted after To')
+  t.equal((await store.dryRun({ Product: 'other/product/key' })).selected, 0)
   await (await queue.getJob(ticketKey('b', 't-2')))?.remove()
-  t.equal((await store.dryRun([PRODUCT], { Product: PRODUCT })).selected, 1, 'a ticket whose job (its input) is gone is not found')
+  t.equal((await store.dryRun({ Product: PRODUCT })).selected, 1, 'a ticket whose job (its input) is gone is not found')
 })
 
 t.test('two redrives of the same tickets at once, run by two runners: each ticket is sent back once, the other redrive skips it', async (t) => {
@@ -75,8 +75,8 @@ t.test('two redrives of the same tickets at once, run by two runners: each ticke
   for (const id of ids) await failed('a', id)
   await waitFor('the failed jobs', async () => (await queue.getJobCounts('failed')).failed === ids.length)
   heal()
-  const one = await store.select([PRODUCT], { Product: PRODUCT }, 'ops')
-  const two = await store.select([PRODUCT], { Product: PRODUCT }, 'ops')
+  const one = await store.select({ Product: PRODUCT }, 'ops')
+  const two = await store.select({ Product: PRODUCT }, 'ops')
   t.equal(one.selected, 30)
   t.equal(two.selected, 30)
   await store.start(one.id ?? '')

@@ -122,9 +122,7 @@ function createOperatorActions (app: FastifyInstance) {
      * runners send them back. Nothing is started, and nothing audited, when nothing matched.
      */
     async startRedrive (operator: Operator, filter: RedriveFilter): Promise<{ id: string | undefined, selected: number, sample: RedriveSample[] }> {
-      const { catalog } = app.config
-      const products = filter.Product === undefined ? catalog.keys() : catalog.keys().filter((k) => k === filter.Product)
-      const selection = await app.redrives.select(products, filter, operator.actor)
+      const selection = await app.redrives.select(filter, operator.actor)
       if (selection.id === undefined) return selection
       try {
         await app.audit({ ...operator, action: 'redrive.start', target: `redrive:${selection.id}`, after: { Filter: filter, Selected: selection.selected } })

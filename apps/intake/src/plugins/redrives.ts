@@ -10,7 +10,7 @@ declare module 'fastify' {
 }
 
 async function redrivesPlugin (app: FastifyInstance): Promise<void> {
-  app.decorate('redrives', new RedriveStore(app.redis.producer, app.config.env.QUEUE_PREFIX, app.config.env.REDRIVE_MAX_AGE_DAYS))
+  app.decorate('redrives', new RedriveStore(app.redis.producer, app.config.env.QUEUE_PREFIX, app.config.env.REDRIVE_MAX_AGE_DAYS, app.config.catalog.keys()))
 }
 
 export default fp(redrivesPlugin, { name: 'redrives', dependencies: ['config', 'redis'], fastify: '5.x' })

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { AdminRedriveForm, RedriveFilter, RedriveParams } from '@request-out/contracts'
+import { hasRedriveScope } from '@request-out/redrive'
 import { HttpProblem } from '../../http-problem.js'
 import { sessionPrincipal } from './admin-session.js'
 import { toQuery } from './form-query.js'
@@ -9,8 +10,6 @@ import { toQuery } from './form-query.js'
  * confirms that count, then a page follows its progress. The same operator action as the API's.
  */
 const redrivePages: FastifyPluginAsyncTypebox = async (app) => {
-  const productsOf = (filter: RedriveFilter): string[] => app.config.catalog.keys().filter((k) => filter.Product === undefined || k === filter.Product)
-
   app.post('/admin/redrives', {
     schema: { hide: true, body: AdminRedriveForm },
     preHandler: app.csrfProtection
@@ -20,10 +19,10 @@ const redrivePages: FastifyPluginAsyncTypebox = async (app) => {
     const { csrf: _csrf, DryRun, ...fields } = request.body
     const { query: filter, problems } = toQuery<RedriveFilter>(RedriveFilter, fields)
     const base = { csrf: reply.generateCsrf(), filter: filter ?? {} }
-    if (filter === undefined || (filter.Product === undefined && filter.ClientId === undefined && filter.From === undefined)) {
+    if (filter === undefined || !hasRedriveScope(filter)) {
       return await reply.code(400).view('redrive.eta', { ...base, error: problems.length > 0 ? problems.join('; ') : 'A redrive needs a product, a client or a From time' })
     }
-    if (DryRun === 'true') return await reply.view('redrive.eta', { ...base, dryRun: await app.redrives.dryRun(productsOf(filter), filter) })
+    if (DryRun === 'true') return await reply.view('redrive.eta', { ...base, dryRun: await app.redrives.dryRun(filter) })
     const { id } = await app.operatorActions.startRedrive({ actor: admin.clientId, address: request.ip }, filter)
     if (id === undefined) return await reply.view('redrive.eta', { ...base, dryRun: { selected: 0, sample: [] } })
     return await reply.redirect(`/admin/redrives/${encodeURIComponent(id)}`, 303)

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { ErrorEnvelope, RedriveParams, RedriveRequest, RedriveResponse, RedriveStartResponse, successEnvelope } from '@request-out/contracts'
+import { hasRedriveScope } from '@request-out/redrive'
 import { HttpProblem } from '../../http-problem.js'
 import { principalOf, requireAdmin } from '../../plugins/auth.js'
 
@@ -18,13 +19,11 @@ const redriveRoutes: FastifyPluginAsyncTypebox = async (app) => {
     preHandler: requireAdmin
   }, async (request, reply) => {
     const { DryRun, ...filter } = request.body
-    if (filter.Product === undefined && filter.ClientId === undefined && filter.From === undefined) {
+    if (!hasRedriveScope(filter)) {
       throw new HttpProblem('VALIDATION_ERROR', 'A redrive needs at least one of Product, ClientId and From', {}, [{ Field: '/Product', Message: 'Product, ClientId or From is required' }])
     }
     if (DryRun) {
-      const { catalog } = app.config
-      const products = filter.Product === undefined ? catalog.keys() : catalog.keys().filter((k) => k === filter.Product)
-      const { selected, sample } = await app.redrives.dryRun(products, filter)
+      const { selected, sample } = await app.redrives.dryRun(filter)
       return successEnvelope({ RedriveId: null, DryRun: true, Selected: selected, Sample: sample })
     }
     const operator = { actor: principalOf(request).clientId, address: request.ip }
