@@ -1,7 +1,7 @@
 import t from 'tap'
 import { Redis } from 'ioredis'
 import { TEST_REDIS_URL, hasRedisServer, spawnWorker, startPrivateRedis, waitFor } from '@request-out/test-support'
-import { SEED_TICKET, getTicket, postTicket, startIntake, tokenFor } from './helpers.js'
+import { SEED_TICKET, getTicket, postTicket, rateLimitWithin, startIntake, tokenFor } from './helpers.js'
 
 const client = tokenFor('client-a')
 const batch = (tickets: unknown[]) => ({ method: 'POST' as const, url: '/v1/request-out/batch', headers: { authorization: `Bearer ${client}` }, payload: { Tickets: tickets } })
@@ -39,7 +39,7 @@ t.test('a batch: each ticket answered as its own POST would be, in order; record
 })
 
 t.test('the rate limit counts tickets: those past it answer 429, and Retry-After is set', async (t) => {
-  const { app } = await startIntake(t, { RATE_LIMIT_MAX: '5' })
+  const { app } = await startIntake(t, await rateLimitWithin(5))
   const res = await app.inject(batch(Array.from({ length: 8 }, (_, i) => ({ ...SEED_TICKET, TicketId: `r-${i}` }))))
   const codes = (res.json() as { Data: { Results: Array<{ StatusCode: number }> } }).Data.Results.map((r) => r.StatusCode)
   t.same(codes, [202, 202, 202, 202, 202, 429, 429, 429])
@@ -62,7 +62,7 @@ t.test('defects #25.6: a deeply nested ticket is refused on its own (400), and s
 })
 
 t.test('defects #25.11: a batch answers the RateLimit fields, counting its tickets', async (t) => {
-  const { app } = await startIntake(t, { RATE_LIMIT_MAX: '50' })
+  const { app } = await startIntake(t, await rateLimitWithin(50))
   const res = await app.inject(batch(Array.from({ length: 8 }, (_, i) => ({ ...SEED_TICKET, TicketId: `rl-${i}` }))))
   t.equal(res.statusCode, 200)
   t.match(res.headers['ratelimit-policy'], /^"requests";q=50;w=\d+$/)

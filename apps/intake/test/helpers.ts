@@ -103,3 +103,17 @@ export function postTicket (app: FastifyInstance, token: string, ticket: Record<
 export function getTicket (app: FastifyInstance, token: string, ticketId: string, headers: Record<string, string> = {}, query = ''): Promise<LightMyRequestResponse> {
   return app.inject({ method: 'GET', url: `/v1/request-out/${ticketId}${query}`, headers: { authorization: `Bearer ${token}`, ...headers } })
 }
+
+const HOUR_MS = 3_600_000
+
+/**
+ * Settings for a test that counts a small rate limit over several requests. Windows are aligned
+ * to the epoch, so with the default minute a test that starts just before a minute ends sees a
+ * fresh window half-way through (a CI run did); an hour's window entered with a minute to spare
+ * holds for the whole test.
+ */
+export async function rateLimitWithin (max: number): Promise<Record<string, string>> {
+  const left = HOUR_MS - (Date.now() % HOUR_MS)
+  if (left < 60_000) await new Promise((resolve) => setTimeout(resolve, left + 50))
+  return { RATE_LIMIT_MAX: String(max), RATE_LIMIT_WINDOW_MS: String(HOUR_MS) }
+}

@@ -2,7 +2,7 @@ import t from 'tap'
 import { readFileSync } from 'node:fs'
 import { waitFor, waitingJobs } from '@request-out/test-support'
 import { completedEnvelope, failedEnvelope, type TicketEnvelope } from '@request-out/contracts'
-import { SANDBOX, SEED_TICKET, getTicket, login, postTicket, startIntake, tokenFor } from './helpers.js'
+import { SANDBOX, SEED_TICKET, getTicket, login, postTicket, rateLimitWithin, startIntake, tokenFor } from './helpers.js'
 import { redisKeys, ticketKey } from '@request-out/redis-keys'
 
 const seed = (name: string): Record<string, unknown> =>
@@ -223,7 +223,7 @@ t.test('overload: a queue deeper than MAX_QUEUE_DEPTH answers 503 with Retry-Aft
 })
 
 t.test('per-client rate limit: 429 RATE_LIMITED with Retry-After, other clients unaffected', async (t) => {
-  const { app } = await startIntake(t, { RATE_LIMIT_MAX: '3' })
+  const { app } = await startIntake(t, await rateLimitWithin(3))
   const a = tokenFor('noisy')
   const codes = []
   for (let i = 0; i < 5; i++) codes.push((await getTicket(app, a, `r${i}`)).statusCode)

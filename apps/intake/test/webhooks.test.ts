@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import { Webhook } from 'standardwebhooks'
 import { TEST_REDIS_URL, freePort, spawnWorker, uniquePrefix, waitFor, type AppProcess } from '@request-out/test-support'
-import { SEED_TICKET, getTicket, postTicket, startIntake, tokenFor } from './helpers.js'
+import { SEED_TICKET, getTicket, postTicket, rateLimitWithin, startIntake, tokenFor } from './helpers.js'
 
 interface Received { headers: IncomingHttpHeaders, body: string, at: number }
 type Mode = 'ok' | 'fail' | 'gone' | 'slow'
@@ -95,7 +95,7 @@ t.test('defects #25.4: an IP-literal URL registered where private networks were 
 })
 
 t.test('defects #25.4: an operator\'s disable stays through the client\'s PUT; webhook routes count against the rate limit', async (t) => {
-  const { app } = await startIntake(t, { ...ENV, RATE_LIMIT_MAX: '6' })
+  const { app } = await startIntake(t, { ...ENV, ...await rateLimitWithin(6) })
   t.equal((await register(app, 'http://127.0.0.1:9/hooks')).statusCode, 201)
   await app.webhooks.endpoints.setEnabled('client-a', false, 'disabled by an operator', 'operator')
   const put = await register(app, 'http://127.0.0.1:9/other')
