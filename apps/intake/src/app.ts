@@ -110,11 +110,11 @@ export async function buildApp (config: IntakeConfig, options: BuildOptions = {}
   await app.register(auditPlugin)
   await app.register(webhooksPlugin)
   await app.register(ticketQueuesPlugin)
+  await app.register(redrivesPlugin)
   await app.register(ticketHistoryPlugin)
   await app.register(availabilityPlugin)
   await app.register(clientRatePlugin)
   await app.register(ticketIntakePlugin)
-  await app.register(redrivesPlugin)
   await app.register(operatorActionsPlugin)
   await app.register(upstreamBreakersPlugin)
 

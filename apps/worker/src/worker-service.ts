@@ -82,6 +82,7 @@ export class WorkerService {
         }
         return queue
       },
+      productOf: (product) => catalog.get(product),
       fairShared: (product) => catalog.get(product)?.fairness === 'client',
       available: async (product) => {
         let stored: unknown

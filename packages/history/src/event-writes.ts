@@ -1,7 +1,6 @@
 import type pg from 'pg'
-import type { TicketEnvelope } from '@request-out/contracts'
 import { TicketEventType, type StreamEvent } from '@request-out/record-store'
-import { storeErased } from './retention.js'
+import { PERSONAL_COLUMNS, storeErased, type PersonalRow } from './retention.js'
 import { transaction } from './pg-transaction.js'
 
 const iso = (ms: number): string => new Date(ms).toISOString()
@@ -25,18 +24,19 @@ export async function writeEvents (pool: pg.Pool, events: StreamEvent[], fieldsO
 async function eraseMarked (client: pg.PoolClient, events: StreamEvent[], fieldsOf: (product: string) => ReadonlySet<string>): Promise<void> {
   const keys = [...new Set(events.filter((e) => e.type === TicketEventType.RECORD).map((e) => JSON.stringify([e.clientId, e.ticketId])))]
   if (keys.length === 0) return
-  const { rows } = await client.query<{ id: string, product: string, record: TicketEnvelope }>(`
-    SELECT t.id, t.product, t.record FROM tickets t
-    JOIN personal_data_erasures e ON e.client_id = t.client_id AND e.ticket_id = t.ticket_id
-    WHERE (t.client_id, t.ticket_id) IN (SELECT k->>0, k->>1 FROM jsonb_array_elements($1::jsonb) AS k)
-      AND t.record IS NOT NULL AND t.personal_data_erased_at IS NULL`, [JSON.stringify(keys.map((k) => JSON.parse(k) as unknown))])
+  const { rows } = await client.query<PersonalRow>(`
+    SELECT ${PERSONAL_COLUMNS} FROM tickets WHERE id IN (
+      SELECT t.id FROM tickets t
+      JOIN personal_data_erasures e ON e.client_id = t.client_id AND e.ticket_id = t.ticket_id
+      WHERE (t.client_id, t.ticket_id) IN (SELECT k->>0, k->>1 FROM jsonb_array_elements($1::jsonb) AS k)
+        AND t.record IS NOT NULL AND t.personal_data_erased_at IS NULL)`, [JSON.stringify(keys.map((k) => JSON.parse(k) as unknown))])
   for (const row of rows) await storeErased(row, fieldsOf, client)
 }
 
 async function writeTicketEvents (client: pg.PoolClient, events: StreamEvent[]): Promise<void> {
   const rows = events.map((e) => {
     // An event stored before fingerprints left the stream still carries its own: not kept.
-    const { record, acceptedAt, fp: _fingerprint, ...details } = e.fields
+    const { record, acceptedAt, fp: _fingerprint, input, ...details } = e.fields
     return {
       event_id: `${e.group}:${e.id}`,
       client_id: e.clientId,
@@ -46,7 +46,9 @@ async function writeTicketEvents (client: pg.PoolClient, events: StreamEvent[]):
       at: iso(e.at),
       details,
       // The record is kept once, on the ticket row (where erasure finds it), not in the event.
-      record: record === undefined ? null : JSON.parse(record) as unknown
+      record: record === undefined ? null : JSON.parse(record) as unknown,
+      // A failed ticket's input (attachFailedInputs), kept on the ticket row too, never in the event.
+      input: input === undefined ? null : JSON.parse(input) as unknown
     }
   })
   // An event without its acceptance time (its ticket expired from Redis first) belongs to the
@@ -61,7 +63,7 @@ async function writeTicketEvents (client: pg.PoolClient, events: StreamEvent[]):
       type text, at timestamptz, details jsonb)
     ORDER BY e.event_id
     ON CONFLICT (event_id) DO NOTHING
-    RETURNING event_id`, [JSON.stringify(rows.map(({ record, ...row }) => row))])
+    RETURNING event_id`, [JSON.stringify(rows.map(({ record, input, ...row }) => row))])
   const fresh = inserted.rows.map((r) => r.event_id)
   if (fresh.length === 0) return
   await client.query(`
@@ -79,20 +81,23 @@ async function writeTicketEvents (client: pg.PoolClient, events: StreamEvent[]):
     ORDER BY client_id, ticket_id, accepted_at
     ON CONFLICT (client_id, ticket_id, accepted_at) DO UPDATE
       SET attempts = GREATEST(tickets.attempts, EXCLUDED.attempts)`, [fresh])
-  const records = rows.filter((r) => r.record !== null && fresh.includes(r.event_id)).map((r) => ({ event_id: r.event_id, record: r.record }))
+  const records = rows.filter((r) => r.record !== null && fresh.includes(r.event_id)).map((r) => ({ event_id: r.event_id, record: r.record, input: r.input }))
   if (records.length === 0) return
   // A later record replaces an earlier one (a PRODUCT_FAILED an operator retried); its personal
-  // fields are new, so the erasure sweep looks at it again.
+  // fields are new, so the erasure sweep looks at it again. The input is kept only while the outcome
+  // is PRODUCT_FAILED (what a redrive sends again); a failure whose job was gone keeps the one before.
   await client.query(`
-    INSERT INTO tickets (client_id, ticket_id, accepted_at, code, record, finished_at, attempts)
+    INSERT INTO tickets (client_id, ticket_id, accepted_at, code, record, finished_at, attempts, input)
     SELECT DISTINCT ON (e.client_id, e.ticket_id, e.accepted_at)
-      e.client_id, e.ticket_id, e.accepted_at, e.details->>'code', r.record, e.at, COALESCE((e.details->>'tries')::int, 1)
-    FROM jsonb_to_recordset($1::jsonb) AS r(event_id text, record jsonb)
+      e.client_id, e.ticket_id, e.accepted_at, e.details->>'code', r.record, e.at, COALESCE((e.details->>'tries')::int, 1),
+      CASE WHEN e.details->>'code' = 'PRODUCT_FAILED' THEN r.input END
+    FROM jsonb_to_recordset($1::jsonb) AS r(event_id text, record jsonb, input jsonb)
     JOIN ticket_events e ON e.event_id = r.event_id
     ORDER BY e.client_id, e.ticket_id, e.accepted_at, e.at DESC
     ON CONFLICT (client_id, ticket_id, accepted_at) DO UPDATE
       SET code = EXCLUDED.code, record = EXCLUDED.record, finished_at = EXCLUDED.finished_at,
-          attempts = GREATEST(tickets.attempts, EXCLUDED.attempts), personal_data_erased_at = NULL
+          attempts = GREATEST(tickets.attempts, EXCLUDED.attempts), personal_data_erased_at = NULL,
+          input = CASE WHEN EXCLUDED.code = 'PRODUCT_FAILED' THEN COALESCE(EXCLUDED.input, tickets.input) END
       WHERE tickets.finished_at IS NULL OR tickets.finished_at <= EXCLUDED.finished_at`, [JSON.stringify(records)])
 }
 

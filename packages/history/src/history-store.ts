@@ -4,8 +4,10 @@ import type { StreamEvent } from '@request-out/record-store'
 import { verifyAuditChain, type AuditChainState } from './audit-chain.js'
 import { writeEvents } from './event-writes.js'
 import { audit, deadLetters, detail, hasRecord, latest, search, type AuditFilter, type Page, type StoredTicket, type TicketFilter } from './history-reads.js'
+import { failedTickets, type FailedCursor, type FailedTicket, type FailedTicketFilter } from './redrive-reads.js'
 import { deleteExpired, erase, eraseOlderThan } from './retention.js'
 
+export type { FailedCursor, FailedTicket, FailedTicketFilter } from './redrive-reads.js'
 export { BadCursorError, type AuditFilter, type Page, type StoredTicket, type TicketFilter } from './history-reads.js'
 
 type FieldsOf = (product: string) => ReadonlySet<string>
@@ -59,6 +61,11 @@ export class HistoryStore {
   /** Per product, the tickets that ended PRODUCT_FAILED in the last hour and day. */
   async deadLetters (): Promise<Array<{ product: string, lastHour: number, lastDay: number }>> {
     return await deadLetters(this.#pool)
+  }
+
+  /** A redrive's selection: one page of the tickets whose outcome is PRODUCT_FAILED, oldest acceptance first, with their kept input. */
+  async failedTickets (filter: FailedTicketFilter, after: FailedCursor | undefined, limit: number): Promise<{ tickets: FailedTicket[], next: FailedCursor | undefined }> {
+    return await failedTickets(this.#pool, filter, after, limit)
   }
 
   /** The audit trail, newest first, one page. */

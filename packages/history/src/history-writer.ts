@@ -1,5 +1,5 @@
 import type { Cluster, Redis } from 'ioredis'
-import { TicketEventConsumer, type TicketEventConsumerOptions } from '@request-out/record-store'
+import { TicketEventConsumer, attachFailedInputs, type TicketEventConsumerOptions } from '@request-out/record-store'
 import { HISTORY_GROUP } from './backlog.js'
 import type { HistoryStore } from './history-store.js'
 
@@ -11,10 +11,21 @@ export type HistoryWriterOptions = Omit<TicketEventConsumerOptions, 'group' | 'n
 /**
  * Copies the ticket event streams into PostgreSQL: a consumer of the `history` group that stores
  * each batch in one transaction (idempotent by event). Its group starts from the oldest event
- * still in the streams, so events from before history was switched on are stored too.
+ * still in the streams, so events from before history was switched on are stored too. A failed
+ * ticket's record comes with its input (attachFailedInputs), for a redrive after Redis forgot it.
  */
 export class HistoryWriter extends TicketEventConsumer {
   constructor (redis: Redis | Cluster, store: HistoryStore, options: HistoryWriterOptions) {
-    super(redis, { ...options, group: HISTORY_GROUP, name: 'history writer', startAt: '0', withRecords: true, handle: async (events) => store.writeEvents(events, options.fieldsOf) })
+    super(redis, {
+      ...options,
+      group: HISTORY_GROUP,
+      name: 'history writer',
+      startAt: '0',
+      withRecords: true,
+      handle: async (events) => {
+        await attachFailedInputs(redis, options.prefix, events)
+        await store.writeEvents(events, options.fieldsOf)
+      }
+    })
   }
 }

@@ -5,10 +5,17 @@ import { transaction } from './pg-transaction.js'
 
 const DAY_MS = 86_400_000
 
-/** Stores a record's erased form, marking when. */
-export async function storeErased (row: { id: string, product: string, record: TicketEnvelope }, fieldsOf: (product: string) => ReadonlySet<string>, db: pg.Pool | pg.PoolClient): Promise<void> {
-  await db.query('UPDATE tickets SET record = $2, personal_data_erased_at = now() WHERE id = $1',
-    [row.id, JSON.stringify(erasePersonalFields(row.record, fieldsOf(row.product)))])
+/** A stored ticket's values that hold personal data: its record and the input kept for a redrive. */
+export interface PersonalRow { id: string, product: string, record: TicketEnvelope, input: unknown }
+
+/** The columns a PersonalRow is read from. */
+export const PERSONAL_COLUMNS = 'id, product, record, input'
+
+/** Stores a record's and its kept input's erased forms, marking when. */
+export async function storeErased (row: PersonalRow, fieldsOf: (product: string) => ReadonlySet<string>, db: pg.Pool | pg.PoolClient): Promise<void> {
+  const fields = fieldsOf(row.product)
+  await db.query('UPDATE tickets SET record = $2, input = $3, personal_data_erased_at = now() WHERE id = $1',
+    [row.id, JSON.stringify(erasePersonalFields(row.record, fields)), row.input === null ? null : JSON.stringify(erasePersonalFields(row.input, fields))])
 }
 
 /**
@@ -18,8 +25,8 @@ export async function storeErased (row: { id: string, product: string, record: T
 export async function erase (pool: pg.Pool, clientId: string, ticketId: string, fieldsOf: (product: string) => ReadonlySet<string>): Promise<number> {
   // Kept first: a record the writers store from now on is stored erased (it sticks).
   await pool.query('INSERT INTO personal_data_erasures (client_id, ticket_id) VALUES ($1, $2) ON CONFLICT DO NOTHING', [clientId, ticketId])
-  const { rows } = await pool.query<{ id: string, product: string, record: TicketEnvelope }>(
-    'SELECT id, product, record FROM tickets WHERE client_id = $1 AND ticket_id = $2 AND record IS NOT NULL', [clientId, ticketId])
+  const { rows } = await pool.query<PersonalRow>(
+    `SELECT ${PERSONAL_COLUMNS} FROM tickets WHERE client_id = $1 AND ticket_id = $2 AND record IS NOT NULL`, [clientId, ticketId])
   for (const row of rows) await storeErased(row, fieldsOf, pool)
   return rows.length
 }
@@ -32,8 +39,8 @@ export async function eraseOlderThan (pool: pg.Pool, days: number, fieldsOf: (pr
   let total = 0
   for (;;) {
     const n = await transaction(pool, async (client) => {
-      const { rows } = await client.query<{ id: string, product: string, record: TicketEnvelope }>(
-        `SELECT id, product, record FROM tickets
+      const { rows } = await client.query<PersonalRow>(
+        `SELECT ${PERSONAL_COLUMNS} FROM tickets
          WHERE personal_data_erased_at IS NULL AND record IS NOT NULL AND finished_at < $1
          LIMIT $2 FOR UPDATE SKIP LOCKED`, [new Date(Date.now() - days * DAY_MS), batch])
       for (const row of rows) await storeErased(row, fieldsOf, client)

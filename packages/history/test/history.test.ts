@@ -5,7 +5,7 @@ import { completedEnvelope, failedEnvelope } from '@request-out/contracts'
 import { RecordStore, attachRecords, type StreamEvent } from '@request-out/record-store'
 import { TEST_REDIS_URL, createTestDatabase, deleteKeys, uniquePrefix, waitFor } from '@request-out/test-support'
 import { ERASED, HistoryStore, HistoryWriter, BadCursorError, historyBacklog, migrateHistory } from '../src/index.js'
-import { redisKeys, ticketGroup } from '@request-out/redis-keys'
+import { redisKeys, ticketGroup, ticketKey } from '@request-out/redis-keys'
 
 interface Setup {
   prefix: string
@@ -50,7 +50,7 @@ const personal = new Set(['NIK', 'Image'])
 t.test('migrations apply once; a second run applies nothing', async (t) => {
   const db = await createTestDatabase()
   t.teardown(db.drop)
-  t.same(await migrateHistory(db.url), ['1764374400000_ticket-history', '1764460800000_ticket-trace-id', '1764979200000_audit-chain', '1765065600000_personal-data-erasures', '1765152000000_no-fingerprints'])
+  t.same(await migrateHistory(db.url), ['1764374400000_ticket-history', '1764460800000_ticket-trace-id', '1764979200000_audit-chain', '1765065600000_personal-data-erasures', '1765152000000_no-fingerprints', '1765238400000_ticket-input'])
   t.same(await migrateHistory(db.url), [])
 })
 
@@ -270,4 +270,46 @@ t.test('defects #25.7: the audit trail is a hash chain appended in one order by 
   // Someone with the table's owner rights disables the trigger and changes a row: found.
   await s.pool.query("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only; UPDATE audit_log SET actor = 'nobody' WHERE seq = 20; ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only")
   t.match(await s.history.verifyAudit(), { brokenAt: { seq: '20', why: 'changed' } }, 'a change breaks the row\'s hash')
+})
+
+t.test('#29: a PRODUCT_FAILED ticket\'s input is kept from its job (never in an event), erased with its record, dropped once it succeeds; the redrive selection reads it', async (t) => {
+  const s = await setup(t, 'hist-input')
+  const keys = redisKeys(s.prefix)
+  // What BullMQ's job hash holds of a ticket (`data`), as the intake's add wrote it.
+  const failWithJob = async (ticketId: string, data?: Record<string, unknown>): Promise<number> => {
+    const claim = await s.records.claim('acme', ticketId, 'fp', PRODUCT)
+    const acceptedAt = claim.acceptedAt
+    await s.redis.hset(keys.job(PRODUCT, ticketKey('acme', ticketId)), 'data', JSON.stringify({ ...ticket(ticketId), ...(data === undefined ? {} : { Data: data }), ClientId: 'acme', RequestId: 'r', AcceptedAt: acceptedAt, ClaimedAt: acceptedAt }))
+    await s.records.writeRecord('acme', ticketId, failedEnvelope(ticket(ticketId), 'PRODUCT_FAILED', 'gave up'), { startedAt: Date.now(), tries: 1 })
+    return acceptedAt
+  }
+  const accepted = await failWithJob('I-1', { NIK: '3171015708450002', Note: 'kept' })
+  await failWithJob('I-2')
+  await failWithJob('I-3', { NIK: '3171015708450003' })
+  await s.records.claim('acme', 'I-4', 'fp', PRODUCT)
+  await s.records.writeRecord('acme', 'I-4', failedEnvelope(ticket('I-4'), 'PRODUCT_REJECTED', 'no'))
+  writer(s)
+  await waitFor('four records in history', async () => (await s.history.search({ ClientId: 'acme' })).rows.filter((r) => r.Code !== 'IN_PROCESS').length === 4, 10_000)
+  const input = async (ticketId: string): Promise<unknown> => (await s.pool.query('SELECT input FROM tickets WHERE ticket_id = $1', [ticketId])).rows[0]?.input
+  t.same(await input('I-1'), { Data: { NIK: '3171015708450002', Note: 'kept' } }, 'the job\'s Data, kept on the ticket row')
+  t.same(await input('I-2'), {}, 'a ticket without Data keeps an empty input')
+  t.equal(await input('I-4'), null, 'a rejection keeps none: it is never sent again')
+  t.equal((await s.pool.query("SELECT count(*)::int AS n FROM ticket_events WHERE details::text LIKE '%3171015708450002%'")).rows[0].n, 0, 'no event holds it')
+
+  const select = async () => (await s.history.failedTickets({ products: [PRODUCT], since: 0, until: Infinity }, undefined, 10)).tickets
+  t.match(await select(), [
+    { ticketId: 'I-1', acceptedAt: accepted, input: { Data: { Note: 'kept' } }, erased: false, newer: false },
+    { ticketId: 'I-2', input: {}, erased: false },
+    { ticketId: 'I-3', erased: false }
+  ], 'only PRODUCT_FAILED, oldest first, with the input')
+  t.equal(await s.history.erase('acme', 'I-3', () => personal), 1)
+  t.same(await input('I-3'), { Data: { NIK: ERASED } }, 'its personal fields erased like the record\'s')
+  t.match((await select())[2], { ticketId: 'I-3', erased: true }, 'and the selection says so')
+  const page = await s.history.failedTickets({ products: [PRODUCT], clientId: 'acme', since: 0, until: Infinity }, undefined, 2)
+  t.same((await s.history.failedTickets({ products: [PRODUCT], since: 0, until: Infinity }, page.next, 2)).tickets.map((f) => f.ticketId), ['I-3'], 'pages follow on')
+
+  // An operator's retry that succeeds: the input goes.
+  await s.records.writeRecord('acme', 'I-2', completedEnvelope(ticket('I-2'), { ResourceType: 'r', Resource: 'r', ResourceId: '1', Data: null }))
+  await waitFor('I-2 succeeded in history', async () => (await s.history.latest('acme', 'I-2'))?.code === 'SUCCESS', 10_000)
+  t.equal(await input('I-2'), null)
 })

@@ -162,11 +162,21 @@ export class RecordStore {
 
   /**
    * Reopens a PRODUCT_FAILED ticket of the acceptance `acceptedAt` for redrive `redrive` (its
-   * record goes, a `redriven` event is appended); what was found otherwise (reopen-ticket.ts).
+   * record goes, a `redriven` event is appended), or makes it again when Redis forgot it and
+   * `forgotten` says how (the fingerprint of the input the history kept, its product); what was
+   * found otherwise (reopen-ticket.ts).
    */
-  async reopenForRedrive (clientId: string, ticketId: string, acceptedAt: number, redrive: string): Promise<'gone' | 'newer' | 'final' | 'busy' | 'mine' | 'reopened'> {
+  async reopenForRedrive (clientId: string, ticketId: string, acceptedAt: number, redrive: string, forgotten?: { fingerprint: string, product: string }): Promise<'gone' | 'newer' | 'final' | 'busy' | 'mine' | 'reopened' | 'recreated' | 'erased'> {
     return await reopenTicketScript.run(this.#redis, this.#ticket(clientId, ticketId), {
-      redrive, acceptedAt, failedCode: retryPolicy.exhaustedCode, clientId, ticketId, at: Date.now()
+      redrive,
+      acceptedAt,
+      failedCode: retryPolicy.exhaustedCode,
+      clientId,
+      ticketId,
+      at: Date.now(),
+      fingerprint: forgotten?.fingerprint ?? '',
+      product: forgotten?.product ?? '',
+      ttlSeconds: this.#ttl
     })
   }
 

@@ -63,6 +63,8 @@ function keysOf (prefix: string) {
     breakerProbe: (product: string): string => inQueue(product, 'ro-breaker-probe'),
     /** A product's breaker transitions waiting for their audit entry (a list, oldest first). */
     breakerTransitions: (product: string): string => inQueue(product, 'ro-breaker-transitions'),
+    /** BullMQ's hash of one job of a product's queue (its `data` is the ticket's input): the history writer reads a failed ticket's input from it. */
+    job: (product: string, jobId: string): string => inQueue(product, jobId),
     /** BullMQ's sorted set of a product's failed jobs, by when they failed (a redrive selects from it). */
     failed: (product: string): string => inQueue(product, 'failed'),
     /** Redrives still sending tickets back, by creation time (the workers' runners take them from here). */
@@ -75,6 +77,8 @@ function keysOf (prefix: string) {
     redriveQueued: (id: string): string => `${prefix}:redrive:${id}:queued`,
     /** The tickets a redrive left, with why. */
     redriveSkipped: (id: string): string => `${prefix}:redrive:${id}:skipped`,
+    /** The inputs and fingerprints a redrive selected from history, by ticket: sent with a ticket Redis forgot, dropped once it is handled. */
+    redriveInputs: (id: string): string => `${prefix}:redrive:${id}:inputs`,
     /** The worker running a redrive, leased. */
     redriveLease: (id: string): string => `${prefix}:redrive:${id}:lease`,
     /** The webhook deliveries' BullMQ queue. */
@@ -140,12 +144,14 @@ export const KEY_FAMILIES: Readonly<Record<Exclude<keyof RedisKeys, 'all'>, stri
   breakerCalls: 'ro:{<product>}:<product>:ro-breaker-calls',
   breakerProbe: 'ro:{<product>}:<product>:ro-breaker-probe',
   breakerTransitions: 'ro:{<product>}:<product>:ro-breaker-transitions',
+  job: 'ro:{<product>}:<product>:<job id>',
   failed: 'ro:{<product>}:<product>:failed',
   redrives: 'ro:redrives',
   redrive: 'ro:redrive:<redrive>',
   redriveTickets: 'ro:redrive:<redrive>:tickets',
   redriveQueued: 'ro:redrive:<redrive>:queued',
   redriveSkipped: 'ro:redrive:<redrive>:skipped',
+  redriveInputs: 'ro:redrive:<redrive>:inputs',
   redriveLease: 'ro:redrive:<redrive>:lease',
   webhookQueue: 'ro:{webhooks}:webhooks:*',
   webhookEndpoints: 'ro:webhooks',

@@ -1,11 +1,13 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Job, type Queue } from 'bullmq'
+import { parseProductKey, TICKET_JOB_NAME, type TicketJob } from '@request-out/contracts'
 import type { Logger } from 'pino'
 import { defineFairShareCommands, fairPriorities } from '@request-out/fair-share'
-import type { RecordStore } from '@request-out/record-store'
+import { retryPolicy, type Product } from '@request-out/product-catalog'
+import { TicketField, type RecordStore } from '@request-out/record-store'
 import type { RedisClient } from '@request-out/redis-connection'
 import { redisKeys, ticketKey } from '@request-out/redis-keys'
-import type { RedriveEntry } from './redrive-selection.js'
+import type { KeptForRedrive, RedriveEntry } from './redrive-selection.js'
 import { holdLeaseScript } from './scripts/hold-lease.js'
 
 export interface RedriveRunnerOptions {
@@ -14,6 +16,8 @@ export interface RedriveRunnerOptions {
   recordStore: RecordStore
   /** The product's queue (any catalog product: a runner sends back tickets of products it does not serve too), or undefined when the catalog has none. */
   queueFor: (product: string) => Queue | undefined
+  /** The catalog's product (its Attempts and backoff for a job made again). */
+  productOf: (product: string) => Product | undefined
   /** True for a product whose clients take turns (Fairness "client"): a ticket sent back takes a new turn. */
   fairShared: (product: string) => boolean
   /** False while an admin's switch has the product off: its tickets are skipped. */
@@ -133,41 +137,88 @@ export class RedriveRunner {
   }
 
   async #send (id: string, entry: RedriveEntry): Promise<void> {
+    const jobId = ticketKey(entry.c, entry.t)
+    const inputs = this.#keys.redriveInputs(id)
+    const raw = await this.#o.redis.hget(inputs, jobId)
+    await this.#sendOnce(id, entry, raw === null ? undefined : JSON.parse(raw) as KeptForRedrive)
+    // Handled (sent, skipped, or sent before): the job holds the input from now on.
+    if (raw !== null) await this.#o.redis.hdel(inputs, jobId)
+  }
+
+  async #sendOnce (id: string, entry: RedriveEntry, kept: KeptForRedrive | undefined): Promise<void> {
     const { redis, recordStore } = this.#o
+    if (entry.s !== undefined) return await this.#skip(id, entry, entry.s)
     const jobId = ticketKey(entry.c, entry.t)
     const queue = this.#o.queueFor(entry.p)
-    if (queue === undefined) return await this.#skip(id, entry, 'its product is no longer in the catalog')
+    const product = this.#o.productOf(entry.p)
+    if (queue === undefined || product === undefined) return await this.#skip(id, entry, 'its product is no longer in the catalog')
     if (!await this.#o.available(entry.p)) return await this.#skip(id, entry, 'its product is switched off')
-    const job = await Job.fromId(queue, jobId)
-    if (job === undefined) return await this.#skip(id, entry, 'its job, and with it the ticket\'s input, is no longer kept')
     const queuedKey = this.#keys.redriveQueued(id)
     const markedAt = await redis.zscore(queuedKey, jobId)
-    if (await job.getState() !== 'failed') {
-      if (markedAt === null) await this.#skip(id, entry, 'it is no longer failed (retried since)')
-      return
+    const job = await Job.fromId(queue, jobId)
+    if (job === undefined) {
+      if (kept === undefined) return markedAt === null ? await this.#skip(id, entry, 'its job, and with it the ticket\'s input, is no longer kept') : undefined
+      if (markedAt !== null) {
+        // Marked before a restart: its job was added (and is done and trimmed since), or the process
+        // died before the add. The ticket tells: reopened by this redrive and still without an outcome.
+        const [redrive, code] = await redis.hmget(this.#keys.ticket(entry.c, entry.t), TicketField.redrive, TicketField.code)
+        if (redrive === id && code === null) await this.#add(id, entry, kept, queue, product)
+        return
+      }
+    } else {
+      if (await job.getState() !== 'failed') {
+        if (markedAt === null) await this.#skip(id, entry, 'it is no longer failed (retried since)')
+        return
+      }
+      // Marked, and failed after the mark: sent before a restart, and failed again since.
+      if (markedAt !== null && (job.finishedOn ?? 0) >= Number(markedAt)) return
     }
-    // Marked, and failed after the mark: sent before a restart, and failed again since.
-    if (markedAt !== null && (job.finishedOn ?? 0) >= Number(markedAt)) return
-    const reopened = await recordStore.reopenForRedrive(entry.c, entry.t, entry.a, id)
+    const reopened = await recordStore.reopenForRedrive(entry.c, entry.t, entry.a, id, kept === undefined ? undefined : { fingerprint: kept.f, product: entry.p })
     if (reopened === 'gone') return await this.#skip(id, entry, 'Redis no longer holds the ticket')
     if (reopened === 'newer') return await this.#skip(id, entry, 'its TicketId was accepted again since')
     if (reopened === 'final') return await this.#skip(id, entry, 'its record is final now')
     if (reopened === 'busy') return await this.#skip(id, entry, 'another redrive has it')
+    if (reopened === 'erased') return await this.#skip(id, entry, 'its personal data was erased')
     if (markedAt === null) {
       await redis.zadd(queuedKey, 'NX', Date.now(), jobId)
       await redis.expire(queuedKey, 30 * 86_400)
     }
-    if (this.#o.fairShared(entry.p)) {
-      // Its first POST's turn is long past: it queues as its client's newest ticket, not ahead of the others.
-      const [turn] = await fairPriorities(redis, this.#keys, entry.p, entry.c, 1)
+    if (job === undefined) {
+      await this.#add(id, entry, kept as KeptForRedrive, queue, product)
+    } else {
+      const turn = await this.#turn(entry)
       if (turn !== undefined) await job.changePriority({ priority: turn })
-    }
-    try {
-      // A new round with the product's full Attempts and the ticket's same Idempotency-Key (its job data is unchanged).
-      await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true })
-    } catch (err) {
-      if (await job.getState() === 'failed') throw err
+      try {
+        // A new round with the product's full Attempts and the ticket's same Idempotency-Key (its job data is unchanged).
+        await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true })
+      } catch (err) {
+        if (await job.getState() === 'failed') throw err
+      }
     }
     this.#o.counted('queued')
+  }
+
+  /** Its first POST's turn is long past: a ticket sent back queues as its client's newest, not ahead of the others. */
+  async #turn (entry: RedriveEntry): Promise<number | undefined> {
+    if (!this.#o.fairShared(entry.p)) return undefined
+    const [turn] = await fairPriorities(this.#o.redis, this.#keys, entry.p, entry.c, 1)
+    return turn
+  }
+
+  /** Adds the job of a ticket whose job Redis forgot, as its POST made it: the same acceptance, so the same Idempotency-Key. */
+  async #add (id: string, entry: RedriveEntry, kept: KeptForRedrive, queue: Queue, product: Product): Promise<void> {
+    const ref = parseProductKey(entry.p)
+    if (ref === undefined) throw new Error(`not a product key: ${entry.p}`)
+    const turn = await this.#turn(entry)
+    const job: TicketJob = {
+      TicketId: entry.t,
+      ...ref,
+      ...(kept.i.Data === undefined ? {} : { Data: kept.i.Data }),
+      ClientId: entry.c,
+      RequestId: `redrive-${id}`,
+      AcceptedAt: entry.a,
+      ClaimedAt: entry.a
+    }
+    await queue.add(TICKET_JOB_NAME, job, { jobId: ticketKey(entry.c, entry.t), ...retryPolicy.jobOptions(product), ...(turn === undefined ? {} : { priority: turn }) })
   }
 }

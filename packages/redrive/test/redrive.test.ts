@@ -3,6 +3,7 @@ import { Queue, UnrecoverableError, Worker } from 'bullmq'
 import { Redis } from 'ioredis'
 import pino from 'pino'
 import { completedEnvelope, failedEnvelope } from '@request-out/contracts'
+import { parseCatalog } from '@request-out/product-catalog'
 import { RecordStore } from '@request-out/record-store'
 import { redisKeys, ticketKey } from '@request-out/redis-keys'
 import { TEST_REDIS_URL, deleteKeys, uniquePrefix, waitFor } from '@request-out/test-support'
@@ -16,6 +17,7 @@ async function setup (t: Test) {
   const redis = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: null })
   const keys = redisKeys(prefix)
   const ticket = { Subject: 'test', SubjectType: 'redrive', SubjectIdentifier: 'unit' }
+  const catalog = parseCatalog({ Products: [{ ...ticket, Name: 'unit', Kind: 'sandbox', Attempts: 1 }] })
   const { name, prefix: queuePrefix } = keys.productQueue(PRODUCT)
   const queue = new Queue(name, { connection: redis, prefix: queuePrefix })
   let failing = true
@@ -43,6 +45,7 @@ async function setup (t: Test) {
     prefix,
     recordStore: records,
     queueFor: (p) => p === PRODUCT ? queue : undefined,
+    productOf: (p) => catalog.get(p),
     fairShared: () => false,
     available: async () => true,
     maxQueueDepth: 1000,
@@ -51,7 +54,7 @@ async function setup (t: Test) {
     counted: () => {},
     log: pino({ level: 'silent' })
   })
-  return { prefix, redis, keys, queue, records, failed, runner, heal: () => { failing = false }, store: new RedriveStore(redis, prefix, 30, [PRODUCT]) }
+  return { prefix, redis, keys, queue, records, failed, runner, heal: () => { failing = false }, store: new RedriveStore(redis, { prefix, maxAgeDays: 30, products: [PRODUCT] }) }
 }
 
 t.test('the selection: only PRODUCT_FAILED (never a rejection), by client and acceptance time, and only while its job is kept', async (t) => {

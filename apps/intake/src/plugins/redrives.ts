@@ -1,5 +1,6 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
+import { TicketFingerprints } from '@request-out/record-store'
 import { RedriveStore } from '@request-out/redrive'
 
 declare module 'fastify' {
@@ -10,7 +11,16 @@ declare module 'fastify' {
 }
 
 async function redrivesPlugin (app: FastifyInstance): Promise<void> {
-  app.decorate('redrives', new RedriveStore(app.redis.producer, app.config.env.QUEUE_PREFIX, app.config.env.REDRIVE_MAX_AGE_DAYS, app.config.catalog.keys()))
+  const { env, catalog, fingerprintKeys } = app.config
+  const history = app.history.store
+  const fingerprints = new TicketFingerprints(fingerprintKeys.current, fingerprintKeys.previous)
+  app.decorate('redrives', new RedriveStore(app.redis.producer, {
+    prefix: env.QUEUE_PREFIX,
+    maxAgeDays: env.REDRIVE_MAX_AGE_DAYS,
+    products: catalog.keys(),
+    // A forgotten ticket is made again with the fingerprint its POST had: the same key makes the same one.
+    history: history === undefined ? undefined : { source: history, fingerprintOf: (ticket) => fingerprints.of(ticket).value }
+  }))
 }
 
-export default fp(redrivesPlugin, { name: 'redrives', dependencies: ['config', 'redis'], fastify: '5.x' })
+export default fp(redrivesPlugin, { name: 'redrives', dependencies: ['config', 'redis', 'history'], fastify: '5.x' })

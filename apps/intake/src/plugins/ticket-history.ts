@@ -113,9 +113,9 @@ function createTicketHistory (app: FastifyInstance) {
      * Erases the personal fields of the ticket wherever they are stored, after recording it in the
      * audit trail: its records in PostgreSQL (every acceptance, and kept so a record stored later is
      * stored erased), and in Redis the record GET answers from, the fingerprint (replaced: a re-POST
-     * then answers the ticket's state), the product job's input and the webhook events its
-     * deliveries and re-sends send. The event streams hold none (their `record` events carry no
-     * record). Resolves the number of records erased in history; 404 (not audited) when neither holds a record.
+     * then answers the ticket's state), the product job's input, the input a running redrive holds,
+     * and the webhook events its deliveries and re-sends send. The event streams hold none (their
+     * `record` events carry no record). Resolves the number of records erased in history; 404 (not audited) when neither holds a record.
      */
     async erase (clientId: string, ticketId: string, operator: Operator): Promise<number> {
       store() // erasure needs the history on: it is where records outlive Redis
@@ -129,6 +129,7 @@ function createTicketHistory (app: FastifyInstance) {
       const fields = fieldsOf(product)
       const inRedis = await app.recordStore.eraseRecord(clientId, ticketId, (record: TicketEnvelope) => erasePersonalFields(record, fields))
       await eraseJob(product, ticketKey(clientId, ticketId), fields)
+      await app.redrives.forgetInput(clientId, ticketId)
       await app.webhooks.state.rewriteEvents(ticketKey(clientId, ticketId), (event) => {
         const body = JSON.parse(event.body) as Record<string, unknown>
         return { ...event, body: JSON.stringify({ ...body, data: erasePersonalFields(body.data, fields) }) }
@@ -144,4 +145,4 @@ async function ticketHistoryPlugin (app: FastifyInstance): Promise<void> {
   app.decorate('ticketHistory', createTicketHistory(app))
 }
 
-export default fp(ticketHistoryPlugin, { name: 'ticket-history', dependencies: ['config', 'history', 'records', 'audit', 'webhooks', 'ticket-queues'], fastify: '5.x' })
+export default fp(ticketHistoryPlugin, { name: 'ticket-history', dependencies: ['config', 'history', 'records', 'audit', 'webhooks', 'ticket-queues', 'redrives'], fastify: '5.x' })
