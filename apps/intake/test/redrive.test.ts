@@ -4,9 +4,10 @@ import { createServer } from 'node:http'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import type { AddressInfo } from 'node:net'
+import pg from 'pg'
 import { parseTicketEvent } from '@request-out/record-store'
-import { allTicketEvents, redisKeys } from '@request-out/redis-keys'
-import { spawnWorker, startUpstream, json, okResult, uniquePrefix, waitFor, writeCatalog, TEST_REDIS_URL, WORKSPACE_ROOT, type AppProcess } from '@request-out/test-support'
+import { allTicketEvents, redisKeys, ticketKey } from '@request-out/redis-keys'
+import { createTestDatabase, spawnWorker, startUpstream, json, okResult, uniquePrefix, waitFor, writeCatalog, TEST_REDIS_URL, WORKSPACE_ROOT, type AppProcess } from '@request-out/test-support'
 
 const run = promisify(execFile)
 import { startIntake, tokenFor } from './helpers.js'
@@ -141,6 +142,83 @@ t.test('after an outage: a dry run counts the failed tickets and queues nothing;
   t.match({ status: again.statusCode, data: again.json().Data }, { status: 200, data: { RedriveId: null, Selected: 0 } }, 'a second redrive of the same filter selects none')
   t.equal((await api('GET', '/v1/admin/redrives/no-such', admin)).statusCode, 404)
   t.match((await api('DELETE', `/v1/admin/redrives/${RedriveId}`, admin)).json().Data, { State: 'done' }, 'a redrive that is over is answered as it is')
+})
+
+t.test('a redrive whose tickets Redis forgot (their hashes and jobs gone, as after retention) is served from the history, Data included', async (t) => {
+  const db = await createTestDatabase()
+  t.teardown(db.drop)
+  const bodies = new Map<string, Array<{ key: string, data: unknown }>>()
+  let healthy = false
+  const upstream = await startUpstream(t, (body, req, res) => {
+    const id = String(body.TicketId)
+    bodies.set(id, [...(bodies.get(id) ?? []), { key: String(req.headers['idempotency-key']), data: body.Data }])
+    if (!healthy) return json(res, 503, { Message: 'down' })
+    json(res, 200, okResult)
+  })
+  const prefix = uniquePrefix('redrive-history')
+  const catalog = writeCatalog([product(upstream.url)])
+  const env = { REDIS_URL: TEST_REDIS_URL, QUEUE_PREFIX: prefix, PRODUCTS_FILE: catalog, LOG_LEVEL: 'warn', DATABASE_URL: db.url }
+  const { app } = await startIntake(t, { PRODUCTS_FILE: catalog, DATABASE_URL: db.url }, prefix)
+  const workers: AppProcess[] = [await spawnWorker(env), await spawnWorker({ ...env, WORKER_ROLE: 'history', HISTORY_POLL_MS: '20' })]
+  t.teardown(async () => { await Promise.all(workers.map(async (w) => w.stop())) })
+  const api = async (method: 'GET' | 'POST' | 'DELETE', url: string, token: string, payload?: object) =>
+    await app.inject({ method, url, headers: { authorization: `Bearer ${token}` }, ...(payload === undefined ? {} : { payload }) })
+  const pool = new pg.Pool({ connectionString: db.url })
+  t.teardown(async () => { await pool.end() })
+
+  const ids = Array.from({ length: 20 }, (_, i) => `gone-${i}`)
+  const dataOf = (i: number): Record<string, unknown> | undefined => i % 2 === 0 ? { Note: `n-${i}`, NIK: `31710157084500${String(i).padStart(2, '0')}` } : undefined
+  for (const [i, id] of ids.entries()) t.equal((await api('POST', '/v1/request-out', client, ticket(id, dataOf(i)))).statusCode, 202)
+  await waitFor('history to keep every failed ticket\'s input', async () =>
+    (await pool.query("SELECT count(*)::int AS n FROM tickets WHERE code = 'PRODUCT_FAILED' AND input IS NOT NULL")).rows[0].n === 20, 30_000, 200)
+  const keys = redisKeys(prefix)
+  const acceptedAt = new Map(await Promise.all(ids.map(async (id) => [id, await app.redis.producer.hget(keys.ticket('client-a', id), 'at')] as const)))
+
+  // Redis forgets them: the ticket hashes and the failed jobs go, as their retention would have it.
+  const queue = app.ticketQueues.queueFor(PRODUCT)
+  for (const id of ids) {
+    await app.redis.producer.del(keys.ticket('client-a', id))
+    await queue?.remove(ticketKey('client-a', id))
+  }
+  t.equal((await api('GET', '/v1/request-out/gone-3', client)).statusCode, 502, 'GET answers from the history meanwhile')
+  // One erased by an operator; one TicketId accepted again (a new ticket), which fails too.
+  t.equal((await api('DELETE', '/v1/admin/tickets/client-a/gone-0/personal-data', admin)).statusCode, 200)
+  t.equal((await api('POST', '/v1/request-out', client, ticket('gone-1', { Note: 'again' }))).statusCode, 202)
+  await waitFor('the new acceptance to fail in history', async () =>
+    (await pool.query("SELECT count(*)::int AS n FROM tickets WHERE ticket_id = 'gone-1' AND code = 'PRODUCT_FAILED' AND input IS NOT NULL")).rows[0].n === 2, 30_000, 200)
+  healthy = true
+
+  const dry = await api('POST', '/v1/admin/redrives', admin, { Product: PRODUCT })
+  t.match(dry.json().Data, { DryRun: true, Selected: 21 }, 'the history has all of them: 20, and gone-1\'s new acceptance')
+  const started = await api('POST', '/v1/admin/redrives', admin, { Product: PRODUCT, DryRun: false })
+  t.equal(started.statusCode, 202)
+  const { RedriveId } = started.json().Data as { RedriveId: string }
+  const done = await waitFor('the redrive to be done', async () => {
+    const p = (await api('GET', `/v1/admin/redrives/${RedriveId}`, admin)).json().Data as Record<string, unknown>
+    return p.State === 'done' ? p : undefined
+  }, 60_000, 200)
+  t.same(done, { RedriveId, State: 'done', Selected: 21, Queued: 19, Completed: 19, FailedAgain: 0, Skipped: 2 }, 'the erased one and gone-1\'s older acceptance skipped')
+  t.equal(await app.redis.producer.exists(keys.redriveInputs(RedriveId)), 0, 'the inputs it held are gone once it is done')
+
+  for (const [i, id] of ids.entries()) {
+    if (i === 0) continue
+    const tries = bodies.get(id) ?? []
+    const res = await api('GET', `/v1/request-out/${id}`, client)
+    if (res.statusCode !== 200) t.fail(`${id}: ${res.statusCode} ${res.body}`)
+    if (i === 1) continue
+    // Its one failed try and its redriven one: the same key, the same Data.
+    if (tries.length !== 2 || tries[0]?.key !== tries[1]?.key) t.fail(`${id}: ${JSON.stringify(tries)}`)
+    t.same(tries[1]?.data, dataOf(i) ?? null, `${id}: sent again with its Data`)
+    t.equal(await app.redis.producer.hget(keys.ticket('client-a', id), 'at'), acceptedAt.get(id), `${id}: made again with its original acceptance`)
+  }
+  t.equal((bodies.get('gone-0') ?? []).length, 1, 'the erased ticket is never sent again')
+  const again = bodies.get('gone-1') ?? []
+  t.same(again.map((b) => b.data), [null, { Note: 'again' }, { Note: 'again' }], 'gone-1: its new acceptance redriven, not the old one')
+  t.equal((await api('POST', '/v1/request-out', client, ticket('gone-2', dataOf(2)))).statusCode, 200, 'a re-POST of the same fields answers the record: its fingerprint is the original')
+  t.equal((await api('POST', '/v1/request-out', client, ticket('gone-2', { Note: 'other' }))).statusCode, 409, 'other fields conflict')
+  await waitFor('history to have the new records', async () =>
+    (await pool.query("SELECT count(*)::int AS n FROM tickets WHERE code = 'SUCCESS'")).rows[0].n === 19, 30_000, 200)
+  t.equal((await pool.query('SELECT count(*)::int AS n FROM tickets WHERE input IS NOT NULL AND code = \'SUCCESS\'')).rows[0].n, 0, 'a ticket that succeeded keeps no input')
 })
 
 t.test('the process running a redrive of 2,000 tickets is SIGKILLed halfway: another takes it over and every ticket is sent back exactly once', async (t) => {
