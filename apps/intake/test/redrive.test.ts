@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net'
 import pg from 'pg'
 import { parseTicketEvent } from '@request-out/record-store'
 import { allTicketEvents, redisKeys, ticketKey } from '@request-out/redis-keys'
-import { createTestDatabase, spawnWorker, startUpstream, json, okResult, uniquePrefix, waitFor, writeCatalog, TEST_REDIS_URL, WORKSPACE_ROOT, type AppProcess } from '@request-out/test-support'
+import { createTestDatabase, freePort, spawnWorker, startUpstream, json, okResult, uniquePrefix, waitFor, writeCatalog, TEST_REDIS_URL, WORKSPACE_ROOT, type AppProcess } from '@request-out/test-support'
 
 const run = promisify(execFile)
 import { startIntake, tokenFor } from './helpers.js'
@@ -269,4 +269,13 @@ t.test('the process running a redrive of 2,000 tickets is SIGKILLed halfway: ano
   }
   t.equal(redriven.size, 2000)
   t.ok([...redriven.values()].every((n) => n === 1), 'one redriven event per ticket')
+})
+
+t.test('a redrive asked while the history is not reachable answers 503 UNAVAILABLE, not 500', async (t) => {
+  const port = await freePort()
+  const { app } = await startIntake(t, { DATABASE_URL: `postgres://postgres@127.0.0.1:${port}/none`, HISTORY_QUERY_TIMEOUT_MS: '500' })
+  for (const DryRun of [true, false]) {
+    const res = await app.inject({ method: 'POST', url: '/v1/admin/redrives', headers: { authorization: `Bearer ${admin}` }, payload: { Product: 'digitalid/enrollment/ektp', DryRun } })
+    t.match({ status: res.statusCode, body: res.json() }, { status: 503, body: { Code: 'UNAVAILABLE', Message: /history is not reachable/ } }, `DryRun ${String(DryRun)}`)
+  }
 })

@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
-import { HistoryStore, createHistoryPool, historyBacklog } from '@request-out/history'
+import { BadCursorError, HistoryStore, createHistoryPool, historyBacklog } from '@request-out/history'
+import { HttpProblem, unavailable } from '../http-problem.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -13,6 +14,8 @@ interface IntakeHistory {
   store: HistoryStore | undefined
   /** True while the streams hold more events not yet in history than HISTORY_BACKLOG_MAX. */
   behind: () => boolean
+  /** A read of the history: history off, PostgreSQL away or without its schema is a 503, a cursor it did not write a 400, never an empty answer. */
+  read: <T>(query: (history: HistoryStore) => Promise<T>) => Promise<T>
 }
 
 /** How often the backlog is read: one XINFO per stream, off the request path. */
@@ -58,7 +61,23 @@ async function historyPlugin (app: FastifyInstance): Promise<void> {
   app.addHook('onReady', readBacklog)
   app.addHook('onClose', async () => clearInterval(timer))
 
-  app.decorate('history', { store, behind: () => backlog > env.HISTORY_BACKLOG_MAX })
+  async function read<T> (query: (history: HistoryStore) => Promise<T>): Promise<T> {
+    if (store === undefined) throw unavailable('Ticket history is off on this intake (DATABASE_URL is not set)')
+    try {
+      return await query(store)
+    } catch (err) {
+      if (err instanceof BadCursorError) throw new HttpProblem('VALIDATION_ERROR', err.message, {}, [{ Field: err.field, Message: err.message }])
+      // 42P01: no such table. The database answers, but no history writer has applied the schema yet.
+      if ((err as { code?: unknown }).code === '42P01') {
+        app.log.warn({ err }, 'ticket history has no schema yet')
+        throw unavailable('Ticket history has no schema yet: run a history writer (WORKER_ROLE=history), which applies it')
+      }
+      app.log.warn({ err }, 'ticket history not reachable')
+      throw unavailable('Ticket history is not reachable; retry later')
+    }
+  }
+
+  app.decorate('history', { store, behind: () => backlog > env.HISTORY_BACKLOG_MAX, read })
 }
 
 export default fp(historyPlugin, { name: 'history', dependencies: ['config', 'redis', 'metrics'], fastify: '5.x' })

@@ -19,7 +19,9 @@ async function redrivesPlugin (app: FastifyInstance): Promise<void> {
     maxAgeDays: env.REDRIVE_MAX_AGE_DAYS,
     products: catalog.keys(),
     // A forgotten ticket is made again with the fingerprint its POST had: the same key makes the same one.
-    history: history === undefined ? undefined : { source: history, fingerprintOf: (ticket) => fingerprints.of(ticket).value }
+    history: history === undefined
+      ? undefined
+      : { source: { failedTickets: async (...page) => await app.history.read(async (h) => h.failedTickets(...page)) }, fingerprintOf: (ticket) => fingerprints.of(ticket).value }
   }))
 }
 

@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import type { AuditQuery, AuditRow, TicketDetail, TicketEnvelope, TicketSearchQuery } from '@request-out/contracts'
-import { BadCursorError, REDACTED, erasePersonalFields, type AuditChainState, type HistoryStore, type Page } from '@request-out/history'
+import { REDACTED, erasePersonalFields, type AuditChainState, type HistoryStore, type Page } from '@request-out/history'
 import { personalFields } from '@request-out/product-catalog'
 import { HttpProblem, unavailable } from '../http-problem.js'
 import { ticketKey } from '@request-out/redis-keys'
@@ -39,21 +39,7 @@ function createTicketHistory (app: FastifyInstance) {
     return history
   }
 
-  async function read<T> (query: (history: HistoryStore) => Promise<T>): Promise<T> {
-    const history = store()
-    try {
-      return await query(history)
-    } catch (err) {
-      if (err instanceof BadCursorError) throw new HttpProblem('VALIDATION_ERROR', err.message, {}, [{ Field: err.field, Message: err.message }])
-      // 42P01: no such table. The database answers, but no history writer has applied the schema yet.
-      if ((err as { code?: unknown }).code === '42P01') {
-        app.log.warn({ err }, 'ticket history has no schema yet')
-        throw unavailable('Ticket history has no schema yet: run a history writer (WORKER_ROLE=history), which applies it')
-      }
-      app.log.warn({ err }, 'ticket history not reachable')
-      throw unavailable('Ticket history is not reachable; retry later')
-    }
-  }
+  const read = app.history.read
 
   /**
    * The product job keeps the ticket's input (a failed one for JOBS_KEEP_FAILED_SECONDS): its personal
