@@ -1,5 +1,5 @@
 export { historyBacklog } from './backlog.js'
-export { BadCursorError, HistoryStore, type FailedTicket, type FailedTicketFilter, type Page, type TicketFilter } from './history-store.js'
+export { BadCursorError, HistoryStore, type FailedCursor, type Page, type TicketFilter } from './history-store.js'
 export { HistoryWriter } from './history-writer.js'
 export { migrateHistory } from './migrate.js'
 export { ERASED, erasePersonalFields, REDACTED } from './personal-data.js'

@@ -1,4 +1,5 @@
 import type pg from 'pg'
+import type { KeptInput } from '@request-out/record-store'
 import { ERASED } from './personal-data.js'
 
 /** A ticket that ended PRODUCT_FAILED, as a redrive selects it from history. */
@@ -9,7 +10,7 @@ export interface FailedTicket {
   /** Epoch ms of its acceptance. */
   acceptedAt: number
   /** Its Data ({} when it had none); undefined when the history has no input for it. */
-  input: { Data?: Record<string, unknown> } | undefined
+  input: KeptInput | undefined
   /** Its input's personal fields were erased: it cannot be sent again. */
   erased: boolean
   /** Its TicketId was accepted again since (a new ticket): this acceptance is not sent again. */
@@ -34,7 +35,7 @@ interface Row {
   ticket_id: string
   product: string
   accepted_at: Date
-  input: { Data?: Record<string, unknown> } | null
+  input: KeptInput | null
   erased: boolean
   newer: boolean
 }

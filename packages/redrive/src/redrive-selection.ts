@@ -1,5 +1,5 @@
 import { parseProductKey, type RedriveFilter, type RedriveSample } from '@request-out/contracts'
-import type { FailedTicket, FailedTicketFilter } from '@request-out/history'
+import type { FailedCursor, HistoryStore } from '@request-out/history'
 import { retryPolicy } from '@request-out/product-catalog'
 import { TicketField, type FingerprintedTicket, type KeptInput } from '@request-out/record-store'
 import type { RedisClient } from '@request-out/redis-connection'
@@ -17,10 +17,8 @@ export interface KeptForRedrive { i: KeptInput, f: string }
 /** One page of a selection; `kept` by ticket key. */
 export interface SelectedPage { entries: RedriveEntry[], kept: Map<string, KeptForRedrive> }
 
-/** Where a selection reads from when history is on: the history store (HistoryStore.failedTickets). */
-export interface FailedTicketSource {
-  failedTickets: (filter: FailedTicketFilter, after: { acceptedAt: number, id: string } | undefined, limit: number) => Promise<{ tickets: FailedTicket[], next: { acceptedAt: number, id: string } | undefined }>
-}
+/** Where a selection reads from when history is on: the history store. */
+export type FailedTicketSource = Pick<HistoryStore, 'failedTickets'>
 
 /** Failed tickets read per round trip: a selection of 10,000 never holds Redis or PostgreSQL for long. */
 const PAGE = 500
@@ -83,7 +81,7 @@ export async function selectFailedFromHistory (history: FailedTicketSource, fing
   products: readonly string[], filter: RedriveFilter, maxAgeDays: number, onPage: (page: SelectedPage) => Promise<void>): Promise<number> {
   const { since, until } = acceptedBetween(filter, maxAgeDays)
   let selected = 0
-  let after: { acceptedAt: number, id: string } | undefined
+  let after: FailedCursor | undefined
   do {
     const { tickets, next } = await history.failedTickets({ products, clientId: filter.ClientId, since, until }, after, PAGE)
     const page: SelectedPage = { entries: [], kept: new Map() }
