@@ -27,10 +27,13 @@ import upstreamBreakersPlugin from './plugins/upstream-breakers.js'
 import redrivesPlugin from './plugins/redrives.js'
 import clientRatePlugin from './plugins/client-rate.js'
 import ticketIntakePlugin from './plugins/ticket-intake.js'
+import streamTokensPlugin from './plugins/stream-tokens.js'
+import eventStreamsPlugin from './plugins/event-streams.js'
 import healthRoutes from './routes/health.js'
 import metricsRoutes from './routes/metrics.js'
 import loginRoutes from './routes/login.js'
 import protectedRoutes from './routes/v1/index.js'
+import eventRoutes from './routes/v1/events.js'
 import adminRoutes from './routes/admin/index.js'
 
 export interface BuildOptions {
@@ -117,11 +120,14 @@ export async function buildApp (config: IntakeConfig, options: BuildOptions = {}
   await app.register(ticketIntakePlugin)
   await app.register(operatorActionsPlugin)
   await app.register(upstreamBreakersPlugin)
+  await app.register(streamTokensPlugin)
+  await app.register(eventStreamsPlugin)
 
   await app.register(healthRoutes)
   await app.register(metricsRoutes)
   await app.register(loginRoutes)
   await app.register(protectedRoutes, { prefix: '/v1' })
+  await app.register(eventRoutes, { prefix: '/v1' })
   await app.register(adminRoutes)
 
   for (const warning of config.warnings) app.log.warn(warning)

@@ -26,6 +26,11 @@ export interface IntakeConfig {
   redis: RedisTarget
   auth: AuthConfig
   catalog: ProductCatalog
+  /**
+   * What signs stream tokens (POST /v1/stream-tokens): JWT_SECRET with the built-in login,
+   * STREAM_TOKEN_SECRET with external tokens; undefined when neither is there (no stream tokens).
+   */
+  streamTokens: { secret: string, issuer: string, audience: string, ttlSeconds: number } | undefined
   /** TICKET_FINGERPRINT_KEY (the development key outside production when unset) and the previous one. */
   fingerprintKeys: { current: string, previous: string | undefined }
   /** Notes for the start-up log (e.g. "demo users in use"). */
@@ -89,6 +94,15 @@ export function loadIntakeConfig (source: NodeJS.ProcessEnv = process.env): Inta
     }
     auth = { mode: 'login', secret, users, usersFile: env.AUTH_USERS_FILE, expiresInSeconds: env.JWT_EXPIRES_IN_SECONDS, ...common }
   }
+  const streamTokenSecret = auth.mode === 'login' ? auth.secret : env.STREAM_TOKEN_SECRET
+  if (auth.mode === 'external') {
+    if (streamTokenSecret === undefined) warnings.push('STREAM_TOKEN_SECRET is not set: no stream tokens for browsers (event streams still take Bearer tokens)')
+    else if (production) assertProductionSecret(streamTokenSecret, 'STREAM_TOKEN_SECRET')
+  }
+  // Their own audience: no other route's verifier takes a stream token.
+  const streamTokens = streamTokenSecret === undefined
+    ? undefined
+    : { secret: streamTokenSecret, issuer: env.JWT_ISSUER, audience: `${env.JWT_AUDIENCE}:events`, ttlSeconds: env.STREAM_TOKEN_TTL_SECONDS }
   let fingerprintKey = env.TICKET_FINGERPRINT_KEY
   if (fingerprintKey === undefined) {
     if (production) throw new ConfigError('TICKET_FINGERPRINT_KEY: required in production (the same random value on every intake, e.g. openssl rand -base64 48)')
@@ -107,6 +121,7 @@ export function loadIntakeConfig (source: NodeJS.ProcessEnv = process.env): Inta
     production,
     redis: { url: env.REDIS_URL, clusterNodes: env.REDIS_CLUSTER_NODES },
     auth,
+    streamTokens,
     catalog,
     fingerprintKeys: { current: fingerprintKey, previous: env.TICKET_FINGERPRINT_PREVIOUS_KEY },
     warnings

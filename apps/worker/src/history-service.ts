@@ -6,7 +6,7 @@ import { HistoryStore, HistoryWriter, createHistoryPool, describeDatabase, histo
 import { personalFields } from '@request-out/product-catalog'
 import { closeRedis, createRedis, describeTarget, isRedisReady, monitorConnection, type ConnectionMonitor } from '@request-out/redis-connection'
 import type { WorkerConfig } from './config.js'
-import { startEventTrimmer } from './event-trimmer.js'
+import { eventRetention, startEventTrimmer } from './event-trimmer.js'
 import { closeHealthServer, startHealthServer } from './health-server.js'
 
 /** How often retention and the erasure of personal data run (any writer; the work is batched and idempotent). */
@@ -103,7 +103,7 @@ export class HistoryService {
       registry: this.registry,
       readiness: async () => ({ redis: isRedisReady(this.#redis), history: this.#migrated })
     })
-    this.#stopTrimmer = startEventTrimmer(this.#redis, env.QUEUE_PREFIX, env.RECORD_TTL_SECONDS * 1000, () => isRedisReady(this.#redis), this.#log)
+    this.#stopTrimmer = startEventTrimmer(this.#redis, env.QUEUE_PREFIX, eventRetention(env), () => isRedisReady(this.#redis), this.#log)
     this.#log.info({ database: describeDatabase(env.DATABASE_URL ?? ''), healthPort: this.#health.port }, 'history writer started')
     // PostgreSQL may be away at start: the schema is applied once it answers, then the writer runs.
     void this.#migrateThenWrite()

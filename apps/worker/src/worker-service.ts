@@ -11,7 +11,7 @@ import { closeRedis, createRedis, describeTarget, isRedisReady, monitorConnectio
 import type { WorkerConfig } from './config.js'
 import { CancelListener } from './cancel-listener.js'
 import { WebhookService } from './webhook-service.js'
-import { startEventTrimmer } from './event-trimmer.js'
+import { eventRetention, startEventTrimmer } from './event-trimmer.js'
 import { closeHealthServer, startHealthServer } from './health-server.js'
 import { ProductWorkers } from './product-workers.js'
 import { createWorkerMetrics } from './worker-metrics.js'
@@ -112,7 +112,7 @@ export class WorkerService {
       registry: this.metrics.registry,
       readiness: async () => ({ redis: isRedisReady(this.#redis), workers: this.#workers.isReady() })
     })
-    this.#stopTrimmer = startEventTrimmer(this.#redis, this.#config.env.QUEUE_PREFIX, this.#config.env.RECORD_TTL_SECONDS * 1000, () => isRedisReady(this.#redis), this.#log)
+    this.#stopTrimmer = startEventTrimmer(this.#redis, this.#config.env.QUEUE_PREFIX, eventRetention(this.#config.env), () => isRedisReady(this.#redis), this.#log)
     this.#log.info({ products: this.#workers.products, healthPort: this.#health.port }, 'worker started')
   }
 

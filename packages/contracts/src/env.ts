@@ -25,6 +25,7 @@ const Common = {
   }),
   PRODUCTS_FILE: Type.Optional(Type.String({ minLength: 1 })),
   RECORD_TTL_SECONDS: int(604_800, 60, 31_536_000, 'How long tickets and records are kept'),
+  EVENT_STREAM_RETENTION_SECONDS: int(900, 60, 604_800, 'Ticket events are kept at least this long in the event streams, whatever their consumers have read: how far back an event stream (SSE) resumes from Redis'),
   REDIS_COMMAND_TIMEOUT_MS: int(1000, 50, 60_000, 'A request-path Redis command not answered within this answers 503 (a hung Redis looks like a dead one)'),
   REDIS_PERSISTENCE_WARNING: Type.Union([Type.Literal('on'), Type.Literal('off')], {
     default: 'on',
@@ -87,7 +88,14 @@ export const IntakeEnv = Type.Object({
     description: 'Comma-separated origins whose pages may call the API from a browser (default: none)'
   })),
   HISTORY_QUERY_TIMEOUT_MS: int(1000, 100, 60_000, 'A history read (GET of a ticket Redis no longer holds, search) not answered within this answers 503'),
-  HISTORY_BACKLOG_MAX: int(1_000_000, 1000, 1_000_000_000, 'Ticket events not yet stored in history above which POST answers 503 (history is never lost silently)')
+  HISTORY_BACKLOG_MAX: int(1_000_000, 1000, 1_000_000_000, 'Ticket events not yet stored in history above which POST answers 503 (history is never lost silently)'),
+  SSE_MAX_STREAMS: int(20_000, 1, 1_000_000, 'Event streams (SSE) one intake holds at once; past it a new one answers 503 with Retry-After'),
+  SSE_MAX_STREAMS_PER_CLIENT: int(20, 1, 1_000_000, 'Event streams one client holds at once over every intake (leased: a dead intake frees its slots); past it 429 RATE_LIMITED'),
+  STREAM_TOKEN_TTL_SECONDS: int(300, 10, 86_400, 'How long a stream token (POST /v1/stream-tokens) may open event streams'),
+  STREAM_TOKEN_SECRET: Type.Optional(Type.String({
+    minLength: 1,
+    description: 'With JWT_PUBLIC_KEY (external tokens): the secret this intake signs stream tokens with, the same on every intake; with the built-in login the JWT_SECRET signs them'
+  }))
 })
 export type IntakeEnv = Static<typeof IntakeEnv>
 

@@ -45,6 +45,7 @@ export const TicketSearchResponse = ApiEnvelope(Type.Object({
 export type TicketSearchResponse = Static<typeof TicketSearchResponse>
 
 export const TimelineEntry = Type.Object({
+  Id: Type.String({ description: 'The event\'s one id (msg_<group>_<ms>_<seq>): the same in its webhook (webhook-id, body id) and its event stream (id:)' }),
   At: Time,
   Type: Type.String({ description: 'accepted, try-failed, record, or an operator action (audit)' }),
   Details: Type.Record(Type.String(), Type.Unknown())

@@ -32,3 +32,7 @@ export { AuditAction } from './audit-actions.js'
 export {
   RedriveFilter, RedriveParams, RedriveRequest, RedriveResponse, RedriveSample, RedriveStartResponse, RedriveView
 } from './redrive.js'
+export {
+  ClientEventsQuery, LastEventIdHeader, ResyncEvent, StreamTokenRequest, StreamTokenResponse, TICKET_STREAM_EVENT_TYPES,
+  TicketEventsQuery, TicketStreamEvent, TicketStreamEventType
+} from './events.js'

@@ -32,8 +32,12 @@ export type WebhookView = Static<typeof WebhookView>
 
 export const WebhookResponse = ApiEnvelope(WebhookView, 'WebhookResponse')
 
-/** The body of every delivery (Standard Webhooks): `data` is what GET of the ticket answers. */
+/**
+ * The body of every delivery (Standard Webhooks): `data` is what GET of the ticket answers; `id` is
+ * the event's one id (also the webhook-id header, the timeline's `Id`, an event stream's `id:`).
+ */
 export interface WebhookPayload {
+  id: string
   type: WebhookEventType
   timestamp: string
   data: TicketEnvelope

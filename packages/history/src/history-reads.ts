@@ -2,6 +2,7 @@ import type pg from 'pg'
 import { ticketTries } from './ticket-tries.js'
 import type { AuditQuery, AuditRow, TicketDetail, TicketEnvelope, TicketSearchQuery, TicketSummary, TimelineEntry } from '@request-out/contracts'
 import { decodeCursor, encodeCursor, timeInRange } from './cursor.js'
+import { timelineId } from './event-ids.js'
 
 /** A page's filters, with its size as a number. */
 export type TicketFilter = Omit<TicketSearchQuery, 'Limit'> & { Limit?: number }
@@ -76,16 +77,16 @@ export async function detail (pool: pg.Pool, clientId: string, ticketId: string,
   const row = rows[0]
   if (row === undefined) return undefined
   const [events, actions] = await Promise.all([
-    pool.query<{ type: string, at: Date, details: Record<string, unknown> }>(
-      'SELECT type, at, details FROM ticket_events WHERE client_id = $1 AND ticket_id = $2 AND accepted_at = $3',
+    pool.query<{ event_id: string, type: string, at: Date, details: Record<string, unknown> }>(
+      'SELECT event_id, type, at, details FROM ticket_events WHERE client_id = $1 AND ticket_id = $2 AND accepted_at = $3',
       [clientId, ticketId, row.accepted_at]),
-    pool.query<{ action: string, at: Date, actor: string, address: string, before: unknown, after: unknown }>(
-      `SELECT action, at, actor, address, before, after FROM audit_log
+    pool.query<{ event_id: string, action: string, at: Date, actor: string, address: string, before: unknown, after: unknown }>(
+      `SELECT event_id, action, at, actor, address, before, after FROM audit_log
        WHERE client_id = $1 AND ticket_id = $2 AND at >= $3`, [clientId, ticketId, row.accepted_at])
   ])
   const timeline: TimelineEntry[] = [
-    ...events.rows.map((e) => ({ At: e.at.toISOString(), Type: e.type, Details: e.details })),
-    ...actions.rows.map((a) => ({ At: a.at.toISOString(), Type: a.action, Details: { Actor: a.actor, Address: a.address, Before: a.before, After: a.after } }))
+    ...events.rows.map((e) => ({ Id: timelineId(e.event_id), At: e.at.toISOString(), Type: e.type, Details: e.details })),
+    ...actions.rows.map((a) => ({ Id: timelineId(a.event_id), At: a.at.toISOString(), Type: a.action, Details: { Actor: a.actor, Address: a.address, Before: a.before, After: a.after } }))
   ].sort((a, b) => a.At.localeCompare(b.At))
   return {
     ...summary(row),

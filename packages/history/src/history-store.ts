@@ -6,8 +6,10 @@ import { writeEvents } from './event-writes.js'
 import { audit, deadLetters, detail, hasRecord, latest, search, type AuditFilter, type Page, type StoredTicket, type TicketFilter } from './history-reads.js'
 import { failedTickets, type FailedCursor, type FailedTicket, type FailedTicketFilter } from './redrive-reads.js'
 import { deleteExpired, erase, eraseOlderThan } from './retention.js'
+import { ticketEvents, type StoredTicketEvents } from './ticket-event-reads.js'
 
 export type { FailedCursor, FailedTicket, FailedTicketFilter } from './redrive-reads.js'
+export type { StoredTicketEvents } from './ticket-event-reads.js'
 export { BadCursorError, type AuditFilter, type Page, type StoredTicket, type TicketFilter } from './history-reads.js'
 
 type FieldsOf = (product: string) => ReadonlySet<string>
@@ -41,6 +43,11 @@ export class HistoryStore {
   /** The newest acceptance of a ticket, or undefined when history has none. */
   async latest (clientId: string, ticketId: string): Promise<StoredTicket | undefined> {
     return await latest(this.#pool, clientId, ticketId)
+  }
+
+  /** A ticket's newest acceptance with its events (not the audit entries), in stream order: an event stream's replay. */
+  async ticketEvents (clientId: string, ticketId: string): Promise<StoredTicketEvents | undefined> {
+    return await ticketEvents(this.#pool, clientId, ticketId)
   }
 
   /** Whether any acceptance of the ticket has a stored record. */

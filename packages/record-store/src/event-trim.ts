@@ -1,17 +1,11 @@
 import type { Cluster, Redis } from 'ioredis'
 import { allTicketEvents, redisKeys } from '@request-out/redis-keys'
+import { compareStreamIds } from './event-id.js'
 
 const pairs = (flat: unknown[]): Record<string, unknown> => {
   const out: Record<string, unknown> = {}
   for (let i = 0; i + 1 < flat.length; i += 2) out[String(flat[i])] = flat[i + 1]
   return out
-}
-
-/** Orders stream entry ids (`<ms>-<seq>`). */
-function compareStreamIds (a: string, b: string): number {
-  const [am = 0, as = 0] = a.split('-').map(Number)
-  const [bm = 0, bs = 0] = b.split('-').map(Number)
-  return am === bm ? as - bs : am - bm
 }
 
 /** The oldest entry of a stream any consumer group has not read or not acknowledged; undefined when there is no stream. */
@@ -38,16 +32,27 @@ async function oldestNeeded (redis: Redis | Cluster, stream: string, fallbackMs:
   return oldest
 }
 
+export interface EventRetention {
+  /** How long a stream nobody consumes keeps its events. */
+  unconsumedMs: number
+  /** How long every event is kept whatever the consumer groups have read: event streams resume from it. */
+  keepMs: number
+}
+
 /**
- * Trims each group's stream to what its consumers still need: entries before the oldest one any
- * consumer group has not read (or not acknowledged) go. A stream nobody consumes keeps
- * `retentionMs` of events. Safe to run from every worker at once. Resolves how many went.
+ * Trims each group's stream to what its consumers still need and clients may still resume from:
+ * entries go once they are older than `keepMs` and every consumer group has read and
+ * acknowledged them. A stream nobody consumes keeps `unconsumedMs` of events. Safe to run from
+ * every worker at once. Resolves how many went.
  */
-export async function trimEventStreams (redis: Redis | Cluster, prefix: string, retentionMs: number): Promise<number> {
+export async function trimEventStreams (redis: Redis | Cluster, prefix: string, retention: EventRetention): Promise<number> {
   let removed = 0
   for (const stream of allTicketEvents(redisKeys(prefix))) {
-    const keep = await oldestNeeded(redis, stream, Date.now() - retentionMs)
-    if (keep !== undefined) removed += Number(await redis.xtrim(stream, 'MINID', keep))
+    const now = Date.now()
+    const needed = await oldestNeeded(redis, stream, now - retention.unconsumedMs)
+    if (needed === undefined) continue
+    const kept = `${Math.max(0, now - retention.keepMs)}-0`
+    removed += Number(await redis.xtrim(stream, 'MINID', compareStreamIds(needed, kept) < 0 ? needed : kept))
   }
   return removed
 }

@@ -89,6 +89,13 @@ export class RecordStore {
     return at === null ? undefined : Number(at)
   }
 
+  /** What an event stream of the ticket starts from: its product, acceptance time and record code (one HMGET); undefined once it is gone. */
+  async eventsState (clientId: string, ticketId: string): Promise<{ product: string, acceptedAt: number, code: string | undefined } | undefined> {
+    const [product, at, code] = await this.#redis.hmget(this.#keys.ticket(clientId, ticketId), TicketField.product, TicketField.acceptedAt, TicketField.code)
+    if (typeof product !== 'string' || typeof at !== 'string') return undefined
+    return { product, acceptedAt: Number(at), code: code ?? undefined }
+  }
+
   /** The code of the ticket's record when no later outcome may replace it (the retry policy says which), else undefined. */
   async finalCode (clientId: string, ticketId: string): Promise<string | undefined> {
     const code = await this.#redis.hget(this.#keys.ticket(clientId, ticketId), TicketField.code)

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis'
 import { allTicketEvents, redisKeys, ticketKey } from '@request-out/redis-keys'
 import { TicketEventType } from './ticket-events.js'
+import { compareStreamIds } from './event-id.js'
 
 /**
  * Calls `onRecord` with each ticket's key as its record lands, from now on, in the order the
@@ -8,12 +9,6 @@ import { TicketEventType } from './ticket-events.js'
  * every ticket (benchmarks, soak runs, tests), since records are announced only to the intakes
  * that wait on them. Takes a connection of its own (it blocks); one Redis, not a cluster.
  */
-function byEntryId (a: string, b: string): number {
-  const [am = 0, as = 0] = a.split('-').map(Number)
-  const [bm = 0, bs = 0] = b.split('-').map(Number)
-  return am - bm || as - bs
-}
-
 export async function watchRecords (redis: Redis, prefix: string, onRecord: (key: string) => void): Promise<{ stop: () => Promise<void> }> {
   const streams = allTicketEvents(redisKeys(prefix))
   // Where each stream ends now: '$' would skip what lands between two reads of a quiet stream.
@@ -41,7 +36,7 @@ export async function watchRecords (redis: Redis, prefix: string, onRecord: (key
         }
       }
       // One read returns stream by stream: by entry id (time, then sequence) is the order stored.
-      landed.sort((a, b) => byEntryId(a.id, b.id))
+      landed.sort((a, b) => compareStreamIds(a.id, b.id))
       for (const { key } of landed) onRecord(key)
     }
   })()

@@ -5,14 +5,14 @@ export const TicketEventType = {
   /**
    * A try failed (the last one too), or was lost with its worker (seen when another took the job
    * over). Fields: attempt, outcome (failed | lost), error (scrubbed), startedAt, durationMs, worker,
-   * acceptedAt; a lost try has no startedAt or durationMs (its worker died with them).
+   * acceptedAt, product; a lost try has no startedAt or durationMs (its worker died with them).
    */
   TRY_FAILED: 'try-failed',
-  /** The ticket got its record. Fields: code, startedAt, tries, worker, acceptedAt, traceparent (when traced). Not the record: it holds personal values; consumers read it from the ticket's hash. */
+  /** The ticket got its record. Fields: code, startedAt, tries, worker, acceptedAt, product, traceparent (when traced). Not the record: it holds personal values; consumers read it from the ticket's hash. */
   RECORD: 'record',
-  /** A redrive sent the failed ticket back to its queue (a new round of tries). Fields: by (redrive:<id>), acceptedAt. */
+  /** A redrive sent the failed ticket back to its queue (a new round of tries). Fields: by (redrive:<id>), acceptedAt, product. */
   REDRIVEN: 'redriven',
-  /** The client (or an operator) asked to cancel the ticket. Fields: by, acceptedAt. */
+  /** The client (or an operator) asked to cancel the ticket. Fields: by, acceptedAt, product. */
   CANCEL_REQUESTED: 'cancel-requested',
   /** An operator's action. Fields: actor, address, action, target, before, after (JSON). */
   AUDIT: 'audit'

@@ -111,6 +111,8 @@ function keysOf (prefix: string) {
     loginAddress: (window: number, address: string): string => `${tag('login')}:addr:${window}:${address}`,
     /** A client's rate-limit count of one window. */
     rate: (clientId: string, window: number): string => `${prefix}:rate:${b64(clientId)}:${window}`,
+    /** A client's open event streams (SSE) over every intake, leased: member `<intake>:<stream>`, score = lease end (ms). */
+    eventStreams: (clientId: string): string => `${prefix}:event-streams:${b64(clientId)}`,
     /** A client's quota count of one window. */
     quota: (clientId: string, perSeconds: number, index: number): string => `${prefix}:quota:${b64(clientId)}:${perSeconds}:${index}`,
     /** Every key of this deployment, as a SCAN pattern. */
@@ -167,6 +169,7 @@ export const KEY_FAMILIES: Readonly<Record<Exclude<keyof RedisKeys, 'all'>, stri
   loginPair: 'ro:{login}:pair:<window>:<address>:<user>',
   loginUser: 'ro:{login}:user:<window>:<user>',
   loginAddress: 'ro:{login}:addr:<window>:<address>',
+  eventStreams: 'ro:event-streams:<client>',
   rate: 'ro:rate:<client>:<window>',
   quota: 'ro:quota:<client>:<seconds>:<window>'
 }

@@ -2,7 +2,7 @@ import type { Queue } from 'bullmq'
 import type { Cluster, Redis } from 'ioredis'
 import type { TicketEnvelope, WebhookEventType, WebhookPayload } from '@request-out/contracts'
 import { withTraceparent } from '@request-out/tracing'
-import { TicketEventConsumer, TicketEventType, type StreamEvent, type TicketEventConsumerOptions } from '@request-out/record-store'
+import { TicketEventConsumer, TicketEventType, eventId, type StreamEvent, type TicketEventConsumerOptions } from '@request-out/record-store'
 import type { DeliveryState } from './delivery-state.js'
 import type { EndpointStore } from './endpoint-store.js'
 import { DELIVERY_JOB_NAME, deliveryJobOptions, type DeliveryJob } from './webhook-queue.js'
@@ -51,9 +51,9 @@ export class WebhookDispatcher extends TicketEventConsumer {
         const type = eventTypeOf(event.fields.code ?? '')
         const endpoint = await endpointOf(event.clientId)
         if (endpoint === undefined || !endpoint.Enabled || !endpoint.Events.includes(type)) continue
-        const webhookId = `msg_${event.group}_${event.id.replace('-', '_')}`
+        const webhookId = eventId(event.group, event.id)
         const timestamp = Math.floor(event.at / 1000)
-        const payload: WebhookPayload = { type, timestamp: new Date(event.at).toISOString(), data: JSON.parse(event.fields.record) as TicketEnvelope }
+        const payload: WebhookPayload = { id: webhookId, type, timestamp: new Date(event.at).toISOString(), data: JSON.parse(event.fields.record) as TicketEnvelope }
         const body = JSON.stringify(payload)
         const job: DeliveryJob = { clientId: event.clientId, ticketId: event.ticketId, webhookId, type, timestamp }
         await state.freeze(ticketKey(event.clientId, event.ticketId), { webhookId, type, timestamp, body })

@@ -29,7 +29,9 @@ declare module 'fastify' {
 // Clocks of the intake and an external token issuer may disagree a little.
 const CLOCK_TOLERANCE_MS = 5000
 // A JWT bigger than this is not one of ours; refuse it before parsing.
-const MAX_TOKEN_LENGTH = 8192
+export const MAX_TOKEN_LENGTH = 8192
+/** The claim that makes a token a stream token (plugins/stream-tokens.ts): what it may read. */
+export const STREAM_SCOPE_CLAIM = 'ro_stream'
 
 async function createAuth (app: FastifyInstance) {
   const auth = app.config.auth
@@ -81,12 +83,24 @@ async function createAuth (app: FastifyInstance) {
         throw refused(err instanceof Error ? err.message : 'token not verified')
       }
       if (!Value.Check(TokenClaims, claims)) throw refused('claims missing or of the wrong type')
+      // Its own audience keeps a stream token off these routes already; this says why.
+      if ((claims as Record<string, unknown>)[STREAM_SCOPE_CLAIM] !== undefined) throw refused('a stream token opens event streams only')
+      const tokenId = tokenIdOf(claims, m[1])
+      return { claims, tokenId, principal: this.principalFor(claims, tokenId) }
+    },
+
+    /**
+     * Who a verified token's holder is now, or UNAUTHORIZED: its token or user revoked, or (login
+     * mode) its user removed or changed since. Checked on every request, and again for the event
+     * streams a token holds open.
+     */
+    principalFor (claims: TokenClaims, tokenId: string): Principal {
+      const refused = (why: string): HttpProblem => new HttpProblem('UNAUTHORIZED', Message.UNAUTHORIZED, {}, undefined, why)
       // Until the revocation list has been read, a revoked token cannot be told from a good one.
       if (!revocations.loaded) throw unavailable()
-      const tokenId = tokenIdOf(claims, m[1])
       if (revocations.isRevoked({ jti: tokenId, sub: claims.sub, iat: claims.iat })) throw new HttpProblem('UNAUTHORIZED', 'This token was revoked', {}, undefined, 'revoked')
       if (users === undefined) {
-        return { claims, tokenId, principal: { clientId: claims.sub, role: claims.role, products: claims.products === undefined ? undefined : new Set(claims.products) } }
+        return { clientId: claims.sub, role: claims.role, products: claims.products === undefined ? undefined : new Set(claims.products) }
       }
       const user = users.get(claims.sub)
       if (user === undefined) throw refused('no such user in AUTH_USERS_FILE')
@@ -97,14 +111,10 @@ async function createAuth (app: FastifyInstance) {
         throw refused('issued before the user was last changed (password change or re-creation)')
       }
       return {
-        claims,
-        tokenId,
-        principal: {
-          clientId: user.Username,
-          role: user.Role,
-          products: user.Products === undefined ? undefined : new Set(user.Products),
-          ...(user.Quota === undefined ? {} : { quota: { tickets: user.Quota.Tickets, perSeconds: user.Quota.PerSeconds } })
-        }
+        clientId: user.Username,
+        role: user.Role,
+        products: user.Products === undefined ? undefined : new Set(user.Products),
+        ...(user.Quota === undefined ? {} : { quota: { tickets: user.Quota.Tickets, perSeconds: user.Quota.PerSeconds } })
       }
     },
 
@@ -130,7 +140,7 @@ export interface VerifiedToken {
   tokenId: string
 }
 
-function tokenIdOf (claims: TokenClaims, token: string): string {
+export function tokenIdOf (claims: TokenClaims, token: string): string {
   return claims.jti ?? `sha256:${createHash('sha256').update(token).digest('base64url')}`
 }
 

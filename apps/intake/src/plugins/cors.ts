@@ -13,7 +13,8 @@ async function corsPlugin (app: FastifyInstance): Promise<void> {
   await app.register(cors, {
     origin: origins,
     methods: ['GET', 'POST', 'PUT', 'DELETE'],
-    allowedHeaders: ['authorization', 'content-type', 'prefer', 'x-request-id'],
+    // last-event-id: a client that resumes an event stream by fetch (EventSource sends it without a preflight).
+    allowedHeaders: ['authorization', 'content-type', 'prefer', 'x-request-id', 'last-event-id'],
     exposedHeaders: ['location', 'retry-after', 'preference-applied', 'ratelimit', 'ratelimit-policy', 'x-request-id'],
     maxAge: 600
   })

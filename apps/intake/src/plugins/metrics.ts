@@ -16,6 +16,8 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** The route submits tickets; refusals before the handler count as ticket outcomes too. */
     countsTickets?: boolean
+    /** An event stream (SSE): open for minutes, so kept out of the HTTP latency histogram and its alert. */
+    eventStream?: boolean
   }
 }
 
@@ -55,6 +57,23 @@ function createMetrics () {
       help: 'Requests currently held by Prefer: wait',
       registers: [registry]
     }),
+    sseStreams: new Gauge({
+      name: 'request_out_sse_streams',
+      help: 'Event streams (SSE) this intake holds open, by route (ticket: one ticket\'s events; client: GET /v1/events)',
+      labelNames: ['route'] as const,
+      registers: [registry]
+    }),
+    sseEvents: new Counter({
+      name: 'request_out_sse_events_total',
+      help: 'Ticket events sent on event streams',
+      registers: [registry]
+    }),
+    sseDropped: new Counter({
+      name: 'request_out_sse_dropped_total',
+      help: 'Event streams ended or refused by the intake, by reason (slow: the client did not read; revoked: its token or user was; intake-limit: SSE_MAX_STREAMS; client-limit: SSE_MAX_STREAMS_PER_CLIENT)',
+      labelNames: ['reason'] as const,
+      registers: [registry]
+    }),
     historyBacklog: new Gauge({
       name: 'request_out_history_backlog',
       help: 'Ticket events in Redis not yet stored in history (as last read, at most 2 s old); POST answers 503 past HISTORY_BACKLOG_MAX',
@@ -69,6 +88,7 @@ async function metricsPlugin (app: FastifyInstance): Promise<void> {
   app.decorateRequest('ticketOutcomes', undefined)
   app.addHook('onResponse', async (request, reply) => {
     for (const outcome of request.ticketOutcomes ?? []) metrics.tickets.inc(outcome)
+    if (request.routeOptions.config.eventStream === true) return
     metrics.httpDuration.observe({
       method: request.method,
       // The route pattern, never the raw URL: TicketIds would explode the label set.

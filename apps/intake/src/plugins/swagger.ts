@@ -15,11 +15,15 @@ async function swaggerPlugin (app: FastifyInstance): Promise<void> {
           'Answers follow the seed envelope (TicketId, Subject, ..., Status, Message, StatusCode, Code on failures).'
       },
       components: {
-        securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } }
+        securitySchemes: {
+          bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
+          streamToken: { type: 'apiKey', in: 'query', name: 'stream_token', description: 'A stream token (POST /v1/stream-tokens): the event routes only' }
+        }
       },
       tags: [
         { name: 'request-out', description: 'Tickets and their records' },
         { name: 'products', description: 'Product catalog and availability' },
+        { name: 'events', description: 'Ticket events as they happen (Server-Sent Events) and stream tokens for browsers' },
         { name: 'auth', description: 'Built-in user access' },
         { name: 'operations', description: 'Health and metrics' }
       ]

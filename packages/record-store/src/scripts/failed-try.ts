@@ -22,9 +22,9 @@ if ARGV[10] ~= '' then
   if tonumber(redis.call('HGET', KEYS[1], '${F.lostTries}') or '0') >= tonumber(ARGV[10]) then return 0 end
   if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], '${F.lostTries}', ARGV[10]) end
 end
-local acceptedAt = redis.call('HGET', KEYS[1], '${F.acceptedAt}') or ''
+local t = redis.call('HMGET', KEYS[1], '${F.acceptedAt}', '${F.product}')
 local event = {'type', 'try-failed', 'clientId', ARGV[1], 'ticketId', ARGV[2], 'at', ARGV[3],
-  'attempt', ARGV[4], 'outcome', ARGV[6], 'error', ARGV[5], 'worker', ARGV[9], 'acceptedAt', acceptedAt}
+  'attempt', ARGV[4], 'outcome', ARGV[6], 'error', ARGV[5], 'worker', ARGV[9], 'acceptedAt', t[1] or '', 'product', t[2] or ''}
 if ARGV[7] ~= '' then event[#event + 1] = 'startedAt'; event[#event + 1] = ARGV[7] end
 if ARGV[8] ~= '' then event[#event + 1] = 'durationMs'; event[#event + 1] = ARGV[8] end
 redis.call('XADD', KEYS[2], '*', unpack(event))

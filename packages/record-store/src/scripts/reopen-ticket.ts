@@ -41,7 +41,7 @@ else
 end
 redis.call('HSET', KEYS[1], '${F.redrive}', ARGV[1])
 redis.call('XADD', KEYS[2], '*', 'type', 'redriven', 'clientId', ARGV[4], 'ticketId', ARGV[5], 'at', ARGV[6],
-  'by', 'redrive:' .. ARGV[1], 'acceptedAt', ARGV[2])
+  'by', 'redrive:' .. ARGV[1], 'acceptedAt', ARGV[2], 'product', redis.call('HGET', KEYS[1], '${F.product}') or '')
 return reply
 `,
   reply: codeReply(['gone', 'newer', 'final', 'busy', 'mine', 'reopened', 'recreated', 'erased'] as const)

@@ -28,7 +28,7 @@ if v[2] then return {2, v[1] or '', v[4] or ''} end
 if v[3] then return {3, '', v[4] or ''} end
 redis.call('HSET', KEYS[1], '${F.cancel}', ARGV[1])
 redis.call('XADD', KEYS[2], '*', 'type', 'cancel-requested', 'clientId', ARGV[2], 'ticketId', ARGV[3], 'at', ARGV[1],
-  'by', ARGV[4], 'acceptedAt', v[5] or '')
+  'by', ARGV[4], 'acceptedAt', v[5] or '', 'product', v[4] or '')
 redis.call('PUBLISH', ARGV[5], ARGV[6])
 return {1, '', v[4] or ''}
 `,

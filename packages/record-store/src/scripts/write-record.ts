@@ -27,9 +27,9 @@ local current = v[1]
 if current and (current ~= ARGV[11] or (ARGV[5] == ARGV[11] and (ARGV[13] == '' or v[3] == ARGV[13]))) then return 0 end
 redis.call('HSET', KEYS[1], '${F.record}', ARGV[1], '${F.code}', ARGV[5], '${F.tryId}', ARGV[13])
 redis.call('EXPIRE', KEYS[1], ARGV[2])
-local acceptedAt = redis.call('HGET', KEYS[1], '${F.acceptedAt}') or ''
+local t = redis.call('HMGET', KEYS[1], '${F.acceptedAt}', '${F.product}')
 local event = {'type', 'record', 'clientId', ARGV[6], 'ticketId', ARGV[7], 'at', ARGV[8],
-  'code', ARGV[5], 'startedAt', ARGV[9], 'tries', ARGV[10], 'acceptedAt', acceptedAt}
+  'code', ARGV[5], 'startedAt', ARGV[9], 'tries', ARGV[10], 'acceptedAt', t[1] or '', 'product', t[2] or ''}
 if ARGV[12] ~= '' then event[#event + 1] = 'traceparent'; event[#event + 1] = ARGV[12] end
 if ARGV[14] ~= '' then event[#event + 1] = 'worker'; event[#event + 1] = ARGV[14] end
 redis.call('XADD', KEYS[2], '*', unpack(event))

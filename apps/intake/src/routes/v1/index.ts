@@ -7,6 +7,7 @@ import adminHistoryRoutes from './admin-history.js'
 import cancellationRoutes from './cancellations.js'
 import webhookRoutes from './webhooks.js'
 import redriveRoutes from './redrives.js'
+import streamTokenRoutes from './stream-tokens.js'
 
 /** Everything under /v1 that needs a Bearer token. Public routes (login, health, docs) live outside. */
 const protectedRoutes: FastifyPluginAsync = async (app) => {
@@ -18,6 +19,7 @@ const protectedRoutes: FastifyPluginAsync = async (app) => {
   await app.register(cancellationRoutes)
   await app.register(webhookRoutes)
   await app.register(redriveRoutes)
+  await app.register(streamTokenRoutes)
 }
 
 export default protectedRoutes
