@@ -3,9 +3,9 @@
 // command line): REQUEST_OUT_URL, and REQUEST_OUT_TOKEN or REQUEST_OUT_USERNAME + REQUEST_OUT_PASSWORD.
 import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
-import { RequestOutClient, type ClientOptions } from './client.js'
+import { RequestOutClient } from './client.js'
 import { RequestOutError } from './errors.js'
-import type { TicketEnvelope } from './types.js'
+import type { ClientOptions, TicketEnvelope, TicketStreamEvent } from './types.js'
 
 const USAGE: Record<string, string> = {
   submit: 'request-out submit --product S/T/I [--ticket-id ID] [--data JSON | --data @file.json] [--wait SECONDS]',
@@ -13,6 +13,7 @@ const USAGE: Record<string, string> = {
   cancel: 'request-out cancel ID',
   products: 'request-out products',
   webhook: 'request-out webhook set URL | show | rotate | delete',
+  watch: 'request-out watch ID [--follow]  (each event as a JSON line as it happens, then the exit code of its record)',
   redrive: 'request-out redrive [--product S/T/I] [--client ID] [--from ISO] [--to ISO] [--confirm] | status ID | stop ID  (admins)'
 }
 const HELP = `Usage:\n${Object.values(USAGE).map((u) => `  ${u}`).join('\n')}
@@ -70,6 +71,7 @@ async function run (argv: string[], env: NodeJS.ProcessEnv, out: (s: string) => 
       from: { type: 'string' },
       to: { type: 'string' },
       confirm: { type: 'boolean' },
+      follow: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' }
     }
   })
@@ -105,6 +107,18 @@ async function run (argv: string[], env: NodeJS.ProcessEnv, out: (s: string) => 
       const answer = await client.cancel(id)
       print(answer)
       return exitFor(answer)
+    }
+    case 'watch': {
+      const id = positionals[0]
+      if (id === undefined) throw new UsageError(`Usage: ${usage}`)
+      let last: TicketStreamEvent | undefined
+      for await (const event of client.events(id, { follow: values.follow === true })) {
+        out(JSON.stringify(event))
+        last = event
+      }
+      // The stream ended after the record: its exit code is the record's (a failure throws as `status` does).
+      if (last?.Type !== 'record') return 2
+      return exitFor(await client.get(id))
     }
     case 'products':
       print(await client.products())

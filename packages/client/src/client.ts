@@ -1,19 +1,9 @@
 import { StillInProcess, Unauthorized, Unavailable, UnexpectedAnswer, errorFor } from './errors.js'
 import type {
-  ApiEnvelope, BatchResult, DeliveryAttempt, ProductView, RedriveFilter, RedriveStart, RedriveView, TicketEnvelope, TicketRequest, WebhookEventType, WebhookView
+  ApiEnvelope, BatchResult, ClientOptions, DeliveryAttempt, ProductView, RedriveFilter, RedriveStart, RedriveView, TicketEnvelope, TicketRequest,
+  TicketStreamEvent, TicketStreamEventType, WaitOptions, WebhookEventType, WebhookView
 } from './types.js'
-
-export type ClientOptions = { baseUrl: string, fetch?: typeof fetch, maxRetries?: number, requestTimeoutMs?: number } & (
-  | { username: string, password: string }
-  | { token: string }
-  | { getToken: () => Promise<string> | string }
-)
-
-export interface WaitOptions {
-  /** How long to wait for the record in all, in ms. */
-  timeoutMs?: number
-  signal?: AbortSignal
-}
+import { clientEventsPath, readEventStream, ticketEventsPath, type StreamContext } from './event-stream.js'
 
 interface Answer { status: number, body: unknown, headers: Headers }
 
@@ -215,6 +205,39 @@ export class RequestOutClient {
   /** Admins: stops a redrive (tickets it sent back stay queued). */
   async stopRedrive (redriveId: string): Promise<RedriveView> {
     return ((await this.#send('DELETE', `/v1/admin/redrives/${encodeURIComponent(redriveId)}`)).body as ApiEnvelope<RedriveView>).Data
+  }
+
+  /**
+   * A ticket's events as they happen (Server-Sent Events): those so far, then each new one, ending
+   * after its record (`follow`: stay for a redrive's). Resumes by itself after a dropped
+   * connection or an intake's stop, nothing missed or repeated; throws StreamResync when the
+   * server no longer holds where it was.
+   */
+  events (ticketId: string, options: { lastEventId?: string, follow?: boolean, signal?: AbortSignal } = {}): AsyncGenerator<TicketStreamEvent> {
+    return readEventStream(this.#streamContext(ticketEventsPath(ticketId, options.follow)), { ...options, untilRecord: options.follow !== true })
+  }
+
+  /** Every event of the caller's tickets from now on (optionally one product's, some types), resuming by itself; it never ends on its own. */
+  allEvents (options: { product?: string, types?: TicketStreamEventType[], lastEventId?: string, signal?: AbortSignal } = {}): AsyncGenerator<TicketStreamEvent> {
+    return readEventStream(this.#streamContext(clientEventsPath(options.product, options.types)), options)
+  }
+
+  /** A short-lived, read-only token for a browser's EventSource (`?stream_token=`): one ticket's events, or all of the caller's. */
+  async streamToken (ticketId?: string): Promise<{ StreamToken: string, ExpiresIn: number }> {
+    return ((await this.#send('POST', '/v1/stream-tokens', { body: ticketId === undefined ? {} : { TicketId: ticketId } })).body as ApiEnvelope<{ StreamToken: string, ExpiresIn: number }>).Data
+  }
+
+  /** Submits, hands each of the ticket's events to `onEvent` as it happens, and answers its record (a failure thrown as its typed error, as `get` does). */
+  async submitAndWatch (ticket: TicketRequest, options: WaitOptions & { onEvent?: (event: TicketStreamEvent) => void } = {}): Promise<TicketEnvelope> {
+    const first = await this.submit(ticket)
+    const timeout = AbortSignal.timeout(options.timeoutMs ?? 300_000)
+    const signal = options.signal === undefined ? timeout : AbortSignal.any([timeout, options.signal])
+    for await (const event of this.events(ticket.TicketId, { signal })) options.onEvent?.(event)
+    return first.StatusCode === 200 ? first : await this.get(ticket.TicketId)
+  }
+
+  #streamContext (path: string): StreamContext {
+    return { url: `${this.#base}${path}`, fetch: this.#fetch, token: async (fresh: boolean) => await this.#tokenFor(fresh), maxRetries: this.#maxRetries }
   }
 
   async deliveries (ticketId: string): Promise<DeliveryAttempt[]> {

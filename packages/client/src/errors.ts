@@ -63,6 +63,12 @@ export class QuotaExceeded extends RequestOutError { override name = 'QuotaExcee
 export class Unavailable extends RequestOutError { override name = 'Unavailable' }
 /** The server answered something that is not Request Out's envelope (an empty 204, an HTML page): a wrong URL or a proxy in the way. */
 export class UnexpectedAnswer extends RequestOutError { override name = 'UnexpectedAnswer' }
+/**
+ * An event stream cannot resume where it was (past what the server keeps, `event: resync`): read
+ * the ticket (or tickets) with `get`, then watch anew.
+ * @public (the client's API: its callers catch it)
+ */
+export class StreamResync extends RequestOutError { override name = 'StreamResync' }
 /** `waitFor` ran out of time while the ticket was still in process. */
 export class StillInProcess extends RequestOutError { override name = 'StillInProcess' }
 

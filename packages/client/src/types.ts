@@ -121,3 +121,32 @@ export interface RedriveView {
   FailedAgain: number
   Skipped: number
 }
+
+/** The kinds of ticket event a stream carries. */
+export type TicketStreamEventType = 'accepted' | 'try-failed' | 'record' | 'redriven' | 'cancel-requested'
+
+/** One event of a ticket, as the event streams send it: never a personal value (read the record with `get`). */
+export interface TicketStreamEvent {
+  /** The event's one id: also its webhook-id, its webhook body's id and its history timeline Id. */
+  Id: string
+  Type: TicketStreamEventType
+  TicketId: string
+  Product: string
+  At: string
+  /** try-failed: the try's attempt number; record: the tries it took. */
+  Attempt?: number
+  /** record: its code. */
+  Code?: string
+}
+
+export type ClientOptions = { baseUrl: string, fetch?: typeof fetch, maxRetries?: number, requestTimeoutMs?: number } & (
+  | { username: string, password: string }
+  | { token: string }
+  | { getToken: () => Promise<string> | string }
+)
+
+export interface WaitOptions {
+  /** How long to wait for the record in all, in ms. */
+  timeoutMs?: number
+  signal?: AbortSignal
+}

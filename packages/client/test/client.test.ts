@@ -138,6 +138,59 @@ t.test('the CLI: JSON on stdout, the exit codes', async (t) => {
   const help = await cli(['submit', '--help'])
   t.equal(help.code, 0)
   t.match(help.out, /request-out submit --product/)
+  // watch: each event as a JSON line, then the record's exit code.
+  const watched = await cli(['watch', 'cli-3'])
+  t.equal(watched.code, 3, 'watch of a ticket the product refused: its record\'s exit code')
+  // The events, one line each; then, as `status` prints it, the refused record.
+  t.same(watched.out.split('\n').filter((l) => l.startsWith('{"Id"')).map((l) => (JSON.parse(l) as { Type: string }).Type), ['accepted', 'record'])
+  t.match(watched.err, /PRODUCT_REJECTED/)
+  t.equal((await cli(['watch', 'cli-1'])).code, 0, 'watch of a ticket with its record: 0')
+  t.equal((await cli(['watch', 'nobody'])).code, 4, 'watch of an unknown ticket: 4')
+})
+
+t.test('event streams: submitAndWatch hands over each event and answers the record; events() tells a finished ticket\'s story', async (t) => {
+  const { base } = await system(t)
+  const client = login(base)
+  const seen: string[] = []
+  const record = await client.submitAndWatch({ ...SEED, TicketId: 'watch-1' }, { timeoutMs: 20_000, onEvent: (e) => seen.push(`${e.Type}:${e.TicketId}`) })
+  t.match(record, { TicketId: 'watch-1', StatusCode: 200 })
+  t.same(seen, ['accepted:watch-1', 'record:watch-1'])
+  const ids = []
+  for await (const e of client.events('watch-1')) ids.push(e.Id)
+  t.equal(ids.length, 2, 'events() of a finished ticket: its story, then the end')
+  t.match(await client.streamToken('watch-1'), { StreamToken: /^ey/, ExpiresIn: 300 })
+  await t.rejects(async () => { for await (const event of client.events('nobody')) t.fail(`no event: ${event.Id}`) }, NotFound, 'an unknown ticket: NotFound')
+})
+
+t.test('allEvents() resumes by itself across an intake\'s stop: the next event, nothing missed or repeated', async (t) => {
+  const redis = await startPrivateRedis()
+  t.teardown(redis.destroy)
+  const port = await freePort()
+  const env = { REDIS_URL: redis.url, QUEUE_PREFIX: uniquePrefix('client-events'), PORT: String(port), LOG_LEVEL: 'warn' }
+  const base = `http://127.0.0.1:${port}`
+  const ready = async (): Promise<void> => { await waitFor('the intake', async () => (await fetch(`${base}/health/ready`).catch(() => undefined))?.ok === true, 30_000, 100) }
+  let intake = spawnApp('intake', env)
+  t.teardown(async () => { await intake.stop() })
+  await ready()
+  const client = login(base)
+  const all = client.allEvents({ types: ['accepted'] })
+  const next = async (): Promise<string> => { const r = await all.next(); return r.done === true ? 'end' : r.value.TicketId }
+  const first = next()
+  await new Promise((resolve) => setTimeout(resolve, 500))
+  await client.submit({ ...SEED, TicketId: 'all-1' })
+  t.equal(await first, 'all-1')
+  const second = next()
+  // The intake stops (its streams end after a retry hint) and another starts on its port; a
+  // ticket lands there before the client is back, and one after.
+  t.equal(await intake.stop(), 0)
+  intake = spawnApp('intake', env)
+  await ready()
+  await client.submit({ ...SEED, TicketId: 'all-2' })
+  t.equal(await second, 'all-2', 'resumed from its cursor: the event that came while it was away')
+  const third = next()
+  await client.submit({ ...SEED, TicketId: 'all-3' })
+  t.equal(await third, 'all-3', 'then live, nothing repeated')
+  await all.return(undefined)
 })
 
 t.test('defects #25.12: an answer that is not Request Out\'s envelope (a 204, an HTML page) is said as such, exit 1', async (t) => {

@@ -22,6 +22,7 @@ t.test('the client\'s types are the contracts\' types', async (t) => {
   t.ok(same<Client.DeliveryAttempt, Static<typeof C.DeliveryAttempt>>(true), 'DeliveryAttempt')
   t.ok(same<Client.WebhookEventType, Static<typeof C.WebhookEventType>>(true), 'WebhookEventType')
   t.ok(same<Client.BatchResult, Static<typeof C.BatchResult>>(true), 'BatchResult')
+  t.ok(same<Client.TicketStreamEvent, Static<typeof C.TicketStreamEvent>>(true), 'TicketStreamEvent')
 })
 
 t.test('every code the API answers has its typed error', async (t) => {

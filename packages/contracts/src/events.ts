@@ -3,7 +3,7 @@ import { ApiEnvelope } from './api.js'
 import { TicketId } from './ticket.js'
 
 /** The types of event a client's event stream carries (operators' audit entries never reach clients). */
-export const TICKET_STREAM_EVENT_TYPES = ['accepted', 'try-failed', 'record', 'redriven', 'cancel-requested'] as const
+const TICKET_STREAM_EVENT_TYPES = ['accepted', 'try-failed', 'record', 'redriven', 'cancel-requested'] as const
 export const TicketStreamEventType = Type.Union(TICKET_STREAM_EVENT_TYPES.map((t) => Type.Literal(t)))
 export type TicketStreamEventType = Static<typeof TicketStreamEventType>
 

@@ -33,6 +33,6 @@ export {
   RedriveFilter, RedriveParams, RedriveRequest, RedriveResponse, RedriveSample, RedriveStartResponse, RedriveView
 } from './redrive.js'
 export {
-  ClientEventsQuery, LastEventIdHeader, ResyncEvent, StreamTokenRequest, StreamTokenResponse, TICKET_STREAM_EVENT_TYPES,
+  ClientEventsQuery, LastEventIdHeader, ResyncEvent, StreamTokenRequest, StreamTokenResponse,
   TicketEventsQuery, TicketStreamEvent, TicketStreamEventType
 } from './events.js'

@@ -16,7 +16,7 @@ const field = (flat: unknown[], name: string): unknown => {
  * than it (Redis 7's max-deleted-entry-id; before 7, the first entry being newer tells). A stream
  * that does not exist lost nothing.
  */
-export async function trimmedAfter (redis: Redis | Cluster, stream: string, after: string): Promise<boolean> {
+async function trimmedAfter (redis: Redis | Cluster, stream: string, after: string): Promise<boolean> {
   let info: unknown[]
   try {
     info = await redis.xinfo('STREAM', stream) as unknown[]

@@ -1,7 +1,7 @@
 import { createParser } from 'eventsource-parser'
 
 /** One Server-Sent Event as a spec-compliant parser reads it. */
-export interface StreamedEvent {
+interface StreamedEvent {
   id: string | undefined
   event: string | undefined
   data: string

@@ -1,9 +1,9 @@
 import type { FastifyReply } from 'fastify'
 
 /** A client that has not read this much of its stream is dropped: an intake never holds an unbounded buffer for it. */
-export const MAX_BUFFERED_BYTES = 256 * 1024
+const MAX_BUFFERED_BYTES = 256 * 1024
 /** What EventSource waits before reconnecting after the stream ends (the `retry:` advice). */
-export const RETRY_MS = 2000
+const RETRY_MS = 2000
 
 export type ChannelEnd = 'done' | 'client' | 'slow' | 'revoked' | 'shutdown'
 

@@ -140,7 +140,7 @@ export interface VerifiedToken {
   tokenId: string
 }
 
-export function tokenIdOf (claims: TokenClaims, token: string): string {
+function tokenIdOf (claims: TokenClaims, token: string): string {
   return claims.jti ?? `sha256:${createHash('sha256').update(token).digest('base64url')}`
 }
 

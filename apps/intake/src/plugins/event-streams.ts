@@ -20,11 +20,11 @@ export interface StreamHolder {
 }
 
 /** One admitted stream's place: within SSE_MAX_STREAMS here and the client's SSE_MAX_STREAMS_PER_CLIENT everywhere. */
-export interface StreamSlot {
+interface StreamSlot {
   release: () => void
 }
 
-export type StreamRoute = 'ticket' | 'client'
+type StreamRoute = 'ticket' | 'client'
 
 const SWEEP_MS = 1000
 /** Past SSE_MAX_STREAMS: come back a little later, most likely to another intake. */

@@ -14,7 +14,7 @@ declare module 'fastify' {
 }
 
 /** What a stream token may read: one client's events, or one of its tickets'. */
-export interface StreamScope {
+interface StreamScope {
   clientId: string
   ticketId?: string | undefined
 }
