@@ -3,14 +3,12 @@
 // landing at a pipeline's pace), and what holding them does to other requests' latency.
 import { Agent, request } from 'node:http'
 import { randomUUID } from 'node:crypto'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { Redis } from 'ioredis'
 import { createSigner } from 'fast-jwt'
-import { completedEnvelope } from '@request-out/contracts'
 import { DEVELOPMENT_JWT_SECRET } from '@request-out/runtime'
-import { RecordStore } from '@request-out/record-store'
 import { freePort, spawnApp, waitFor, writeCatalog } from '@request-out/test-support'
 import { memoryOf, percentile } from './report.js'
+import { holdTickets } from './held-tickets.js'
 
 const PREFIX = 'bench-poll'
 const HELD = 10_000
@@ -41,19 +39,10 @@ export async function longPollRow (redisUrl: string, load: Load, log: (msg: stri
     const base = `http://127.0.0.1:${port}`
     await waitFor('long-poll intake', async () => (await fetch(`${base}/health/ready`)).ok, 30_000, 100)
     const token = createSigner({ key: DEVELOPMENT_JWT_SECRET, iss: 'request-out', aud: 'request-out', expiresIn: 3_600_000 })({ sub: CLIENT, role: 'client', jti: randomUUID() })
-    const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' }
+    const authorization = `Bearer ${token}`
     log(`long polls: ${HELD} tickets submitted, then one GET with Prefer: wait=30 held for each`)
-    for (let b = 0; b < HELD / 500; b++) {
-      const res = await fetch(`${base}/v1/request-out/batch`, { method: 'POST', headers, body: JSON.stringify({ Tickets: Array.from({ length: 500 }, (_, i) => ({ ...PRODUCT, TicketId: `held-${b * 500 + i}` })) }) })
-      await res.arrayBuffer()
-    }
-    const records = new RecordStore(redis, { prefix: PREFIX, ttlSeconds: 3600 })
-    const ticket = (id: string) => ({ ...PRODUCT, TicketId: id })
-    const result = { ResourceType: 'data', Resource: 'nik', ResourceId: 'r-1', Data: { Status: 'ok' } }
-    await records.claim(CLIENT, 'other', 'fp', `${PRODUCT.Subject}/${PRODUCT.SubjectType}/${PRODUCT.SubjectIdentifier}`)
-    await records.writeRecord(CLIENT, 'other', completedEnvelope(ticket('other'), result))
-    const other = { url: base, connections: 10, durationSeconds: 5, method: 'GET', headers: { authorization: headers.authorization }, paths: ['/v1/request-out/other'] }
-    const idle = await load(other)
+    const held = await holdTickets(redis, PREFIX, base, authorization, CLIENT, PRODUCT, 'held', HELD)
+    const idle = await load(held.other)
     const rssBefore = memoryOf(intake.pid).rssMb
 
     const answeredAt = new Map<string, number>()
@@ -61,7 +50,7 @@ export async function longPollRow (redisUrl: string, load: Load, log: (msg: stri
     for (let i = 0; i < HELD; i++) {
       const id = `held-${i}`
       answers.push(new Promise<void>((resolve) => {
-        const req = request(`${base}/v1/request-out/${id}`, { agent, headers: { authorization: headers.authorization, prefer: 'wait=30' } }, (res) => {
+        const req = request(`${base}/v1/request-out/${id}`, { agent, headers: { authorization, prefer: 'wait=30' } }, (res) => {
           res.resume()
           res.on('end', () => {
             if (res.statusCode === 200) answeredAt.set(id, Date.now())
@@ -75,22 +64,9 @@ export async function longPollRow (redisUrl: string, load: Load, log: (msg: stri
     const heldNow = async (): Promise<number> => Number(/request_out_long_polls (\d+)/.exec(await (await fetch(`${base}/metrics`)).text())?.[1] ?? 0)
     await waitFor('every long poll held', async () => await heldNow() >= HELD, 20_000, 100)
     const rssHeld = memoryOf(intake.pid).rssMb
-    const busy = await load(other)
+    const busy = await load(held.other)
 
-    // Records land at 2,500 a second (about what the pipeline stores on this machine), 50 every
-    // 20 ms; each request's wake-up is counted from its batch's send.
-    const storedAt = new Map<string, number>()
-    const paceStart = Date.now()
-    for (let b = 0; b < HELD; b += 50) {
-      const due = paceStart + (b / 50) * 20 - Date.now()
-      if (due > 0) await sleep(due)
-      const sent = Date.now()
-      await Promise.all(Array.from({ length: 50 }, async (_, i) => {
-        const id = `held-${b + i}`
-        storedAt.set(id, sent)
-        await records.writeRecord(CLIENT, id, completedEnvelope(ticket(id), result))
-      }))
-    }
+    const storedAt = await held.storeAtPace(Array.from({ length: HELD }, (_, i) => `held-${i}`))
     await Promise.all(answers)
     const wakes = [...answeredAt].map(([id, at]) => at - (storedAt.get(id) ?? at)).sort((a, b) => a - b)
     return {

@@ -20,6 +20,7 @@ import { batchRow } from './batch-bench.js'
 import { fairnessRow } from './fairness-bench.js'
 import { lightStages } from './light-stages.js'
 import { longPollRow } from './long-poll-bench.js'
+import { sseRow, type SseResult } from './sse-bench.js'
 import { benchDatabase, searchAtScale } from './history-bench.js'
 import { otlpSink } from './otlp-sink.js'
 import { outageRow } from './outage-bench.js'
@@ -42,6 +43,15 @@ const log = (msg: string): void => console.log(`[bench ${((Date.now() - started)
 const load = loadRun
 
 const round = (n: number, digits = 2): number => Math.round(n * 10 ** digits) / 10 ** digits
+
+async function eventStreamsAlone (): Promise<void> {
+  const redis = await startPrivateRedis()
+  try {
+    log(`event streams: ${JSON.stringify(await sseRow(redis.url, load, log))}`)
+  } finally {
+    await redis.destroy()
+  }
+}
 
 async function main (): Promise<void> {
   const redis = await startPrivateRedis()
@@ -390,6 +400,11 @@ async function main (): Promise<void> {
     results.longPolls = await longPollRow(redis.url, load, log)
     log(`long polls: ${JSON.stringify(results.longPolls)}`)
 
+    // ---------- 6b. event streams at scale, and what their retention costs Redis
+    await admin.flushall()
+    results.sse = await sseRow(redis.url, load, log)
+    log(`event streams: ${JSON.stringify(results.sse)}`)
+
     // ---------- 7. fair sharing between clients
     results.fairness = await fairnessRow(redis.url, log)
     log(`fairness: ${JSON.stringify(results.fairness)}`)
@@ -426,6 +441,7 @@ async function main (): Promise<void> {
   const bt = results.batches as { ticketsPerSecond: number, bareAddBulkPerSecond: number, ratio: number, batch1000P50Ms: number, batch1000P99Ms: number }
   const tr = results.tracing as { acceptOffRps: number, acceptOnRps: number, acceptRatio: number, pipelineOffTicketsPerSecond: number, pipelineOnTicketsPerSecond: number, pipelineRatio: number }
   const lp = results.longPolls as { held: number, answered: number, kbPerHeldRequest: number, wakeP50Ms: number, wakeP99Ms: number, otherIdleP99Ms: number, otherHeldP99Ms: number, otherP99Ratio: number }
+  const sse = results.sse as SseResult
   const f = results.fairness as { aloneP50Ms: number, fairP50Ms: number, fifoP50Ms: number, fairRatio: number, fifoRatio: number }
   const pb = results.pipelineBreaker as { onTicketsPerSecond: number, offTicketsPerSecond: number, ratio: number }
   const rd = results.redrive as { tickets: number, secondsToQueueAll: number, secondsToAllRecords: number, otherPostP99IdleMs: number, otherPostP99DuringMs: number, otherPostP99Ratio: number }
@@ -459,6 +475,11 @@ async function main (): Promise<void> {
     ['memory per held long poll, KB (≤ 10)', lp.kbPerHeldRequest],
     ['long poll wake-up after its record p50 / p99 ms (p99 ≤ 50)', `${lp.wakeP50Ms} / ${lp.wakeP99Ms}`],
     ['other GETs p99 ms idle / while 10,000 are held (ratio ≤ 1.2)', `${lp.otherIdleP99Ms} / ${lp.otherHeldP99Ms} (${lp.otherP99Ratio})`],
+    ['event streams held open at once (record events seen)', `${sse.streams} (${sse.recordsSeen})`],
+    ['memory per open event stream, KB (≤ 10)', sse.kbPerStream],
+    ['record → its stream\'s event p50 / p99 ms at 2,500 records/s (p99 ≤ 50)', `${sse.recordToEventP50Ms} / ${sse.recordToEventP99Ms}`],
+    ['other GETs p99 ms idle / while 10,000 streams are open (ratio ≤ 1.2)', `${sse.otherIdleP99Ms} / ${sse.otherHeldP99Ms} (${sse.otherP99Ratio})`],
+    ['event stream retention: Redis bytes per event; MB for 900 s at the pipeline\'s pace (2 events a ticket)', `${sse.redisBytesPerEvent}; ${round(sse.redisBytesPerEvent * 2 * p.ticketsPerSecond * 900 / 2 ** 20, 0)}`],
     ['fairness: B\'s p50 ms behind A\'s 5,000 / alone (ratio ≤ 3)', `${f.fairP50Ms} / ${f.aloneP50Ms} (${f.fairRatio})`],
     ['same with Fairness "fifo" (ratio)', `${f.fifoP50Ms} (${f.fifoRatio})`],
     ['light load 200/s POST → record p50 / p99 ms (bare BullMQ add → record)', `${l.submitToRecordP50Ms} / ${l.submitToRecordP99Ms} (${l.bareAddToRecordP50Ms} / ${l.bareAddToRecordP99Ms})`],
@@ -477,9 +498,12 @@ async function main (): Promise<void> {
   console.log(`\nwritten: ${RESULTS}`)
 }
 
-// `npm run bench -- memory-sweep [NODE_OPTIONS …]` runs the V8 settings sweep instead.
+// `npm run bench -- memory-sweep [NODE_OPTIONS …]` runs the V8 settings sweep instead;
+// `npm run bench -- event-streams` the event-stream row alone (while working on it).
 const [mode, ...variants] = process.argv.slice(2)
-const chosen = mode === 'memory-sweep' ? memorySweep(variants.length > 0 ? variants : undefined) : main()
+const chosen = mode === 'memory-sweep'
+  ? memorySweep(variants.length > 0 ? variants : undefined)
+  : mode === 'event-streams' ? eventStreamsAlone() : main()
 chosen.then(() => process.exit(0), (err: unknown) => {
   console.error('bench failed:', err)
   process.exit(1)
