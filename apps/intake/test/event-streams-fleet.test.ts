@@ -5,6 +5,8 @@ import {
   TEST_REDIS_URL, createTestDatabase, deleteKeys, freePort, json, okResult, openEventStream, spawnApp, spawnWorker, startUpstream,
   uniquePrefix, waitFor, writeCatalog, type AppProcess
 } from '@request-out/test-support'
+import { Redis } from 'ioredis'
+import { trimEventStreams } from '@request-out/record-store'
 import { tokenFor } from './helpers.js'
 
 const PRODUCT = { Subject: 'live', SubjectType: 'watch', SubjectIdentifier: 'retry' }
@@ -81,6 +83,14 @@ t.test('two intakes, two workers: a client watches a ticket with a retry; a reco
   const delivered = await waitFor('the webhook', () => hooks[0], 15_000)
   t.equal(delivered.headers['webhook-id'], seen[2]?.id, 'webhook-id is the record event\'s id')
   t.equal(delivered.body.id, seen[2]?.id, 'and so is the body\'s id')
+
+  // Once the streams let the events go (the history stored them first), the ticket's stream is
+  // told from the history: the same events, the same ids.
+  const redis = new Redis(TEST_REDIS_URL)
+  t.teardown(() => redis.disconnect())
+  await trimEventStreams(redis, prefix, { unconsumedMs: 0, keepMs: 0 })
+  const replayed = await (await openEventStream(`${b}/v1/request-out/watched-1/events`, { authorization: headers.authorization })).rest()
+  t.same(replayed.map((e) => [e.event, e.id]), seen.map((e) => [e.type, e.id]), 'trimmed from Redis: replayed from the history, same ids')
 
   // Resumed after the record on either intake: nothing more will come.
   t.equal((await openEventStream(`${a}/v1/request-out/watched-1/events`, { authorization: headers.authorization, 'last-event-id': seen[2]?.id ?? '' })).status, 204)

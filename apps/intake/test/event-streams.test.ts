@@ -1,6 +1,7 @@
 import t, { type Test } from 'tap'
 import type { AddressInfo } from 'node:net'
 import { openEventStream, waitFor } from '@request-out/test-support'
+import { trimEventStreams } from '@request-out/record-store'
 import { SANDBOX, SEED_TICKET, startIntake, tokenFor } from './helpers.js'
 
 const clientA = tokenFor('client-a')
@@ -63,8 +64,8 @@ t.test('GET /v1/events: a client sees its own tickets\' events and never another
   t.equal((await openEventStream(`${base}/v1/events`)).status, 401, 'no token: 401')
 })
 
-t.test('a ticket\'s stream: its events so far, then 204 once its record was seen; 404 as GET for an unknown ticket', async (t) => {
-  const { base, post, app } = await listening(t)
+t.test('a ticket\'s stream: its events so far, then 204 once its record was seen; 404 as GET for an unknown ticket; resync past retention', async (t) => {
+  const { base, post, app, prefix } = await listening(t)
   t.equal(await post(clientA, 'one'), 202)
   const s = await openEventStream(`${base}/v1/request-out/one/events`, bearer(clientA))
   t.teardown(() => s.close())
@@ -86,9 +87,17 @@ t.test('a ticket\'s stream: its events so far, then 204 once its record was seen
   t.equal(unknown.status, 404)
   t.match(JSON.parse(unknown.text), { Code: 'NOT_FOUND', StatusCode: 404 }, 'the seed\'s envelope, as GET answers')
   t.equal((await openEventStream(`${base}/v1/request-out/one/events`, bearer(clientB))).status, 404, 'another client\'s ticket is not found')
+
   t.equal((await openEventStream(`${base}/v1/request-out/one/events?ClientId=client-a`, bearer(clientB))).status, 403, 'only admins read another client\'s')
   const asAdmin = await openEventStream(`${base}/v1/request-out/one/events?ClientId=client-a`, bearer(admin))
   t.same((await asAdmin.rest()).map((e) => e.event), ['accepted', 'record'], 'an admin reads it with ClientId')
+  // Past what the streams keep, with no history to fill the gap: one resync, then the end.
+  await trimEventStreams(app.redis.producer, prefix, { unconsumedMs: 0, keepMs: 0 })
+  const gone = await openEventStream(`${base}/v1/request-out/one/events`, bearer(clientA))
+  t.equal(gone.status, 200, 'a 200 (EventSource cannot read another status)')
+  const resync = await gone.rest()
+  t.same(resync.map((e) => e.event), ['resync'])
+  t.match(JSON.parse(resync[0]?.data ?? '{}'), { Type: 'resync', TicketId: 'one', Message: /GET/ })
 })
 
 t.test('stream tokens: one ticket\'s, read-only; no other route takes them; a revoked user\'s streams close', async (t) => {

@@ -94,8 +94,9 @@ export class TicketEventFeed {
   async #start (): Promise<void> {
     const connection = this.#options.connect()
     try {
-      // Where each stream ends now: '$' would skip what lands between two reads of a quiet stream.
-      this.#positions = await Promise.all(this.#streams.map(async (s) => (await connection.xrevrange(s, '+', '-', 'COUNT', 1))[0]?.[0] ?? '0-0'))
+      // Where each stream ends now ('$' would skip what lands between two reads of a quiet stream):
+      // the last id it ever gave, so a stream trimmed empty does not look as if it lost events since.
+      this.#positions = await Promise.all(this.#streams.map(async (s) => await lastGeneratedId(connection, s)))
     } catch (err) {
       connection.disconnect()
       throw err
@@ -158,6 +159,14 @@ export class TicketEventFeed {
       }
     }
     return read
+  }
+}
+
+async function lastGeneratedId (redis: Redis | Cluster, stream: string): Promise<string> {
+  try {
+    return valueOf(await redis.xinfo('STREAM', stream) as string[], 'last-generated-id') ?? '0-0'
+  } catch {
+    return '0-0' // no such stream yet
   }
 }
 

@@ -1,6 +1,7 @@
 import type { Cluster, Redis } from 'ioredis'
 import { allTicketEvents, redisKeys } from '@request-out/redis-keys'
 import { compareStreamIds } from './event-id.js'
+import { trimEventsScript } from './scripts/trim-events.js'
 
 const pairs = (flat: unknown[]): Record<string, unknown> => {
   const out: Record<string, unknown> = {}
@@ -46,13 +47,14 @@ export interface EventRetention {
  * every worker at once. Resolves how many went.
  */
 export async function trimEventStreams (redis: Redis | Cluster, prefix: string, retention: EventRetention): Promise<number> {
+  trimEventsScript.define(redis)
   let removed = 0
   for (const stream of allTicketEvents(redisKeys(prefix))) {
     const now = Date.now()
     const needed = await oldestNeeded(redis, stream, now - retention.unconsumedMs)
     if (needed === undefined) continue
     const kept = `${Math.max(0, now - retention.keepMs)}-0`
-    removed += Number(await redis.xtrim(stream, 'MINID', compareStreamIds(needed, kept) < 0 ? needed : kept))
+    removed += await trimEventsScript.run(redis, { events: stream }, { minId: compareStreamIds(needed, kept) < 0 ? needed : kept })
   }
   return removed
 }

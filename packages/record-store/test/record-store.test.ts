@@ -3,7 +3,10 @@ import { createHash } from 'node:crypto'
 import { Redis } from 'ioredis'
 import { completedEnvelope } from '@request-out/contracts'
 import { TEST_REDIS_URL, deleteKeys, uniquePrefix, waitFor } from '@request-out/test-support'
-import { RecordStore, RecordWaiter, trimEventStreams, watchRecords, TicketFingerprints, ERASED_FINGERPRINT, type FingerprintedTicket } from '../src/index.js'
+import {
+  RecordStore, RecordWaiter, TicketEventFeed, eventId, parseEventId, readStreamAfter, trimEventStreams, watchRecords, TicketFingerprints, ERASED_FINGERPRINT,
+  type FingerprintedTicket, type StreamEvent
+} from '../src/index.js'
 import { TICKET_GROUPS, redisKeys, ticketGroup, ticketKey } from '@request-out/redis-keys'
 
 /** A record store under a prefix of its own on the test Redis, cleaned up after the test. */
@@ -219,4 +222,53 @@ t.test('cancellation: asked once, announced, seen by claims and deliveries; a fi
   await store.writeRecord('c', 'y', record)
   t.match(await store.requestCancel('c', 'y', 'c'), { outcome: 'final', product: 's/t/i', record: { StatusCode: 200 } })
   t.equal(await redis.hget(redisKeys(prefix).ticket('c', 'y'), 'cancel'), null, 'a final ticket is not marked')
+})
+
+t.test('an event\'s one id names its group and entry; a catch-up read says when the stream was trimmed past it', async (t) => {
+  t.equal(eventId(12, '1795912345678-3'), 'msg_12_1795912345678_3')
+  t.same(parseEventId('msg_12_1795912345678_3'), { group: 12, streamId: '1795912345678-3' })
+  t.equal(parseEventId('msg_12_x_3'), undefined)
+  t.equal(parseEventId('c1.abc'), undefined)
+
+  const { prefix, redis, store } = storeFor(t, 'catchup')
+  const group = ticketGroup('c', 'late')
+  const stream = redisKeys(prefix).ticketEvents(group)
+  await store.claim('c', 'late', 'fp', 's/t/i')
+  const first = (await redis.xrange(stream, '-', '+'))[0]?.[0] ?? ''
+  await store.writeRecord('c', 'late', { ...record, TicketId: 'late' })
+  const mine = (e: StreamEvent): boolean => e.ticketId === 'late'
+  const all = await readStreamAfter(redis, stream, group, '0-0', mine)
+  t.same(all.events.map((e) => e.type), ['accepted', 'record'])
+  t.ok(all.complete)
+  t.match(all.events[1]?.fields, { product: 's/t/i', code: 'SUCCESS' }, 'a record event names its product')
+  const after = await readStreamAfter(redis, stream, group, first, mine)
+  t.same(after.events.map((e) => e.type), ['record'], 'after an entry: only what came later')
+  await trimEventStreams(redis, prefix, { unconsumedMs: 0, keepMs: 0 })
+  t.equal(await redis.xlen(stream), 0, 'with no consumer group and no retention, every entry went')
+  t.notOk((await readStreamAfter(redis, stream, group, '0-0', mine)).complete, 'trimmed past the position: not complete')
+  t.notOk((await readStreamAfter(redis, stream, group, first, mine)).complete, 'the record after the first event went too: not complete')
+  t.ok((await readStreamAfter(redis, stream, group, after.last, mine)).complete, 'after the newest entry the trim removed: complete (XTRIM alone would not tell)')
+})
+
+t.test('the feed hands each subscriber its client\'s new events only, and reads only while someone is subscribed', async (t) => {
+  const { prefix, redis, store } = storeFor(t, 'feed')
+  const feed = new TicketEventFeed({ prefix, connect: () => new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: null }), onError: () => {} })
+  t.teardown(async () => { await feed.close() })
+  await store.claim('a', 'before', 'fp', 's/t/i')
+  const seenA: string[] = []
+  const seenB: string[] = []
+  const a = await feed.subscribe('a', (e) => seenA.push(e.ticketId))
+  const b = await feed.subscribe('b', (e) => seenB.push(e.ticketId))
+  t.equal(a.positions.length, TICKET_GROUPS, 'a position per group')
+  await store.claim('a', 'a-1', 'fp', 's/t/i')
+  await store.claim('b', 'b-1', 'fp', 's/t/i')
+  await waitFor('both events', () => seenA.length + seenB.length >= 2, 5000)
+  t.same(seenA, ['a-1'], 'only events after the subscription, only its client\'s')
+  t.same(seenB, ['b-1'])
+  a.close()
+  b.close()
+  t.equal(feed.subscribers, 0)
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  const names = await redis.client('LIST') as string
+  t.equal((names.match(/cmd=xread/g) ?? []).length, 0, 'no reader blocks once the last subscriber left')
 })
