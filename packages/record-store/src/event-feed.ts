@@ -21,7 +21,10 @@ export interface EventFeedOptions {
 export type Deliver = (event: StreamEvent) => void
 
 export interface FeedSubscription {
-  /** Where the feed had read each group's stream when the subscription began: it is handed every event after these. */
+  /**
+   * With `positions`: where the feed had read each group's stream when the subscription began (it
+   * is handed every event after these); empty otherwise, so a stream that needs none keeps none.
+   */
   positions: string[]
   close: () => void
 }
@@ -52,8 +55,8 @@ export class TicketEventFeed {
     return this.#subscribers
   }
 
-  /** Subscribes to a client's new events; resolves once the feed reads, with where it starts. */
-  async subscribe (clientId: string, deliver: Deliver): Promise<FeedSubscription> {
+  /** Subscribes to a client's new events; resolves once the feed reads (with where it starts, when asked). */
+  async subscribe (clientId: string, deliver: Deliver, options: { positions?: boolean } = {}): Promise<FeedSubscription> {
     this.#subscribers++
     try {
       if (this.#running === undefined) {
@@ -70,7 +73,7 @@ export class TicketEventFeed {
     let open = true
     return {
       // Taken in the same tick as the registration: every event handed over later is newer.
-      positions: [...this.#positions],
+      positions: options.positions === true ? [...this.#positions] : [],
       close: () => {
         if (!open) return
         open = false

@@ -257,7 +257,7 @@ t.test('the feed hands each subscriber its client\'s new events only, and reads 
   await store.claim('a', 'before', 'fp', 's/t/i')
   const seenA: string[] = []
   const seenB: string[] = []
-  const a = await feed.subscribe('a', (e) => seenA.push(e.ticketId))
+  const a = await feed.subscribe('a', (e) => seenA.push(e.ticketId), { positions: true })
   const b = await feed.subscribe('b', (e) => seenB.push(e.ticketId))
   t.equal(a.positions.length, TICKET_GROUPS, 'a position per group')
   await store.claim('a', 'a-1', 'fp', 's/t/i')

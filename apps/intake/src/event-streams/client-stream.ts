@@ -32,7 +32,7 @@ export async function clientStream (app: FastifyInstance, request: ClientStreamR
     (request.types === undefined || request.types.has(e.type)) &&
     (request.product === undefined || e.fields.product === request.product)
   const relay = new Relay()
-  const subscription = await app.eventStreams.feed.subscribe(request.owner, relay.push)
+  const subscription = await app.eventStreams.feed.subscribe(request.owner, relay.push, { positions: true })
   try {
     const positions = resumeFrom ?? subscription.positions
     let backlog: StreamEvent[] = []

@@ -5,8 +5,12 @@ import { acceptanceOf, frame, isClientEvent, resyncFrame, streamEventData } from
 import { Relay } from './relay.js'
 import type { SseChannel } from './sse-channel.js'
 
-/** Reading a fresh ticket's stream starts this much before its acceptance: the intake's clock and Redis' may differ. */
-const CLOCK_SLACK_MS = 60_000
+/**
+ * Reading a fresh ticket's stream starts this much before its acceptance: its `accepted` entry's id
+ * is Redis' time, its acceptance time the intake's. Should the clocks differ by more, the read
+ * misses the `accepted` entry and is made again from the stream's start.
+ */
+const CLOCK_SLACK_MS = 1000
 
 export interface TicketStreamRequest {
   owner: string
@@ -49,28 +53,31 @@ export async function ticketStream (app: FastifyInstance, request: TicketStreamR
       return { kind: 'empty' }
     }
     const sub = subscription
+    const { product, acceptedAt, resync, final } = backlog
     return {
       kind: 'stream',
       run: (channel, counted) => {
         channel.onEnd(() => sub?.close())
-        if (backlog.resync) {
+        if (resync) {
           channel.write(resyncFrame('The events of this ticket are past what the event streams keep: read it with GET', ticketId))
           return channel.end('done')
         }
         // The newest event sent: the live ones the backlog already had are not sent again.
         let last = '0-0'
-        const mine = (e: StreamEvent): boolean => e.ticketId === ticketId && isClientEvent(e) && (acceptanceOf(e) ?? backlog.acceptedAt) === backlog.acceptedAt
+        const mine = (e: StreamEvent): boolean => e.ticketId === ticketId && isClientEvent(e) && (acceptanceOf(e) ?? acceptedAt) === acceptedAt
         const send = (e: StreamEvent): void => {
           if (!mine(e) || compareStreamIds(e.id, last) <= 0) return
           last = e.id
-          const data = streamEventData(e, e.fields.product === undefined || e.fields.product === '' ? backlog.product : e.fields.product)
+          const data = streamEventData(e, e.fields.product === undefined || e.fields.product === '' ? product : e.fields.product)
           channel.write(frame(data.Id, data.Type, data))
           counted()
           if (e.type === TicketEventType.RECORD && !request.follow) channel.end('done')
         }
-        for (const e of events) send(e)
+        const sentBacklog = events.length
+        // Sent, the backlog is not kept for the life of the stream.
+        for (const e of events.splice(0)) send(e)
         if (!channel.open) return
-        if ((hasRecord || (backlog.final && events.length === 0)) && !request.follow) return channel.end('done')
+        if ((hasRecord || (final && sentBacklog === 0)) && !request.follow) return channel.end('done')
         if (sub === undefined) return channel.end('done')
         for (const e of relay.goLive(send)) send(e)
       }
@@ -89,7 +96,10 @@ async function fromStreams (app: FastifyInstance, request: TicketStreamRequest, 
   const after = resumed !== undefined && resumed.group === group ? resumed.streamId : `${Math.max(0, state.acceptedAt - CLOCK_SLACK_MS)}-0`
   const mine = (e: StreamEvent): boolean => e.clientId === owner && e.ticketId === ticketId && isClientEvent(e) && (acceptanceOf(e) ?? state.acceptedAt) === state.acceptedAt
   const stream = redisKeys(app.config.env.QUEUE_PREFIX).ticketEvents(group)
-  const read = await readStreamAfter(app.redis.producer, stream, group, after, mine)
+  let read = await readStreamAfter(app.redis.producer, stream, group, after, mine)
+  if (resumed === undefined && read.complete && !read.events.some((e) => e.type === TicketEventType.ACCEPTED)) {
+    read = await readStreamAfter(app.redis.producer, stream, group, '0-0', mine)
+  }
   const final = state.code !== undefined
   if (read.complete) return { product: state.product, acceptedAt: state.acceptedAt, events: read.events, resync: false, final }
   // Trimmed past `after`: the history holds every entry the streams let go (the trimmer keeps what
