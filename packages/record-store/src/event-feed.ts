@@ -40,7 +40,9 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 export class TicketEventFeed {
   readonly #options: Required<EventFeedOptions>
   readonly #streams: string[]
+  /** Subscribers to every event of a client, and to one ticket's (keyed client + NUL + ticket): an event reaches its own in one lookup each, however many streams its client holds. */
   readonly #byClient = new Map<string, Set<Deliver>>()
+  readonly #byTicket = new Map<string, Set<Deliver>>()
   #subscribers = 0
   #positions: string[] = []
   #running: { stop: boolean, connection: Redis | Cluster, loop: Promise<void> } | undefined
@@ -55,8 +57,11 @@ export class TicketEventFeed {
     return this.#subscribers
   }
 
-  /** Subscribes to a client's new events; resolves once the feed reads (with where it starts, when asked). */
-  async subscribe (clientId: string, deliver: Deliver, options: { positions?: boolean } = {}): Promise<FeedSubscription> {
+  /**
+   * Subscribes to a client's new events, or (`ticketId`) to one of its tickets'; resolves once the
+   * feed reads (with where it starts, when asked).
+   */
+  async subscribe (clientId: string, deliver: Deliver, options: { positions?: boolean, ticketId?: string } = {}): Promise<FeedSubscription> {
     this.#subscribers++
     try {
       if (this.#running === undefined) {
@@ -67,8 +72,9 @@ export class TicketEventFeed {
       this.#release()
       throw err
     }
-    let set = this.#byClient.get(clientId)
-    if (set === undefined) this.#byClient.set(clientId, set = new Set())
+    const [index, key] = options.ticketId === undefined ? [this.#byClient, clientId] : [this.#byTicket, `${clientId}\u0000${options.ticketId}`]
+    let set = index.get(key)
+    if (set === undefined) index.set(key, set = new Set())
     set.add(deliver)
     let open = true
     return {
@@ -78,7 +84,7 @@ export class TicketEventFeed {
         if (!open) return
         open = false
         set.delete(deliver)
-        if (set.size === 0) this.#byClient.delete(clientId)
+        if (set.size === 0) index.delete(key)
         this.#release()
       }
     }
@@ -152,12 +158,15 @@ export class TicketEventFeed {
           read++
           this.#positions[group] = id
           const clientId = valueOf(flat, 'clientId')
-          const subscribers = clientId === undefined ? undefined : this.#byClient.get(clientId)
-          if (subscribers === undefined) continue
+          if (clientId === undefined) continue
+          const all = this.#byClient.get(clientId)
+          const one = this.#byTicket.size === 0 ? undefined : this.#byTicket.get(`${clientId}\u0000${valueOf(flat, 'ticketId') ?? ''}`)
+          if (all === undefined && one === undefined) continue
           const parsed = parseTicketEvent(id, flat)
           if (parsed === undefined) continue
           const event = { ...parsed, group }
-          for (const deliver of subscribers) deliver(event)
+          for (const deliver of all ?? []) deliver(event)
+          for (const deliver of one ?? []) deliver(event)
         }
       }
     }

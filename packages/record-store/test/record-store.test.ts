@@ -259,14 +259,20 @@ t.test('the feed hands each subscriber its client\'s new events only, and reads 
   const seenB: string[] = []
   const a = await feed.subscribe('a', (e) => seenA.push(e.ticketId), { positions: true })
   const b = await feed.subscribe('b', (e) => seenB.push(e.ticketId))
+  const seenOne: string[] = []
+  const one = await feed.subscribe('a', (e) => seenOne.push(e.ticketId), { ticketId: 'a-2' })
   t.equal(a.positions.length, TICKET_GROUPS, 'a position per group')
+  t.same(one.positions, [], 'no positions kept unless asked for')
   await store.claim('a', 'a-1', 'fp', 's/t/i')
   await store.claim('b', 'b-1', 'fp', 's/t/i')
-  await waitFor('both events', () => seenA.length + seenB.length >= 2, 5000)
-  t.same(seenA, ['a-1'], 'only events after the subscription, only its client\'s')
+  await store.claim('a', 'a-2', 'fp', 's/t/i')
+  await waitFor('the events', () => seenA.length + seenB.length + seenOne.length >= 4, 5000)
+  t.same(seenA, ['a-1', 'a-2'], 'only events after the subscription, only its client\'s')
   t.same(seenB, ['b-1'])
+  t.same(seenOne, ['a-2'], 'a ticket\'s subscription gets that ticket\'s only')
   a.close()
   b.close()
+  one.close()
   t.equal(feed.subscribers, 0)
   await new Promise((resolve) => setTimeout(resolve, 100))
   const names = await redis.client('LIST') as string

@@ -40,7 +40,7 @@ export async function ticketStream (app: FastifyInstance, request: TicketStreamR
   let subscription: FeedSubscription | undefined
   try {
     const state = await app.recordStore.eventsState(owner, ticketId)
-    if (state !== undefined || request.follow) subscription = await app.eventStreams.feed.subscribe(owner, relay.push)
+    if (state !== undefined || request.follow) subscription = await app.eventStreams.feed.subscribe(owner, relay.push, { ticketId })
     const backlog = state === undefined ? await fromHistory(app, owner, ticketId) : await fromStreams(app, request, state)
     if (backlog === undefined) {
       subscription?.close()
