@@ -5,12 +5,13 @@ import { join } from 'node:path'
 import { Redis } from 'ioredis'
 import { productKey } from '@request-out/contracts'
 import {
-  TEST_REDIS_URL, createTestDatabase, deleteKeys, hasRedisCluster, spawnWorker, startPrivateCluster, uniquePrefix, waitFor
+  TEST_REDIS_URL, createTestDatabase, deleteKeys, hasRedisCluster, openEventStream, spawnWorker, startPrivateCluster, uniquePrefix, waitFor
 } from '@request-out/test-support'
 import { buildApp } from '../src/app.js'
 import { loadIntakeConfig } from '../src/config.js'
 import { SEED_TICKET, getTicket, postTicket, startIntake, tokenFor } from './helpers.js'
 import { redisKeys } from '@request-out/redis-keys'
+import type { AddressInfo } from 'node:net'
 
 const clusterSkip = hasRedisCluster() ? false : 'SKIPPED LOUDLY: redis-server or redis-cli is not installed, no Redis Cluster test'
 if (clusterSkip !== false) console.error(`\n*** ${clusterSkip} ***\n`)
@@ -58,6 +59,17 @@ t.test('on a real 3-master Redis Cluster: the contract end to end, product queue
     t.same(events.map((e) => e.type), ['accepted', 'record'], `${id}: its events, read from its group's stream on the cluster`)
     t.match(events[1], { fields: { code: 'SUCCESS', tries: '1' } })
   }
+  // Event streams on the cluster: the feed reads each group's stream in its own slot.
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
+  const everything = await openEventStream(`${base}/v1/events?Type=record`, { authorization: `Bearer ${token}` })
+  t.teardown(() => everything.close())
+  t.equal(everything.status, 200)
+  t.equal((await postTicket(app, token, { ...second, TicketId: 'watched-on-cluster' })).statusCode, 202)
+  const watched = await openEventStream(`${base}/v1/request-out/watched-on-cluster/events`, { authorization: `Bearer ${token}` })
+  t.same((await watched.rest(15_000)).map((e) => e.event), ['accepted', 'record'], 'a ticket\'s stream on the cluster: its events, then the end')
+  t.match(JSON.parse((await everything.next(15_000))?.data ?? '{}'), { Type: 'record', TicketId: 'watched-on-cluster', Code: 'SUCCESS' }, 'GET /v1/events on the cluster')
+
   t.equal((await postTicket(app, token, { ...first, TicketId: 'on-cluster-1', Data: { NIK: '3201015508900001' } })).statusCode, 409, 'idempotency holds on the cluster')
   const off = await app.inject({
     method: 'PUT', url: `/v1/products/${productKey(second)}/availability`, headers: { authorization: `Bearer ${tokenFor('demo-admin', 'admin')}` }, payload: { Available: false }
@@ -71,8 +83,8 @@ t.test('on a real 3-master Redis Cluster: the contract end to end, product queue
     const res = await app.inject({ method: 'GET', url, headers: admin })
     return res.statusCode === 200 ? (res.json() as { Data: Record<string, unknown> }).Data : undefined
   }
-  await waitFor('both tickets and the audit entry in history', async () =>
-    ((await historyOf('/v1/admin/tickets?ClientId=demo-client&Code=SUCCESS'))?.Tickets as unknown[] | undefined)?.length === 2 &&
+  await waitFor('the three tickets and the audit entry in history', async () =>
+    ((await historyOf('/v1/admin/tickets?ClientId=demo-client&Code=SUCCESS'))?.Tickets as unknown[] | undefined)?.length === 3 &&
     ((await historyOf('/v1/admin/audit?Action=availability.set'))?.Entries as unknown[] | undefined)?.length === 1, 20_000, 100)
   t.pass('history is complete on the cluster')
 
