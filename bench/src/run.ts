@@ -17,6 +17,7 @@ import { locatePostgres } from '@request-out/local-services'
 import { freePort, spawnApp, startPrivateRedis, waitFor, writeCatalog } from '@request-out/test-support'
 import { DEFAULT_CATALOG } from '@request-out/product-catalog'
 import { batchRow } from './batch-bench.js'
+import { costTable } from './cost-table.js'
 import { fairnessRow } from './fairness-bench.js'
 import { lightStages } from './light-stages.js'
 import { longPollRow } from './long-poll-bench.js'
@@ -43,6 +44,17 @@ const log = (msg: string): void => console.log(`[bench ${((Date.now() - started)
 const load = loadRun
 
 const round = (n: number, digits = 2): number => Math.round(n * 10 ** digits) / 10 ** digits
+
+async function costTableAlone (): Promise<void> {
+  const redis = await startPrivateRedis()
+  try {
+    const token = createSigner({ key: DEVELOPMENT_JWT_SECRET, iss: 'request-out', aud: 'request-out', expiresIn: 3_600_000 })({ sub: CLIENT, role: 'client', jti: randomUUID() })
+    const rows = await costTable(redis.url, { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, SEED, load, log)
+    printTable('cost table: off', rows.map((r): [string, string] => [r.off, `${r.acceptRps} req/s (${r.rpsRatio}), ${r.cpuMicrosPerTicket} µs/ticket, saves ${r.cpuSavedMicros} µs (${r.cpuSavedShare})`]))
+  } finally {
+    await redis.destroy()
+  }
+}
 
 async function eventStreamsAlone (): Promise<void> {
   const redis = await startPrivateRedis()
@@ -499,11 +511,11 @@ async function main (): Promise<void> {
 }
 
 // `npm run bench -- memory-sweep [NODE_OPTIONS …]` runs the V8 settings sweep instead;
-// `npm run bench -- event-streams` the event-stream row alone (while working on it).
+// `npm run bench -- event-streams` and `-- cost-table` one row alone (while working on it).
 const [mode, ...variants] = process.argv.slice(2)
 const chosen = mode === 'memory-sweep'
   ? memorySweep(variants.length > 0 ? variants : undefined)
-  : mode === 'event-streams' ? eventStreamsAlone() : main()
+  : mode === 'event-streams' ? eventStreamsAlone() : mode === 'cost-table' ? costTableAlone() : main()
 chosen.then(() => process.exit(0), (err: unknown) => {
   console.error('bench failed:', err)
   process.exit(1)

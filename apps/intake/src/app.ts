@@ -95,9 +95,11 @@ export async function buildApp (config: IntakeConfig, options: BuildOptions = {}
   // The access line: method, URL (query values redacted), status, time, and what a route added
   // (a submitted ticket's ids and outcome). Routes that log at warn (probes, /metrics) skip it.
   app.decorateRequest('logFields', undefined)
-  app.addHook('onResponse', async (request, reply) => {
-    request.log.info({ req: request, res: { statusCode: reply.statusCode }, responseTime: Math.round(reply.elapsedTime * 10) / 10, ...request.logFields }, 'request completed')
-  })
+  if (!config.benchOff.has('access-log')) {
+    app.addHook('onResponse', async (request, reply) => {
+      request.log.info({ req: request, res: { statusCode: reply.statusCode }, responseTime: Math.round(reply.elapsedTime * 10) / 10, ...request.logFields }, 'request completed')
+    })
+  }
 
   await app.register(configPlugin, config)
   await app.register(errorHandling)

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { createPublicKey } from 'node:crypto'
-import { ConfigError, IntakeEnv, parseEnv, type UserRecord, errorMessage } from '@request-out/contracts'
+import { ConfigError, IntakeEnv, parseEnv, type BenchFeature, type UserRecord, errorMessage } from '@request-out/contracts'
 import { readUsersFile } from './user-directory.js'
 import { DEVELOPMENT_FINGERPRINT_KEY, DEVELOPMENT_JWT_SECRET, assertProductionSecret } from './public-secrets.js'
 import { loadCatalog, type ProductCatalog } from '@request-out/product-catalog'
@@ -33,6 +33,8 @@ export interface IntakeConfig {
   streamTokens: { secret: string, issuer: string, audience: string, ttlSeconds: number } | undefined
   /** TICKET_FINGERPRINT_KEY (the development key outside production when unset) and the previous one. */
   fingerprintKeys: { current: string, previous: string | undefined }
+  /** The ticket path's features `npm run bench` switched off (BENCH_INTAKE_OFF); empty outside the bench. */
+  benchOff: ReadonlySet<BenchFeature>
   /** Notes for the start-up log (e.g. "demo users in use"). */
   warnings: string[]
 }
@@ -103,6 +105,11 @@ export function loadIntakeConfig (source: NodeJS.ProcessEnv = process.env): Inta
   const streamTokens = streamTokenSecret === undefined
     ? undefined
     : { secret: streamTokenSecret, issuer: env.JWT_ISSUER, audience: `${env.JWT_AUDIENCE}:events`, ttlSeconds: env.STREAM_TOKEN_TTL_SECONDS }
+  if (env.BENCH_INTAKE_OFF !== undefined) {
+    if (production) throw new ConfigError('BENCH_INTAKE_OFF: the bench\'s switches are refused in production')
+    warnings.push(`BENCH_INTAKE_OFF: ${env.BENCH_INTAKE_OFF} switched off for a bench: this intake breaks the contract`)
+  }
+  const benchOff = new Set((env.BENCH_INTAKE_OFF?.split(',') ?? []) as BenchFeature[])
   let fingerprintKey = env.TICKET_FINGERPRINT_KEY
   if (fingerprintKey === undefined) {
     if (production) throw new ConfigError('TICKET_FINGERPRINT_KEY: required in production (the same random value on every intake, e.g. openssl rand -base64 48)')
@@ -122,6 +129,7 @@ export function loadIntakeConfig (source: NodeJS.ProcessEnv = process.env): Inta
     redis: { url: env.REDIS_URL, clusterNodes: env.REDIS_CLUSTER_NODES },
     auth,
     streamTokens,
+    benchOff,
     catalog,
     fingerprintKeys: { current: fingerprintKey, previous: env.TICKET_FINGERPRINT_PREVIOUS_KEY },
     warnings

@@ -4,6 +4,18 @@ import { Value } from '@sinclair/typebox/value'
 const int = (def: number, minimum: number, maximum: number, description: string) =>
   Type.Integer({ default: def, minimum, maximum, description })
 
+/**
+ * What `npm run bench`'s cost table switches off one at a time (BENCH_INTAKE_OFF), each a step of
+ * a POST: the user-directory check of a token, the per-client rate lease, the RateLimit fields, the
+ * depth and input-schema validation, the claim (idempotency), the fair-share turn (the job then goes
+ * to BullMQ's plain wait list), the upstream breaker's check, the history backlog check, the access
+ * log line and the request metrics.
+ */
+export const BENCH_FEATURES = [
+  'user-directory', 'rate-limit', 'ratelimit-fields', 'validation', 'claim', 'fair-share', 'breaker', 'history-backlog', 'access-log', 'metrics'
+] as const
+export type BenchFeature = (typeof BENCH_FEATURES)[number]
+
 const Common = {
   NODE_ENV: Type.Union([Type.Literal('development'), Type.Literal('production'), Type.Literal('test')], {
     default: 'development',
@@ -89,6 +101,10 @@ export const IntakeEnv = Type.Object({
   })),
   HISTORY_QUERY_TIMEOUT_MS: int(1000, 100, 60_000, 'A history read (GET of a ticket Redis no longer holds, search) not answered within this answers 503'),
   HISTORY_BACKLOG_MAX: int(1_000_000, 1000, 1_000_000_000, 'Ticket events not yet stored in history above which POST answers 503 (history is never lost silently)'),
+  BENCH_INTAKE_OFF: Type.Optional(Type.String({
+    pattern: `^(${BENCH_FEATURES.join('|')})(,(${BENCH_FEATURES.join('|')}))*$`,
+    description: 'npm run bench only (refused in production): features of the ticket path switched off, to measure what each costs'
+  })),
   SSE_MAX_STREAMS: int(20_000, 1, 1_000_000, 'Event streams (SSE) one intake holds at once; past it a new one answers 503 with Retry-After'),
   SSE_MAX_STREAMS_PER_CLIENT: int(20, 1, 1_000_000, 'Event streams one client holds at once over every intake (leased: a dead intake frees its slots); past it 429 RATE_LIMITED'),
   STREAM_TOKEN_TTL_SECONDS: int(300, 10, 86_400, 'How long a stream token (POST /v1/stream-tokens) may open event streams'),

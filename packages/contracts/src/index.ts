@@ -14,7 +14,7 @@ export {
 } from './api.js'
 export { BreakerSettings, CatalogFile, ProductDefinition } from './catalog.js'
 export { TicketJob } from './job.js'
-export { ConfigError, errorMessage, IntakeEnv, parseEnv, WorkerEnv } from './env.js'
+export { BENCH_FEATURES, ConfigError, errorMessage, IntakeEnv, parseEnv, WorkerEnv, type BenchFeature } from './env.js'
 export { MAX_CLIENT_ID_LENGTH, TokenClaims, UserRecord, UsersFile } from './users.js'
 export {
   AdminAuditSearchForm, AdminAvailabilityForm, AdminBulkCancelForm, AdminClientParams,

@@ -51,6 +51,8 @@ async function createAuth (app: FastifyInstance) {
         ? UserDirectory.demo()
         : UserDirectory.watching(auth.usersFile, auth.users, app.config.env.AUTH_USERS_POLL_MS, app.log))
     : undefined
+  // The bench's cost table (BENCH_INTAKE_OFF): the token's claims say who it is.
+  const directory = app.config.benchOff.has('user-directory') ? undefined : users
   const sign = auth.mode === 'login'
     ? createSigner({
       key: auth.secret,
@@ -99,10 +101,10 @@ async function createAuth (app: FastifyInstance) {
       // Until the revocation list has been read, a revoked token cannot be told from a good one.
       if (!revocations.loaded) throw unavailable()
       if (revocations.isRevoked({ jti: tokenId, sub: claims.sub, iat: claims.iat })) throw new HttpProblem('UNAUTHORIZED', 'This token was revoked', {}, undefined, 'revoked')
-      if (users === undefined) {
+      if (directory === undefined) {
         return { clientId: claims.sub, role: claims.role, products: claims.products === undefined ? undefined : new Set(claims.products) }
       }
-      const user = users.get(claims.sub)
+      const user = directory.get(claims.sub)
       if (user === undefined) throw refused('no such user in AUTH_USERS_FILE')
       // A password change, or a removal and re-creation, ends every token issued before it. The
       // file says when (this intake may see the change only on its next poll); `iat` has whole

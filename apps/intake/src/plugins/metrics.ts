@@ -86,6 +86,7 @@ async function metricsPlugin (app: FastifyInstance): Promise<void> {
   const metrics = createMetrics()
   app.decorate('metrics', metrics)
   app.decorateRequest('ticketOutcomes', undefined)
+  if (app.config.benchOff.has('metrics')) return
   app.addHook('onResponse', async (request, reply) => {
     for (const outcome of request.ticketOutcomes ?? []) metrics.tickets.inc(outcome)
     if (request.routeOptions.config.eventStream === true) return
@@ -98,4 +99,4 @@ async function metricsPlugin (app: FastifyInstance): Promise<void> {
   })
 }
 
-export default fp(metricsPlugin, { name: 'metrics', fastify: '5.x' })
+export default fp(metricsPlugin, { name: 'metrics', dependencies: ['config'], fastify: '5.x' })

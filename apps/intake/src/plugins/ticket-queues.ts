@@ -34,6 +34,8 @@ interface TurnRequests { product: string, clientId: string, waiters: Array<{ res
 function createTicketQueues (app: FastifyInstance) {
   const { env, catalog } = app.config
   const keys = redisKeys(env.QUEUE_PREFIX)
+  // The bench's cost table: jobs go to BullMQ's plain wait list, without a turn.
+  const noFairShare = app.config.benchOff.has('fair-share')
   const queues = new Map<string, Queue<TicketJob>>()
   const counts = new Map<string, Counts>()
   const workers = new Map<string, number>()
@@ -135,7 +137,7 @@ function createTicketQueues (app: FastifyInstance) {
      */
     takeTurn (product: Product, clientId: string): Promise<number> | undefined {
       const queue = queues.get(product.key)
-      if (product.fairness !== 'client' || queue === undefined) return undefined
+      if (product.fairness !== 'client' || queue === undefined || noFairShare) return undefined
       const key = `${product.key}\n${clientId}`
       let requests = turnRequests.get(key)
       if (requests === undefined) {

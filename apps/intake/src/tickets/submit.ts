@@ -31,7 +31,14 @@ const headerText = (text: string): string => text.slice(0, 200).replace(/[^\x20-
 
 /** A POST's decisions: who may submit what, whether the product and Redis can take it, idempotency (the claim), the enqueue. */
 export function ticketSubmission (app: FastifyInstance, reads: TicketReads, validation: ReturnType<typeof ticketValidation>) {
-  const { catalog, fingerprintKeys } = app.config
+  const { catalog, fingerprintKeys, benchOff } = app.config
+  // The bench's cost table (BENCH_INTAKE_OFF): steps it switched off. Never in production.
+  const skip = {
+    validation: benchOff.has('validation'),
+    claim: benchOff.has('claim'),
+    breaker: benchOff.has('breaker'),
+    backlog: benchOff.has('history-backlog')
+  }
   const { recordStore, recordWaiter } = app
   const fingerprints = new TicketFingerprints(fingerprintKeys.current, fingerprintKeys.previous)
 
@@ -73,7 +80,9 @@ export function ticketSubmission (app: FastifyInstance, reads: TicketReads, vali
     try {
       // Fair sharing's turn is taken beside the claim: one round trip for both.
       admission.takeTurn()
-      const claim = await recordStore.claim(principal.clientId, ticket.TicketId, fingerprints.of(ticket), key, context.requestId, activeTraceId())
+      const claim = skip.claim
+        ? { outcome: 'claimed' as const, acceptedAt: Date.now() }
+        : await recordStore.claim(principal.clientId, ticket.TicketId, fingerprints.of(ticket), key, context.requestId, activeTraceId())
       if (claim.outcome === 'existing' && (!claim.sameFields || claim.record !== undefined || claim.cancelRequested)) {
         if (!claim.sameFields) context.log.info({ ...fields, code: 'TICKET_CONFLICT' }, 'ticket refused: TicketId reused with other fields')
         return repeated(ticket, key, claim)
@@ -113,19 +122,19 @@ export function ticketSubmission (app: FastifyInstance, reads: TicketReads, vali
     // Passed per line rather than through log.child(): a child logger per request cost 4 % of the CPU.
     const fields = { ticketId: ticket.TicketId, clientId: principal.clientId, product: key, jobId: ticketKey(principal.clientId, ticket.TicketId), attempt: 0 }
 
-    const tooDeep = validation.depthProblem(ticket)
+    const tooDeep = skip.validation ? undefined : validation.depthProblem(ticket)
     if (tooDeep !== undefined) return refusal(tooDeep, metricProduct)
     if (product === undefined || !mayUseProduct(principal, key) || !app.availability.isAvailable(key)) {
       context.log.info({ ...fields, code: 'PRODUCT_NOT_AVAILABLE' }, 'ticket refused: product not available')
       // Others learn nothing of an admin's reason.
       return notAvailable(metricProduct, product !== undefined && mayUseProduct(principal, key) ? app.availability.get(key).Reason : undefined)
     }
-    const invalid = validation.schemaProblem(key, ticket)
+    const invalid = skip.validation ? undefined : validation.schemaProblem(key, ticket)
     if (invalid !== undefined) return refusal(invalid, key)
     if (!app.redis.isReady()) return refusal(unavailable(), key)
-    const down = app.breakers.refusal(key)
+    const down = skip.breaker ? undefined : app.breakers.refusal(key)
     if (down !== undefined) return await refusedWhileDown(principal, ticket, key, down, fields, context)
-    if (app.history.behind()) {
+    if (!skip.backlog && app.history.behind()) {
       context.log.warn({ ...fields, code: 'UNAVAILABLE' }, 'ticket refused: history is behind (HISTORY_BACKLOG_MAX)')
       return refusal(unavailable('Ticket history is behind; retry later'), key)
     }

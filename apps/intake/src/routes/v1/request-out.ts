@@ -58,14 +58,18 @@ function rateLimitFields (request: FastifyRequest, reply: FastifyReply, limit: n
 }
 
 const requestOutRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const { env } = app.config
+  const { env, benchOff } = app.config
   app.decorateRequest('quotaState', undefined)
-  app.addHook('onSend', async (request, reply, payload) => {
-    rateLimitFields(request, reply, app.clientRate.limit, app.clientRate.windowSeconds)
-    return payload
-  })
+  if (!benchOff.has('ratelimit-fields')) {
+    app.addHook('onSend', async (request, reply, payload) => {
+      rateLimitFields(request, reply, app.clientRate.limit, app.clientRate.windowSeconds)
+      return payload
+    })
+  }
   // The per-client rate limit, after authentication and body validation (a batch counts its tickets itself).
-  const perClientLimit = async (request: FastifyRequest): Promise<void> => { await app.clientRate.limitRequest(request) }
+  const perClientLimit = benchOff.has('rate-limit')
+    ? async (): Promise<void> => {}
+    : async (request: FastifyRequest): Promise<void> => { await app.clientRate.limitRequest(request) }
 
   app.post('/request-out', {
     schema: {
