@@ -83,6 +83,17 @@ t.test('a ticket\'s stream: its events so far, then 204 once its record was seen
   t.equal(again.status, 204, 'resumed after its record: 204, EventSource stops reconnecting')
   const whole = await openEventStream(`${base}/v1/request-out/one/events`, bearer(clientA))
   t.same((await whole.rest()).map((e) => e.event), ['accepted', 'record'], 'opened afresh: the whole story, then the end')
+  // A redrive after a PRODUCT_FAILED record: a stream opened after the new record tells all of it.
+  t.equal(await post(clientA, 'twice'), 202)
+  const failed = { ...SEED_TICKET, TicketId: 'twice', Action: '', ResourceType: '', Resource: '', ResourceId: '', Data: null, Status: 'failed', Message: 'no answer', StatusCode: 502, Code: 'PRODUCT_FAILED' }
+  await app.recordStore.writeRecord('client-a', 'twice', failed)
+  const state = await app.recordStore.eventsState('client-a', 'twice')
+  t.equal(await app.recordStore.reopenForRedrive('client-a', 'twice', state?.acceptedAt ?? 0, 'r-1'), 'reopened')
+  await app.recordStore.writeRecord('client-a', 'twice', { ...failed, Status: 'success', Message: 'ok', StatusCode: 200, Code: 'SUCCESS' })
+  const story = await (await openEventStream(`${base}/v1/request-out/twice/events`, bearer(clientA))).rest()
+  t.same(story.map((e) => `${e.event}${e.event === 'record' ? ` ${dataOf(e).Code ?? ''}` : ''}`), ['accepted', 'record PRODUCT_FAILED', 'redriven', 'record SUCCESS'],
+    'the whole story, to the newest record: the first record does not end it')
+
   const unknown = await openEventStream(`${base}/v1/request-out/nobody/events`, bearer(clientA))
   t.equal(unknown.status, 404)
   t.match(JSON.parse(unknown.text), { Code: 'NOT_FOUND', StatusCode: 404 }, 'the seed\'s envelope, as GET answers')

@@ -47,7 +47,9 @@ export async function ticketStream (app: FastifyInstance, request: TicketStreamR
       return { kind: 'not-found' }
     }
     const { events } = backlog
-    const hasRecord = events.some((e) => e.type === TicketEventType.RECORD)
+    // Final when its newest outcome in the backlog is a record: a redrive's `redriven` after a
+    // PRODUCT_FAILED record reopened it, and a stream opened since goes on to its new record.
+    const settled = events.findLast((e) => e.type === TicketEventType.RECORD || e.type === TicketEventType.REDRIVEN)?.type === TicketEventType.RECORD
     if (!backlog.resync && events.length === 0 && backlog.final && !request.follow) {
       subscription?.close()
       return { kind: 'empty' }
@@ -65,21 +67,25 @@ export async function ticketStream (app: FastifyInstance, request: TicketStreamR
         // The newest event sent: the live ones the backlog already had are not sent again.
         let last = '0-0'
         const mine = (e: StreamEvent): boolean => e.ticketId === ticketId && isClientEvent(e) && (acceptanceOf(e) ?? acceptedAt) === acceptedAt
-        const send = (e: StreamEvent): void => {
-          if (!mine(e) || compareStreamIds(e.id, last) <= 0) return
+        /** Sends the event unless it is not this ticket's or was sent already; says whether it did. */
+        const send = (e: StreamEvent): boolean => {
+          if (!mine(e) || compareStreamIds(e.id, last) <= 0) return false
           last = e.id
           const data = streamEventData(e, e.fields.product === undefined || e.fields.product === '' ? product : e.fields.product)
           channel.write(frame(data.Id, data.Type, data))
           counted()
-          if (e.type === TicketEventType.RECORD && !request.follow) channel.end('done')
+          return true
         }
         const sentBacklog = events.length
-        // Sent, the backlog is not kept for the life of the stream.
+        // Sent whole (a record in it may have been followed by a redrive), then not kept for the
+        // life of the stream.
         for (const e of events.splice(0)) send(e)
-        if (!channel.open) return
-        if ((hasRecord || (final && sentBacklog === 0)) && !request.follow) return channel.end('done')
+        if ((settled || (final && sentBacklog === 0)) && !request.follow) return channel.end('done')
         if (sub === undefined) return channel.end('done')
-        for (const e of relay.goLive(send)) send(e)
+        const live = (e: StreamEvent): void => {
+          if (send(e) && e.type === TicketEventType.RECORD && !request.follow) channel.end('done')
+        }
+        for (const e of relay.goLive(live)) live(e)
       }
     }
   } catch (err) {
