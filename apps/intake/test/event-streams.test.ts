@@ -85,11 +85,11 @@ t.test('a ticket\'s stream: its events so far, then 204 once its record was seen
   t.same((await whole.rest()).map((e) => e.event), ['accepted', 'record'], 'opened afresh: the whole story, then the end')
   // A redrive after a PRODUCT_FAILED record: a stream opened after the new record tells all of it.
   t.equal(await post(clientA, 'twice'), 202)
-  const failed = { ...SEED_TICKET, TicketId: 'twice', Action: '', ResourceType: '', Resource: '', ResourceId: '', Data: null, Status: 'failed', Message: 'no answer', StatusCode: 502, Code: 'PRODUCT_FAILED' }
+  const failed = { ...SEED_TICKET, TicketId: 'twice', Action: '', ResourceType: '', Resource: '', ResourceId: '', Data: null, Status: 'failed' as const, Message: 'no answer', StatusCode: 502, Code: 'PRODUCT_FAILED' }
   await app.recordStore.writeRecord('client-a', 'twice', failed)
   const state = await app.recordStore.eventsState('client-a', 'twice')
   t.equal(await app.recordStore.reopenForRedrive('client-a', 'twice', state?.acceptedAt ?? 0, 'r-1'), 'reopened')
-  await app.recordStore.writeRecord('client-a', 'twice', { ...failed, Status: 'success', Message: 'ok', StatusCode: 200, Code: 'SUCCESS' })
+  await app.recordStore.writeRecord('client-a', 'twice', { ...failed, Status: 'success' as const, Message: 'ok', StatusCode: 200, Code: 'SUCCESS' })
   const story = await (await openEventStream(`${base}/v1/request-out/twice/events`, bearer(clientA))).rest()
   t.same(story.map((e) => `${e.event}${e.event === 'record' ? ` ${dataOf(e).Code ?? ''}` : ''}`), ['accepted', 'record PRODUCT_FAILED', 'redriven', 'record SUCCESS'],
     'the whole story, to the newest record: the first record does not end it')
