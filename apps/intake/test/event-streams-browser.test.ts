@@ -44,14 +44,12 @@ t.test('a browser page with EventSource and a stream token shows a ticket\'s rec
   t.teardown(() => { pages.closeAllConnections(); pages.close() })
   const origin = `http://127.0.0.1:${(pages.address() as AddressInfo).port}`
 
-  // The sandbox product takes its time, so the page is open before the record lands.
-  const catalog = writeCatalog([{ Subject: 'digitalid', SubjectType: 'enrollment', SubjectIdentifier: 'ektp', Name: 'slow sandbox', Kind: 'sandbox', Sandbox: { LatencyMs: 2500 } }])
+  // No worker runs until the page shows the ticket accepted: the record cannot land before.
+  const catalog = writeCatalog([{ Subject: 'digitalid', SubjectType: 'enrollment', SubjectIdentifier: 'ektp', Name: 'sandbox', Kind: 'sandbox' }])
   const prefix = uniquePrefix('sse-browser')
   const { app } = await startIntake(t, { PRODUCTS_FILE: catalog, CORS_ORIGINS: origin }, prefix)
   await app.listen({ port: 0, host: '127.0.0.1' })
   const api = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
-  const worker = await spawnWorker({ REDIS_URL: TEST_REDIS_URL, QUEUE_PREFIX: prefix, PRODUCTS_FILE: catalog, LOG_LEVEL: 'warn' })
-  t.teardown(async () => { await worker.stop() })
 
   // The page's back-end: submits the ticket and asks for a stream token for it.
   const bearer = { authorization: `Bearer ${tokenFor('client-a')}`, 'content-type': 'application/json' }
@@ -75,7 +73,9 @@ t.test('a browser page with EventSource and a stream token shows a ticket\'s rec
   await page.waitForSelector('li.accepted', { timeout: 10_000 })
   t.equal(await page.locator('li.record').count(), 0, 'the page shows the ticket accepted while it runs')
   await page.screenshot({ path: join(SHOTS, 'in-process.png'), fullPage: true })
-  await page.waitForSelector('li.record', { timeout: 15_000 })
+  const worker = await spawnWorker({ REDIS_URL: TEST_REDIS_URL, QUEUE_PREFIX: prefix, PRODUCTS_FILE: catalog, LOG_LEVEL: 'warn' })
+  t.teardown(async () => { await worker.stop() })
+  await page.waitForSelector('li.record', { timeout: 20_000 })
   t.equal(await page.textContent('#state'), 'done: SUCCESS', 'then its record arrives')
   t.match(await page.textContent('li.record'), /^record SUCCESS at \d{4}-.* \(msg_\d+_\d+_\d+\)$/, 'with the event\'s id as EventSource saw it')
   await page.screenshot({ path: join(SHOTS, 'record.png'), fullPage: true })
