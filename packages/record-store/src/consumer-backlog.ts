@@ -1,10 +1,6 @@
 import type { Cluster, Redis } from 'ioredis'
 import { allTicketEvents, redisKeys } from '@request-out/redis-keys'
-
-const field = (flat: unknown[], name: string): unknown => {
-  for (let i = 0; i + 1 < flat.length; i += 2) if (flat[i] === name) return flat[i + 1]
-  return undefined
-}
+import { fieldOf } from './ticket-events.js'
 
 /**
  * Events a consumer group has not handled yet, over every stream: those not yet read (the group's
@@ -19,10 +15,10 @@ export async function consumerBacklog (redis: Redis | Cluster, prefix: string, g
     } catch {
       return 0 // no such stream yet
     }
-    const group = groups.map((g) => g as unknown[]).find((g) => field(g, 'name') === groupName)
+    const group = groups.map((g) => g as unknown[]).find((g) => fieldOf(g, 'name') === groupName)
     if (group === undefined) return Number(await redis.xlen(stream))
-    const pending = Number(field(group, 'pending') ?? 0)
-    const lag = field(group, 'lag')
+    const pending = Number(fieldOf(group, 'pending') ?? 0)
+    const lag = fieldOf(group, 'lag')
     // Redis cannot always tell the lag (it answers nil): count the whole stream then, an upper bound.
     const unread = lag === null || lag === undefined ? Number(await redis.xlen(stream)) - pending : Number(lag)
     return pending + Math.max(0, unread)

@@ -1,7 +1,7 @@
 import type { Cluster, Redis } from 'ioredis'
 import { allTicketEvents, redisKeys } from '@request-out/redis-keys'
 import type { StreamEvent } from './event-consumer.js'
-import { parseTicketEvent } from './ticket-events.js'
+import { fieldOf, parseTicketEvent } from './ticket-events.js'
 
 type StreamReply = Array<[string, Array<[string, string[]]>]> | null
 
@@ -157,10 +157,10 @@ export class TicketEventFeed {
         for (const [id, flat] of entries) {
           read++
           this.#positions[group] = id
-          const clientId = valueOf(flat, 'clientId')
+          const clientId = fieldOf(flat, 'clientId') as string | undefined
           if (clientId === undefined) continue
           const all = this.#byClient.get(clientId)
-          const one = this.#byTicket.size === 0 ? undefined : this.#byTicket.get(`${clientId}\u0000${valueOf(flat, 'ticketId') ?? ''}`)
+          const one = this.#byTicket.size === 0 ? undefined : this.#byTicket.get(`${clientId}\u0000${(fieldOf(flat, 'ticketId') as string | undefined) ?? ''}`)
           if (all === undefined && one === undefined) continue
           const parsed = parseTicketEvent(id, flat)
           if (parsed === undefined) continue
@@ -176,14 +176,8 @@ export class TicketEventFeed {
 
 async function lastGeneratedId (redis: Redis | Cluster, stream: string): Promise<string> {
   try {
-    return valueOf(await redis.xinfo('STREAM', stream) as string[], 'last-generated-id') ?? '0-0'
+    return (fieldOf(await redis.xinfo('STREAM', stream) as unknown[], 'last-generated-id') as string | undefined) ?? '0-0'
   } catch {
     return '0-0' // no such stream yet
   }
-}
-
-/** A field of a stream entry without parsing the rest: most entries belong to nobody watching. */
-function valueOf (flat: string[], name: string): string | undefined {
-  for (let i = 0; i + 1 < flat.length; i += 2) if (flat[i] === name) return flat[i + 1]
-  return undefined
 }

@@ -1,15 +1,10 @@
 import type { Cluster, Redis } from 'ioredis'
 import { compareStreamIds } from './event-id.js'
 import type { StreamEvent } from './event-consumer.js'
-import { parseTicketEvent } from './ticket-events.js'
+import { fieldOf, parseTicketEvent } from './ticket-events.js'
 
 /** Entries per XRANGE page: a catch-up over a busy stream reads it in bounded steps. */
 const PAGE = 1000
-
-const field = (flat: unknown[], name: string): unknown => {
-  for (let i = 0; i + 1 < flat.length; i += 2) if (flat[i] === name) return flat[i + 1]
-  return undefined
-}
 
 /**
  * True when the stream may no longer hold every entry after `after`: the trimmer removed one newer
@@ -23,9 +18,9 @@ async function trimmedAfter (redis: Redis | Cluster, stream: string, after: stri
   } catch {
     return false
   }
-  const maxDeleted = field(info, 'max-deleted-entry-id')
+  const maxDeleted = fieldOf(info, 'max-deleted-entry-id')
   if (typeof maxDeleted === 'string') return compareStreamIds(maxDeleted, after) > 0
-  const first = (field(info, 'first-entry') as unknown[] | null | undefined)?.[0]
+  const first = (fieldOf(info, 'first-entry') as unknown[] | null | undefined)?.[0]
   return typeof first === 'string' && compareStreamIds(first, after) > 0 && after !== '0-0'
 }
 

@@ -31,6 +31,12 @@ export interface TicketEvent {
   fields: Record<string, string>
 }
 
+/** A field of Redis' flat name-value answers (a stream entry, XINFO) without reading the rest. */
+export function fieldOf (flat: readonly unknown[], name: string): unknown {
+  for (let i = 0; i + 1 < flat.length; i += 2) if (flat[i] === name) return flat[i + 1]
+  return undefined
+}
+
 /** Reads a stream entry (XRANGE / XREADGROUP shape) into a TicketEvent; undefined for a foreign entry. */
 export function parseTicketEvent (id: string, flat: string[]): TicketEvent | undefined {
   const fields: Record<string, string> = {}

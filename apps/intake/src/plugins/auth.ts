@@ -27,11 +27,27 @@ declare module 'fastify' {
 }
 
 // Clocks of the intake and an external token issuer may disagree a little.
-const CLOCK_TOLERANCE_MS = 5000
+export const CLOCK_TOLERANCE_MS = 5000
 // A JWT bigger than this is not one of ours; refuse it before parsing.
-export const MAX_TOKEN_LENGTH = 8192
+const MAX_TOKEN_LENGTH = 8192
 /** The claim that makes a token a stream token (plugins/stream-tokens.ts): what it may read. */
 export const STREAM_SCOPE_CLAIM = 'ro_stream'
+
+/** 401 with the seed's message; why goes to the log line only. */
+export const unauthorized = (why: string): HttpProblem => new HttpProblem('UNAUTHORIZED', Message.UNAUTHORIZED, {}, undefined, why)
+
+/** A token's claims once `verify` took it and they have our shape; throws UNAUTHORIZED otherwise. */
+export function checkedClaims (verify: (token: string) => unknown, token: string): TokenClaims {
+  if (token.length > MAX_TOKEN_LENGTH) throw unauthorized('token too long')
+  let claims: unknown
+  try {
+    claims = verify(token)
+  } catch (err) {
+    throw unauthorized(err instanceof Error ? err.message : 'token not verified')
+  }
+  if (!Value.Check(TokenClaims, claims)) throw unauthorized('claims missing or of the wrong type')
+  return claims
+}
 
 async function createAuth (app: FastifyInstance) {
   const auth = app.config.auth
@@ -75,18 +91,10 @@ async function createAuth (app: FastifyInstance) {
      */
     verifiedToken (authorization: string | undefined): VerifiedToken {
       const m = authorization === undefined ? null : /^Bearer ([A-Za-z0-9._~+/=-]+)$/i.exec(authorization.trim())
-      const refused = (why: string): HttpProblem => new HttpProblem('UNAUTHORIZED', Message.UNAUTHORIZED, {}, undefined, why)
-      if (m === null || m[1] === undefined) throw refused('no Bearer token')
-      if (m[1].length > MAX_TOKEN_LENGTH) throw refused('token too long')
-      let claims: unknown
-      try {
-        claims = verify(m[1])
-      } catch (err) {
-        throw refused(err instanceof Error ? err.message : 'token not verified')
-      }
-      if (!Value.Check(TokenClaims, claims)) throw refused('claims missing or of the wrong type')
+      if (m === null || m[1] === undefined) throw unauthorized('no Bearer token')
+      const claims = checkedClaims(verify, m[1])
       // Its own audience keeps a stream token off these routes already; this says why.
-      if ((claims as Record<string, unknown>)[STREAM_SCOPE_CLAIM] !== undefined) throw refused('a stream token opens event streams only')
+      if ((claims as Record<string, unknown>)[STREAM_SCOPE_CLAIM] !== undefined) throw unauthorized('a stream token opens event streams only')
       const tokenId = tokenIdOf(claims, m[1])
       return { claims, tokenId, principal: this.principalFor(claims, tokenId) }
     },
@@ -97,7 +105,6 @@ async function createAuth (app: FastifyInstance) {
      * streams a token holds open.
      */
     principalFor (claims: TokenClaims, tokenId: string): Principal {
-      const refused = (why: string): HttpProblem => new HttpProblem('UNAUTHORIZED', Message.UNAUTHORIZED, {}, undefined, why)
       // Until the revocation list has been read, a revoked token cannot be told from a good one.
       if (!revocations.loaded) throw unavailable()
       if (revocations.isRevoked({ jti: tokenId, sub: claims.sub, iat: claims.iat })) throw new HttpProblem('UNAUTHORIZED', 'This token was revoked', {}, undefined, 'revoked')
@@ -105,12 +112,12 @@ async function createAuth (app: FastifyInstance) {
         return { clientId: claims.sub, role: claims.role, products: claims.products === undefined ? undefined : new Set(claims.products) }
       }
       const user = directory.get(claims.sub)
-      if (user === undefined) throw refused('no such user in AUTH_USERS_FILE')
+      if (user === undefined) throw unauthorized('no such user in AUTH_USERS_FILE')
       // A password change, or a removal and re-creation, ends every token issued before it. The
       // file says when (this intake may see the change only on its next poll); `iat` has whole
       // seconds, so a token of the very second of the change still passes.
       if (user.ChangedAt !== undefined && (claims.iat ?? 0) < Math.floor(Date.parse(user.ChangedAt) / 1000)) {
-        throw refused('issued before the user was last changed (password change or re-creation)')
+        throw unauthorized('issued before the user was last changed (password change or re-creation)')
       }
       return {
         clientId: user.Username,

@@ -14,7 +14,7 @@ declare module 'fastify' {
 }
 
 /** What opened a stream: checked again every second, so a revoked token or user loses its streams. */
-export interface StreamHolder {
+interface StreamHolder {
   claims: TokenClaims
   tokenId: string
 }

@@ -2,10 +2,9 @@ import { randomUUID } from 'node:crypto'
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import { createSigner, createVerifier } from 'fast-jwt'
-import { Value } from '@sinclair/typebox/value'
-import { Message, TokenClaims } from '@request-out/contracts'
-import { HttpProblem, unavailable } from '../http-problem.js'
-import { MAX_TOKEN_LENGTH, STREAM_SCOPE_CLAIM, type Principal, type VerifiedToken } from './auth.js'
+import type { TokenClaims } from '@request-out/contracts'
+import { unavailable } from '../http-problem.js'
+import { CLOCK_TOLERANCE_MS, STREAM_SCOPE_CLAIM, checkedClaims, unauthorized, type Principal, type VerifiedToken } from './auth.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -26,8 +25,6 @@ export interface VerifiedStreamToken {
   claims: TokenClaims
   tokenId: string
 }
-
-const CLOCK_TOLERANCE_MS = 5000
 
 /**
  * Read-only tokens for browsers, whose EventSource cannot send an Authorization header: passed as
@@ -73,18 +70,10 @@ function createStreamTokens (app: FastifyInstance) {
 
     /** Verifies a `?stream_token=`; throws UNAUTHORIZED for anything but a valid, unrevoked stream token. */
     verified (raw: string): VerifiedStreamToken {
-      const refused = (why: string): HttpProblem => new HttpProblem('UNAUTHORIZED', Message.UNAUTHORIZED, {}, undefined, why)
-      if (verify === undefined) throw refused('stream tokens are off on this intake')
-      if (raw.length > MAX_TOKEN_LENGTH) throw refused('token too long')
-      let claims: unknown
-      try {
-        claims = verify(raw)
-      } catch (err) {
-        throw refused(err instanceof Error ? err.message : 'token not verified')
-      }
-      if (!Value.Check(TokenClaims, claims)) throw refused('claims missing or of the wrong type')
+      if (verify === undefined) throw unauthorized('stream tokens are off on this intake')
+      const claims = checkedClaims(verify, raw)
       const scope = (claims as Record<string, unknown>)[STREAM_SCOPE_CLAIM] as { c?: unknown, t?: unknown } | undefined
-      if (typeof scope?.c !== 'string' || (scope.t !== undefined && typeof scope.t !== 'string')) throw refused('stream scope missing')
+      if (typeof scope?.c !== 'string' || (scope.t !== undefined && typeof scope.t !== 'string')) throw unauthorized('stream scope missing')
       const tokenId = claims.jti ?? ''
       return { principal: app.auth.principalFor(claims, tokenId), scope: { clientId: scope.c, ticketId: scope.t as string | undefined }, claims, tokenId }
     }

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import type { FastifyRequest } from 'fastify'
+import type { FastifyReply, FastifyRequest } from 'fastify'
 import { fastifySSE } from '@fastify/sse'
 import { Type } from '@sinclair/typebox'
 import {
@@ -8,7 +8,6 @@ import {
 import { HttpProblem } from '../../http-problem.js'
 import { actingFor, principalOf } from '../../plugins/auth.js'
 import type { VerifiedStreamToken } from '../../plugins/stream-tokens.js'
-import type { StreamHolder } from '../../plugins/event-streams.js'
 import { SseChannel } from '../../event-streams/sse-channel.js'
 import { ticketStream } from '../../event-streams/ticket-stream.js'
 import { clientStream } from '../../event-streams/client-stream.js'
@@ -21,6 +20,8 @@ declare module 'fastify' {
 }
 
 const HEARTBEAT_MS = 15_000
+/** What sends an open stream, given its channel and told of each event it sends (the metric). */
+interface StreamRun { stream: (channel: SseChannel, counted: () => void) => void }
 const errors = { 400: ErrorEnvelope, 401: ErrorEnvelope, 403: ErrorEnvelope, 429: ErrorEnvelope, 503: ErrorEnvelope }
 const eventStream = {
   description: 'text/event-stream: one frame per event (event: its type, id:, data: TicketStreamEvent), `: heartbeat` comments every 15 s, ' +
@@ -48,13 +49,35 @@ const eventRoutes: FastifyPluginAsyncTypebox = async (app) => {
     request.streamToken = app.streamTokens.verified(raw)
     request.principal = request.streamToken.principal
   })
-  const holderOf = (request: FastifyRequest): StreamHolder => {
-    const token = request.streamToken ?? request.token
-    if (token === undefined) throw new HttpProblem('UNAUTHORIZED')
-    return { claims: token.claims, tokenId: token.tokenId }
-  }
   const perClientLimit = async (request: FastifyRequest): Promise<void> => { await app.clientRate.limitRequest(request) }
   const counted = (): void => { app.metrics.sseEvents.inc() }
+
+  /**
+   * Takes the caller's place for one more stream, reads what the stream starts from (`prepare`,
+   * which may answer otherwise instead: a 204, a 404), and holds the stream open from then on; the
+   * place is given back on every path that opens none.
+   */
+  async function serve (request: FastifyRequest, reply: FastifyReply, route: 'ticket' | 'client', prepare: () => Promise<StreamRun | (() => Promise<unknown>)>): Promise<void> {
+    const token = request.streamToken ?? request.token
+    if (token === undefined) throw new HttpProblem('UNAUTHORIZED')
+    const slot = await app.eventStreams.admit(principalOf(request).clientId)
+    let run
+    try {
+      run = await prepare()
+    } catch (err) {
+      slot.release()
+      throw err
+    }
+    if (!('stream' in run)) {
+      slot.release()
+      await run()
+      return
+    }
+    const channel = new SseChannel(reply)
+    app.eventStreams.hold(channel, slot, route, { claims: token.claims, tokenId: token.tokenId })
+    channel.start()
+    run.stream(channel, counted)
+  }
 
   app.get('/request-out/:TicketId/events', {
     sse: { kind: 'manual' },
@@ -84,22 +107,11 @@ const eventRoutes: FastifyPluginAsyncTypebox = async (app) => {
     } else {
       owner = actingFor(principalOf(request), request.query.ClientId, "read other clients' tickets")
     }
-    const slot = await app.eventStreams.admit(principalOf(request).clientId)
-    let stream
-    try {
-      stream = await ticketStream(app, { owner, ticketId, follow: request.query.follow === true, lastEventId: request.headers['last-event-id'] })
-    } catch (err) {
-      slot.release()
-      throw err
-    }
-    if (stream.kind !== 'stream') {
-      slot.release()
-      return stream.kind === 'empty' ? await reply.code(204).send(null) : await reply.code(404).send(notReadyEnvelope('NOT_FOUND'))
-    }
-    const channel = new SseChannel(reply)
-    app.eventStreams.hold(channel, slot, 'ticket', holderOf(request))
-    channel.start()
-    stream.run(channel, counted)
+    await serve(request, reply, 'ticket', async () => {
+      const stream = await ticketStream(app, { owner, ticketId, follow: request.query.follow === true, lastEventId: request.headers['last-event-id'] })
+      if (stream.kind === 'stream') return { stream: stream.run }
+      return async () => stream.kind === 'empty' ? await reply.code(204).send(null) : await reply.code(404).send(notReadyEnvelope('NOT_FOUND'))
+    })
   })
 
   app.get('/events', {
@@ -121,23 +133,14 @@ const eventRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const scope = request.streamToken?.scope
     if (scope?.ticketId !== undefined) throw new HttpProblem('FORBIDDEN', 'This stream token is for one ticket\'s events')
     const owner = scope?.clientId ?? principalOf(request).clientId
-    const slot = await app.eventStreams.admit(principalOf(request).clientId)
-    let run
-    try {
-      run = await clientStream(app, {
+    await serve(request, reply, 'client', async () => ({
+      stream: await clientStream(app, {
         owner,
         product: request.query.Product,
         types: request.query.Type === undefined ? undefined : new Set(request.query.Type.split(',')),
         lastEventId: request.headers['last-event-id']
       })
-    } catch (err) {
-      slot.release()
-      throw err
-    }
-    const channel = new SseChannel(reply)
-    app.eventStreams.hold(channel, slot, 'client', holderOf(request))
-    channel.start()
-    run(channel, counted)
+    }))
   })
 }
 
