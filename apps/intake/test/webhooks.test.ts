@@ -7,15 +7,20 @@ import { TEST_REDIS_URL, freePort, spawnWorker, uniquePrefix, waitFor, type AppP
 import { SEED_TICKET, getTicket, postTicket, rateLimitWithin, startIntake, tokenFor } from './helpers.js'
 
 interface Received { headers: IncomingHttpHeaders, body: string, at: number }
-type Mode = 'ok' | 'fail' | 'gone' | 'slow'
+type Mode = 'ok' | 'fail' | 'gone' | 'slow' | 'hold'
 
-/** A real receiver on loopback: records every delivery; answers as `mode` says. */
-async function receiver (t: Test, port?: number): Promise<{ url: string, port: number, got: Received[], mode: { value: Mode }, close: () => Promise<void>, reopen: () => Promise<void> }> {
+/** A real receiver on loopback: records every delivery and the most it held open at once; answers as `mode` says ('hold': never). */
+async function receiver (t: Test, port?: number): Promise<{ url: string, port: number, got: Received[], mode: { value: Mode }, maxOpen: () => number, close: () => Promise<void>, reopen: () => Promise<void> }> {
   const got: Received[] = []
   const mode = { value: 'ok' as Mode }
   let server: Server
+  let open_ = 0
+  let maxOpen = 0
   const open = async (p: number): Promise<number> => {
     server = createServer((req, res) => {
+      open_++
+      maxOpen = Math.max(maxOpen, open_)
+      res.once('close', () => { open_-- })
       let body = ''
       req.on('data', (c: Buffer) => { body += c.toString() })
       req.on('end', () => {
@@ -26,7 +31,7 @@ async function receiver (t: Test, port?: number): Promise<{ url: string, port: n
           else res.writeHead(204).end()
         }
         if (mode.value === 'slow') setTimeout(() => { mode.value = 'ok'; answer() }, 3000)
-        else answer()
+        else if (mode.value !== 'hold') answer()
       })
     })
     await new Promise<void>((resolve) => server.listen(p, '127.0.0.1', () => resolve()))
@@ -38,7 +43,7 @@ async function receiver (t: Test, port?: number): Promise<{ url: string, port: n
     await new Promise((resolve) => server.close(resolve))
   }
   t.teardown(close)
-  return { url: `http://127.0.0.1:${chosen}/hooks`, port: chosen, got, mode, close, reopen: async () => { await open(chosen) } }
+  return { url: `http://127.0.0.1:${chosen}/hooks`, port: chosen, got, mode, maxOpen: () => maxOpen, close, reopen: async () => { await open(chosen) } }
 }
 
 const client = tokenFor('client-a')
@@ -203,4 +208,31 @@ t.test('a receiver down and back, and a worker SIGKILLed mid-delivery: still del
   const both = hook.got.filter((r) => JSON.parse(r.body).data.TicketId === 'killed-1')
   t.equal(both[0]?.headers['webhook-id'], both[1]?.headers['webhook-id'], 'the same webhook-id: the receiver can drop the duplicate')
   t.ok(verify(secret, both[1] as Received))
+})
+
+t.test('an endpoint that never answers holds WEBHOOK_MAX_IN_FLIGHT deliveries at most, and another client\'s endpoint is served meanwhile', async (t) => {
+  const stalling = await receiver(t)
+  stalling.mode.value = 'hold'
+  const healthy = await receiver(t)
+  const prefix = uniquePrefix('hooks')
+  const { app } = await startIntake(t, ENV, prefix)
+  // Two workers, so the cap is held over the fleet, not per process; the timeout outlasts the test.
+  const workerEnv = { REDIS_URL: TEST_REDIS_URL, QUEUE_PREFIX: prefix, ...ENV, WEBHOOK_MAX_IN_FLIGHT: '3', WEBHOOK_TIMEOUT_MS: '60000', WEBHOOK_CONCURRENCY: '8' }
+  const workers = [await spawnWorker(workerEnv), await spawnWorker(workerEnv)]
+  t.teardown(async () => { await Promise.all(workers.map(async (w) => w.stop())) })
+  const other = tokenFor('client-b')
+  t.equal((await register(app, stalling.url)).statusCode, 201)
+  t.equal((await app.inject({ method: 'PUT', url: '/v1/webhook', headers: { authorization: `Bearer ${other}` }, payload: { Url: healthy.url } })).statusCode, 201)
+
+  for (let i = 0; i < 10; i++) t.equal((await postTicket(app, client, { ...SEED_TICKET, TicketId: `held-${i}` })).statusCode, 202)
+  await waitFor('the stalling endpoint\'s places taken', () => stalling.got.length >= 3, 15_000, 20)
+  for (let i = 0; i < 10; i++) t.equal((await postTicket(app, other, { ...SEED_TICKET, TicketId: `served-${i}` })).statusCode, 202)
+  await waitFor('the other client\'s deliveries', () => healthy.got.length >= 10, 15_000, 20)
+  // None of the held requests has ended (the timeout is a minute): the stalling endpoint was never
+  // sent more than its three, and ten of the other client's went past them.
+  t.equal(stalling.got.length, 3, 'three requests reached the endpoint that never answers: its cap')
+  t.equal(stalling.maxOpen(), 3)
+  t.same(new Set(healthy.got.map((r) => (JSON.parse(r.body) as { data: { TicketId: string } }).data.TicketId)).size, 10)
+  // Ends the held requests, so the workers stop without waiting them out.
+  await stalling.close()
 })

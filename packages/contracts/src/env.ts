@@ -137,9 +137,9 @@ export const WorkerEnv = Type.Object({
     default: 'products',
     description: 'products: run product jobs; history: copy ticket events into DATABASE_URL (scale each on its own)'
   }),
-  WEBHOOK_TIMEOUT_MS: int(10_000, 100, 120_000, 'A webhook receiver must answer within this'),
-  WEBHOOK_MAX_IN_FLIGHT: int(10, 1, 1000, 'Deliveries in flight to one endpoint at most, over every worker'),
-  WEBHOOK_CONCURRENCY: int(50, 1, 10_000, 'Deliveries this worker process makes at once (any endpoints)'),
+  WEBHOOK_TIMEOUT_MS: int(5000, 100, 120_000, 'A webhook receiver must answer within this'),
+  WEBHOOK_MAX_IN_FLIGHT: int(100, 1, 1000, 'Deliveries in flight to one endpoint at most, over every worker'),
+  WEBHOOK_CONCURRENCY: int(200, 1, 10_000, 'Deliveries this worker process makes at once (any endpoints)'),
   HISTORY_BATCH_SIZE: int(1000, 1, 10_000, 'Events a history writer stores per transaction, at most'),
   HISTORY_POLL_MS: int(100, 10, 10_000, 'How long an idle history writer waits before reading again'),
   HISTORY_CLAIM_IDLE_MS: int(30_000, 1000, 3_600_000, 'Events another writer read but has not stored for this long are taken over'),

@@ -9,6 +9,8 @@ import { ticketKey } from '@request-out/redis-keys'
 
 /** Bytes of a receiver's answer read at most (and never stored): enough for a status line's worth. */
 const BODY_CAP = 1024
+/** An in-flight place's lease beyond the timeout: the connect, the answer's first KB and the release. */
+const SLOT_MARGIN_MS = 5000
 
 interface DelivererLog {
   info: (obj: object, msg: string) => void
@@ -56,74 +58,85 @@ export function webhookDeliverer (options: DelivererOptions) {
     throw new DelayedError()
   }
 
+  /** One POST to the endpoint: its status (null: no answer) and error, within the timeout. */
+  const post = async (url: string, d: DeliveryJob, body: string, signingSecret: string[]): Promise<{ status: number | null, error: string | null, retryAfter: number | undefined }> => {
+    // The time of this attempt (receivers refuse old timestamps against replays); id and body stay the event's.
+    const timestamp = Math.floor(Date.now() / 1000)
+    try {
+      const res = await request(url, {
+        dispatcher: agent,
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'user-agent': 'request-out-webhooks',
+          'webhook-id': d.webhookId,
+          'webhook-timestamp': String(timestamp),
+          'webhook-signature': signature(signingSecret, d.webhookId, timestamp, body)
+        },
+        body,
+        signal: AbortSignal.timeout(options.timeoutMs)
+      })
+      const retryAfter = retryAfterMs(res.headers['retry-after'])
+      await drain(res.body)
+      return { status: res.statusCode, error: null, retryAfter }
+    } catch (err) {
+      return { status: null, error: err instanceof Error ? `${err.name}: ${err.message}`.slice(0, 200) : 'delivery failed', retryAfter: undefined }
+    }
+  }
+
   const deliver = async (job: Job<DeliveryJob>, token?: string): Promise<string> => {
     const d = job.data
-    const endpoint = await endpoints.get(d.clientId)
+    const ticket = ticketKey(d.clientId, d.ticketId)
+    const [endpoint, frozen] = await Promise.all([endpoints.get(d.clientId), d.body === undefined ? state.event(ticket, d.webhookId) : undefined])
     if (endpoint === undefined || !endpoint.Enabled) {
       options.observe('skipped', 0)
       return 'skipped: no enabled endpoint'
     }
     const jobId = job.id ?? d.webhookId
-    const body = d.body ?? (await state.event(ticketKey(d.clientId, d.ticketId), d.webhookId))?.body
+    const body = d.body ?? frozen?.body
     if (body === undefined) {
       options.observe('skipped', 0)
       return 'skipped: the event is no longer kept (RECORD_TTL_SECONDS)'
     }
-    if (!await state.acquireSlot(d.clientId, jobId, options.maxInFlight, options.timeoutMs + 30_000)) {
+    // The place is held for the POST alone (it bounds what is open at the receiver), leased for the
+    // timeout and a margin: a worker killed mid-delivery holds it that long at most.
+    if (!await state.acquireSlot(d.clientId, jobId, options.maxInFlight, options.timeoutMs + SLOT_MARGIN_MS)) {
       return await wait(job, token, 200 + Math.floor(Math.random() * 300))
     }
+    let outcome: Awaited<ReturnType<typeof post>>
+    let clean: boolean
+    const started = process.hrtime.bigint()
     try {
       const breaker = await state.breaker(d.clientId)
       if (!breaker.go) return await wait(job, token, Math.max(100, breaker.untilMs - Date.now()))
-      const started = process.hrtime.bigint()
-      const attempt = job.attemptsMade + 1
-      let status: number | null = null
-      let error: string | null = null
-      let retryAfter: number | undefined
-      // The time of this attempt (receivers refuse old timestamps against replays); id and body stay the event's.
-      const timestamp = Math.floor(Date.now() / 1000)
-      try {
-        const res = await request(endpoint.Url, {
-          dispatcher: agent,
-          method: 'POST',
-          headers: {
-            'content-type': 'application/json',
-            'user-agent': 'request-out-webhooks',
-            'webhook-id': d.webhookId,
-            'webhook-timestamp': String(timestamp),
-            'webhook-signature': signature(signingSecrets(endpoint), d.webhookId, timestamp, body)
-          },
-          body,
-          signal: AbortSignal.timeout(options.timeoutMs)
-        })
-        status = res.statusCode
-        retryAfter = retryAfterMs(res.headers['retry-after'])
-        await drain(res.body)
-      } catch (err) {
-        error = err instanceof Error ? `${err.name}: ${err.message}`.slice(0, 200) : 'delivery failed'
-      }
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9
-      await state.logAttempt(ticketKey(d.clientId, d.ticketId), {
-        At: new Date().toISOString(), WebhookId: d.webhookId, Type: d.type, Attempt: attempt, Status: status, Error: error, DurationMs: Math.round(seconds * 1000)
-      }).catch(() => {})
-      if (status !== null && status >= 200 && status < 300) {
-        await state.succeeded(d.clientId)
-        options.observe('delivered', seconds)
-        return 'delivered'
-      }
-      await state.failed(d.clientId)
-      if (status === 410) {
-        await endpoints.setEnabled(d.clientId, false, 'the receiver answered 410 Gone', 'receiver')
-        options.observe('gone', seconds)
-        log.warn({ clientId: d.clientId, webhookId: d.webhookId }, 'webhook endpoint answered 410: disabled')
-        throw new UnrecoverableError('the receiver answered 410 Gone: endpoint disabled')
-      }
-      options.observe(error?.startsWith('AddressRefused') === true ? 'refused' : 'failed', seconds)
-      log.info({ clientId: d.clientId, webhookId: d.webhookId, attempt, status, error }, 'webhook delivery failed; it is retried')
-      throw new DeliveryFailure(status === null ? (error ?? 'no answer') : `the receiver answered ${status}`, retryAfter)
+      clean = breaker.clean
+      outcome = await post(endpoint.Url, d, body, signingSecrets(endpoint))
     } finally {
       await state.releaseSlot(d.clientId, jobId).catch(() => {})
     }
+    const { status, error, retryAfter } = outcome
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9
+    const attempt = job.attemptsMade + 1
+    const delivered = status !== null && status >= 200 && status < 300
+    await Promise.all([
+      state.logAttempt(ticket, {
+        At: new Date().toISOString(), WebhookId: d.webhookId, Type: d.type, Attempt: attempt, Status: status, Error: error, DurationMs: Math.round(seconds * 1000)
+      }).catch(() => {}),
+      delivered ? state.succeeded(d.clientId, clean) : state.failed(d.clientId)
+    ])
+    if (delivered) {
+      options.observe('delivered', seconds)
+      return 'delivered'
+    }
+    if (status === 410) {
+      await endpoints.setEnabled(d.clientId, false, 'the receiver answered 410 Gone', 'receiver')
+      options.observe('gone', seconds)
+      log.warn({ clientId: d.clientId, webhookId: d.webhookId }, 'webhook endpoint answered 410: disabled')
+      throw new UnrecoverableError('the receiver answered 410 Gone: endpoint disabled')
+    }
+    options.observe(error?.startsWith('AddressRefused') === true ? 'refused' : 'failed', seconds)
+    log.info({ clientId: d.clientId, webhookId: d.webhookId, attempt, status, error }, 'webhook delivery failed; it is retried')
+    throw new DeliveryFailure(status === null ? (error ?? 'no answer') : `the receiver answered ${status}`, retryAfter)
   }
   return Object.assign(deliver, { close: async () => agent.close() })
 }

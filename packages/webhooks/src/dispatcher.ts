@@ -36,31 +36,48 @@ export class WebhookDispatcher extends TicketEventConsumer {
   constructor (redis: Redis | Cluster, options: DispatcherOptions) {
     const { endpoints, state, queue, schedule, ...consumer } = options
     // Endpoints are read once a second at most: a record costs no Redis call when its client has none.
-    let cache = new Map<string, Awaited<ReturnType<EndpointStore['get']>>>()
+    // One read at a time, shared by the events of a batch that ask meanwhile.
+    type Endpoints = Map<string, Awaited<ReturnType<EndpointStore['get']>>>
+    let cache: Promise<Endpoints> | undefined
     let cachedAt = 0
     const endpointOf = async (clientId: string): Promise<Awaited<ReturnType<EndpointStore['get']>>> => {
-      if (Date.now() - cachedAt > 1000) {
-        cache = new Map((await endpoints.list()).map(({ clientId: c, endpoint }) => [c, endpoint]))
+      if (cache === undefined || Date.now() - cachedAt > 1000) {
         cachedAt = Date.now()
+        const reading = endpoints.list().then((list): Endpoints => new Map(list.map(({ clientId: c, endpoint }) => [c, endpoint])))
+        // A failed read is not kept: the next event reads again.
+        cache = reading.catch((err: unknown) => { cache = undefined; throw err })
       }
-      return cache.get(clientId)
+      return (await cache).get(clientId)
     }
+    const dispatch = async (event: StreamEvent): Promise<void> => {
+      if (event.type !== TicketEventType.RECORD || event.fields.record === undefined) return
+      const type = eventTypeOf(event.fields.code ?? '')
+      const endpoint = await endpointOf(event.clientId)
+      if (endpoint === undefined || !endpoint.Enabled || !endpoint.Events.includes(type)) return
+      const webhookId = eventId(event.group, event.id)
+      const timestamp = Math.floor(event.at / 1000)
+      const payload: WebhookPayload = { id: webhookId, type, timestamp: new Date(event.at).toISOString(), data: JSON.parse(event.fields.record) as TicketEnvelope }
+      const body = JSON.stringify(payload)
+      const job: DeliveryJob = { clientId: event.clientId, ticketId: event.ticketId, webhookId, type, timestamp }
+      await state.freeze(ticketKey(event.clientId, event.ticketId), { webhookId, type, timestamp, body })
+      // The delivery joins the ticket's trace: the record's event carries the span that stored it.
+      await withTraceparent(event.fields.traceparent, async () =>
+        await queue.add(DELIVERY_JOB_NAME, job, { jobId: webhookId, ...deliveryJobOptions(schedule) }))
+    }
+    // Tickets side by side (two round trips each, one after the other, held a healthy receiver's
+    // deliveries to the pace of one dispatcher's round trips); one ticket's events in their order,
+    // so its newest frozen event stays the newest.
     const handle = async (events: StreamEvent[]): Promise<void> => {
+      const byTicket = new Map<string, StreamEvent[]>()
       for (const event of events) {
-        if (event.type !== TicketEventType.RECORD || event.fields.record === undefined) continue
-        const type = eventTypeOf(event.fields.code ?? '')
-        const endpoint = await endpointOf(event.clientId)
-        if (endpoint === undefined || !endpoint.Enabled || !endpoint.Events.includes(type)) continue
-        const webhookId = eventId(event.group, event.id)
-        const timestamp = Math.floor(event.at / 1000)
-        const payload: WebhookPayload = { id: webhookId, type, timestamp: new Date(event.at).toISOString(), data: JSON.parse(event.fields.record) as TicketEnvelope }
-        const body = JSON.stringify(payload)
-        const job: DeliveryJob = { clientId: event.clientId, ticketId: event.ticketId, webhookId, type, timestamp }
-        await state.freeze(ticketKey(event.clientId, event.ticketId), { webhookId, type, timestamp, body })
-        // The delivery joins the ticket's trace: the record's event carries the span that stored it.
-        await withTraceparent(event.fields.traceparent, async () =>
-          await queue.add(DELIVERY_JOB_NAME, job, { jobId: webhookId, ...deliveryJobOptions(schedule) }))
+        const key = ticketKey(event.clientId, event.ticketId)
+        const list = byTicket.get(key)
+        if (list === undefined) byTicket.set(key, [event])
+        else list.push(event)
       }
+      await Promise.all([...byTicket.values()].map(async (list) => {
+        for (const event of list) await dispatch(event)
+      }))
     }
     super(redis, { ...consumer, group: WEBHOOK_GROUP, name: 'webhook dispatcher', startAt: '$', withRecords: true, handle })
   }
