@@ -252,7 +252,9 @@ t.test('an event\'s one id names its group and entry; a catch-up read says when 
 
 t.test('the feed hands each subscriber its client\'s new events only, and reads only while someone is subscribed', async (t) => {
   const { prefix, redis, store } = storeFor(t, 'feed')
-  const feed = new TicketEventFeed({ prefix, connect: () => new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: null }), onError: () => {} })
+  // Named, so the check below sees this feed's reader alone (tests running beside it read streams too).
+  const readerName = `feed-test-${process.pid}-${Date.now()}`
+  const feed = new TicketEventFeed({ prefix, connect: () => new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: null, connectionName: readerName }), onError: () => {} })
   t.teardown(async () => { await feed.close() })
   await store.claim('a', 'before', 'fp', 's/t/i')
   const seenA: string[] = []
@@ -275,6 +277,6 @@ t.test('the feed hands each subscriber its client\'s new events only, and reads 
   one.close()
   t.equal(feed.subscribers, 0)
   await new Promise((resolve) => setTimeout(resolve, 100))
-  const names = await redis.client('LIST') as string
-  t.equal((names.match(/cmd=xread/g) ?? []).length, 0, 'no reader blocks once the last subscriber left')
+  const readers = (await redis.client('LIST') as string).split('\n').filter((line) => line.includes(`name=${readerName} `))
+  t.equal(readers.filter((line) => /cmd=xread\b/.test(line)).length, 0, 'no reader blocks once the last subscriber left')
 })
