@@ -1,4 +1,4 @@
-import { createHash, createHmac } from 'node:crypto'
+import { createHash, createHmac, createSecretKey, type KeyObject } from 'node:crypto'
 
 /** What a fingerprint becomes once the ticket's personal data is erased: a re-POST then answers the ticket's state. */
 export const ERASED_FINGERPRINT = 'erased'
@@ -62,11 +62,12 @@ export interface TicketFingerprint {
 
 interface Key {
   id: string
-  secret: string
+  /** Imported once: a string key is converted again by every createHmac() it is passed to. */
+  secret: KeyObject
 }
 
 /** A key's id: public (it is stored beside each fingerprint), so derived one way from the key. */
-const keyOf = (secret: string): Key => ({ secret, id: createHmac('sha256', secret).update('request-out key id').digest('base64url').slice(0, 8) })
+const keyOf = (secret: string): Key => ({ secret: createSecretKey(secret, 'utf8'), id: createHmac('sha256', secret).update('request-out key id').digest('base64url').slice(0, 8) })
 
 const mac = (key: Key, text: string): string => `${key.id}.${createHmac('sha256', key.secret).update(text).digest('base64url')}`
 

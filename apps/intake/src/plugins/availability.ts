@@ -14,11 +14,16 @@ declare module 'fastify' {
 // without a Redis read per request.
 const REFRESH_MS = 400
 
+const catalogAvailability = (available: boolean): Availability =>
+  Object.freeze({ Available: available, UpdatedAt: new Date(0).toISOString(), UpdatedBy: 'catalog' })
+
 /** Admin switches of product availability, one Redis hash shared by every intake. */
 function createAvailabilityStore (app: FastifyInstance) {
   const key = redisKeys(app.config.env.QUEUE_PREFIX).availability
   const redis = app.redis.producer
   let switches = new Map<string, Availability>()
+  // What the catalog says, made once per product at start (asked on every POST).
+  const fromCatalog = new Map(app.config.catalog.list().map((p) => [p.key, catalogAvailability(p.initiallyAvailable)]))
   const reported = new Set<string>()
 
   /** One switch as stored; a corrupt one is reported once and keeps its last good value. */
@@ -55,12 +60,7 @@ function createAvailabilityStore (app: FastifyInstance) {
     refresh,
     /** The admin switch if one was set, else the catalog's initial availability. */
     get (productKey: string): Availability {
-      const product = app.config.catalog.get(productKey)
-      return switches.get(productKey) ?? {
-        Available: product?.initiallyAvailable ?? false,
-        UpdatedAt: new Date(0).toISOString(),
-        UpdatedBy: 'catalog'
-      }
+      return switches.get(productKey) ?? fromCatalog.get(productKey) ?? catalogAvailability(false)
     },
     isAvailable (productKey: string): boolean {
       return this.get(productKey).Available
