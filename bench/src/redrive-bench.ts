@@ -1,4 +1,4 @@
-// Redrive at scale: 10,000 tickets end PRODUCT_FAILED while their upstream is down; once it is
+// Redrive at scale: 5,000 tickets end PRODUCT_FAILED while their upstream is down; once it is
 // back a redrive sends them all back. How long until every one is queued again (and has its new
 // record), and what it does to other clients' POSTs: their p99 while it runs against idle.
 import { randomUUID } from 'node:crypto'
@@ -11,7 +11,7 @@ import { switchableUpstream } from './switchable-upstream.js'
 import { freePort, spawnApp, spawnWorker, waitFor, writeCatalog } from '@request-out/test-support'
 
 const PREFIX = 'bench-redrive'
-const TICKETS = 10_000
+const TICKETS = 5000
 const FAILING = { Subject: 'bench', SubjectType: 'redrive', SubjectIdentifier: 'failing' }
 const OTHER = { Subject: 'bench', SubjectType: 'redrive', SubjectIdentifier: 'other' }
 

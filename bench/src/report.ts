@@ -18,3 +18,8 @@ export function memoryOf (pid: number): { rssMb: number, peakMb: number } {
   const kb = (field: string): number => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0)
   return { rssMb: Math.round(kb('VmRSS') / 1024), peakMb: Math.round(kb('VmHWM') / 1024) }
 }
+
+/** Nanoseconds a process has spent on a CPU (user and system), from /proc/<pid>/schedstat. */
+export function cpuNanos (pid: number): number {
+  return Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[0])
+}
