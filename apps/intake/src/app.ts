@@ -1,6 +1,6 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type RawReplyDefaultExpression, type RawRequestDefaultExpression, type RawServerDefault } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import type { DestinationStream, LoggerOptions } from 'pino'
+import { levels, type DestinationStream, type LoggerOptions } from 'pino'
 import type { IntakeConfig } from './config.js'
 import { MAX_CLIENT_ID_LENGTH, MAX_TICKET_ID_LENGTH } from '@request-out/contracts'
 import { requestIdFor } from './request-id.js'
@@ -95,7 +95,9 @@ export async function buildApp (config: IntakeConfig, options: BuildOptions = {}
   // The access line: method, URL (query values redacted), status, time, and what a route added
   // (a submitted ticket's ids and outcome). Routes that log at warn (probes, /metrics) skip it.
   app.decorateRequest('logFields', undefined)
-  if (!config.benchOff.has('access-log')) {
+  // Not registered below `info` (LOG_LEVEL is read once, at start): the hook would build the line's
+  // object on every request for pino to drop.
+  if (!config.benchOff.has('access-log') && (levels.values[app.log.level] ?? Infinity) <= (levels.values.info as number)) {
     app.addHook('onResponse', async (request, reply) => {
       request.log.info({ req: request, res: { statusCode: reply.statusCode }, responseTime: Math.round(reply.elapsedTime * 10) / 10, ...request.logFields }, 'request completed')
     })
