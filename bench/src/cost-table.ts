@@ -79,7 +79,7 @@ export async function costTable (redisUrl: string, auth: Record<string, string>,
     const a2 = await measure(allOn.url, allOn.pid)
     const v2 = await measure(variant.url, variant.pid)
     allOnRuns.push(a1, a2)
-    return { switched: mean(v1, v2), on: mean(a1, a2) }
+    return { switched: mean([v1, v2]), on: mean([a1, a2]) }
   }
   try {
     for (const [i, off] of [...BENCH_FEATURES, BARE].entries()) {
@@ -92,8 +92,7 @@ export async function costTable (redisUrl: string, auth: Record<string, string>,
         await Promise.all([variant.stop(), allOn.stop()])
       }
     }
-    const n = allOnRuns.length
-    const everyAllOn = allOnRuns.reduce((sum, r) => ({ rps: sum.rps + r.rps / n, micros: sum.micros + r.micros / n, redisMicros: sum.redisMicros + r.redisMicros / n }), { rps: 0, micros: 0, redisMicros: 0 })
+    const everyAllOn = mean(allOnRuns)
     rows.unshift(row('nothing (all on)', everyAllOn, everyAllOn))
   } finally {
     redis.disconnect()
@@ -107,7 +106,8 @@ interface Started { url: string, pid: number, stop: () => Promise<unknown> }
 /** The last row: everything off, the bare route (Fastify, fast-jwt and one plain add). */
 const BARE = 'everything (the bare route)'
 
-const mean = (a: Measured, b: Measured): Measured => ({ rps: (a.rps + b.rps) / 2, micros: (a.micros + b.micros) / 2, redisMicros: (a.redisMicros + b.redisMicros) / 2 })
+const mean = (runs: Measured[]): Measured => runs.reduce((sum, r) =>
+  ({ rps: sum.rps + r.rps / runs.length, micros: sum.micros + r.micros / runs.length, redisMicros: sum.redisMicros + r.redisMicros / runs.length }), { rps: 0, micros: 0, redisMicros: 0 })
 
 function row (off: string, measured: Measured, on: Measured): CostRow {
   return {

@@ -58,10 +58,12 @@ export function webhookDeliverer (options: DelivererOptions) {
     throw new DelayedError()
   }
 
-  /** One POST to the endpoint: its status (null: no answer) and error, within the timeout. */
-  const post = async (url: string, d: DeliveryJob, body: string, signingSecret: string[]): Promise<{ status: number | null, error: string | null, retryAfter: number | undefined }> => {
+  /** One POST to the endpoint: its status (null: no answer) and error, within the timeout, and how long it took. */
+  const post = async (url: string, d: DeliveryJob, body: string, signingSecret: string[]): Promise<{ status: number | null, error: string | null, retryAfter: number | undefined, seconds: number }> => {
     // The time of this attempt (receivers refuse old timestamps against replays); id and body stay the event's.
     const timestamp = Math.floor(Date.now() / 1000)
+    const started = process.hrtime.bigint()
+    const seconds = (): number => Number(process.hrtime.bigint() - started) / 1e9
     try {
       const res = await request(url, {
         dispatcher: agent,
@@ -78,9 +80,9 @@ export function webhookDeliverer (options: DelivererOptions) {
       })
       const retryAfter = retryAfterMs(res.headers['retry-after'])
       await drain(res.body)
-      return { status: res.statusCode, error: null, retryAfter }
+      return { status: res.statusCode, error: null, retryAfter, seconds: seconds() }
     } catch (err) {
-      return { status: null, error: err instanceof Error ? `${err.name}: ${err.message}`.slice(0, 200) : 'delivery failed', retryAfter: undefined }
+      return { status: null, error: err instanceof Error ? `${err.name}: ${err.message}`.slice(0, 200) : 'delivery failed', retryAfter: undefined, seconds: seconds() }
     }
   }
 
@@ -104,25 +106,21 @@ export function webhookDeliverer (options: DelivererOptions) {
       return await wait(job, token, 200 + Math.floor(Math.random() * 300))
     }
     let outcome: Awaited<ReturnType<typeof post>>
-    let clean: boolean
-    const started = process.hrtime.bigint()
     try {
       const breaker = await state.breaker(d.clientId)
       if (!breaker.go) return await wait(job, token, Math.max(100, breaker.untilMs - Date.now()))
-      clean = breaker.clean
       outcome = await post(endpoint.Url, d, body, signingSecrets(endpoint))
     } finally {
       await state.releaseSlot(d.clientId, jobId).catch(() => {})
     }
-    const { status, error, retryAfter } = outcome
-    const seconds = Number(process.hrtime.bigint() - started) / 1e9
+    const { status, error, retryAfter, seconds } = outcome
     const attempt = job.attemptsMade + 1
     const delivered = status !== null && status >= 200 && status < 300
     await Promise.all([
       state.logAttempt(ticket, {
         At: new Date().toISOString(), WebhookId: d.webhookId, Type: d.type, Attempt: attempt, Status: status, Error: error, DurationMs: Math.round(seconds * 1000)
       }).catch(() => {}),
-      delivered ? state.succeeded(d.clientId, clean) : state.failed(d.clientId)
+      delivered ? state.succeeded(d.clientId) : state.failed(d.clientId)
     ])
     if (delivered) {
       options.observe('delivered', seconds)

@@ -105,22 +105,20 @@ export class DeliveryState {
    * The circuit breaker's word on a delivery: `go`, or wait until the time returned. While open,
    * one delivery (the probe) goes when the wait is over; the rest wait for its outcome.
    */
-  async breaker (clientId: string): Promise<{ go: true, clean: boolean } | { go: false, untilMs: number }> {
+  async breaker (clientId: string): Promise<{ go: true } | { go: false, untilMs: number }> {
     const key = this.#keys.webhookBreaker(clientId)
     const [failures, openUntil] = await this.#redis.hmget(key, 'failures', 'openUntil')
-    // clean: no failure counted, so a success has nothing to reset.
-    if (Number(failures ?? 0) < BREAKER_THRESHOLD) return { go: true, clean: failures === null }
+    if (Number(failures ?? 0) < BREAKER_THRESHOLD) return { go: true }
     const until = Number(openUntil ?? 0)
     if (Date.now() < until) return { go: false, untilMs: until }
     // Open and due: one probe, then the circuit stays open for another period unless it succeeds.
     const probe = await this.#redis.set(this.#keys.webhookProbe(clientId), '1', 'PX', BREAKER_OPEN_MS, 'NX')
-    return probe === 'OK' ? { go: true, clean: false } : { go: false, untilMs: Date.now() + BREAKER_OPEN_MS }
+    return probe === 'OK' ? { go: true } : { go: false, untilMs: Date.now() + BREAKER_OPEN_MS }
   }
 
-  /** `clean`: the breaker had counted no failure before this delivery (the reset is skipped: a healthy endpoint's deliveries cost one call less). */
-  async succeeded (clientId: string, clean = false): Promise<void> {
+  async succeeded (clientId: string): Promise<void> {
     const key = this.#keys.webhookBreaker(clientId)
-    await Promise.all([clean ? undefined : this.#redis.del(key, this.#keys.webhookProbe(clientId)), this.#count(clientId, 'ok')])
+    await Promise.all([this.#redis.del(key, this.#keys.webhookProbe(clientId)), this.#count(clientId, 'ok')])
   }
 
   async failed (clientId: string): Promise<void> {
