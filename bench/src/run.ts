@@ -19,7 +19,7 @@ import { DEFAULT_CATALOG } from '@request-out/product-catalog'
 import { batchRow } from './batch-bench.js'
 import { costTable, type CostRow } from './cost-table.js'
 import { fairnessRow } from './fairness-bench.js'
-import { lightStages } from './light-stages.js'
+import { lightRow, type LightResult } from './light-bench.js'
 import { longPollRow } from './long-poll-bench.js'
 import { sseRow, type SseResult } from './sse-bench.js'
 import { benchDatabase, searchAtScale } from './history-bench.js'
@@ -27,7 +27,7 @@ import { otlpSink } from './otlp-sink.js'
 import { outageRow } from './outage-bench.js'
 import { redriveRow } from './redrive-bench.js'
 import { webhookRow, type WebhookBenchResult } from './webhook-bench.js'
-import { cpuNanos, memoryOf, percentile, printTable } from './report.js'
+import { cpuNanos, memoryOf, printTable } from './report.js'
 import { loadRun, runNode, type LoadResult } from './load-run.js'
 import { memorySweep } from './memory-sweep.js'
 import { shippedNodeOptions } from './shipped-settings.js'
@@ -67,6 +67,23 @@ async function rowAlone (name: string, row: (redisUrl: string) => Promise<unknow
   } finally {
     await redis.destroy()
   }
+}
+
+/** The light load's row alone, on a private Redis with an intake of its own (while working on the tail). */
+async function lightAlone (): Promise<void> {
+  await rowAlone('light', async (url) => {
+    const port = await freePort()
+    const env = { REDIS_URL: url, QUEUE_PREFIX: PREFIX, LOG_LEVEL: 'warn', RATE_LIMIT_MAX: '10000000', MAX_QUEUE_DEPTH: '100000000' }
+    const intake = spawnApp('intake', { ...env, PORT: String(port) })
+    try {
+      await waitFor('intake', async () => (await fetch(`http://127.0.0.1:${port}/health/ready`)).ok, 30_000, 100)
+      const token = createSigner({ key: DEVELOPMENT_JWT_SECRET, iss: 'request-out', aud: 'request-out', expiresIn: 3_600_000 })({ sub: CLIENT, role: 'client', jti: randomUUID() })
+      const auth = { authorization: `Bearer ${token}`, 'content-type': 'application/json' }
+      return await lightRow({ redisUrl: url, prefix: PREFIX, env, intakeUrl: `http://127.0.0.1:${port}/v1/request-out`, auth, clientId: CLIENT, product: SANDBOX, seed: SEED, log })
+    } finally {
+      await intake.stop('SIGTERM')
+    }
+  })
 }
 
 async function main (): Promise<void> {
@@ -291,66 +308,10 @@ async function main (): Promise<void> {
     log(`pipeline: ${JSON.stringify(results.pipeline)}`)
 
     // ---------- 3. light load: submit-to-record at 200/s
-    const lightWorkers = [spawnApp('worker', { ...env, LOG_LEVEL: 'info' }), spawnApp('worker', { ...env, LOG_LEVEL: 'info' })]
-    procs.push(...lightWorkers)
-    await Promise.all(lightWorkers.map(async (w) => w.waitForLine((l) => l.msg === 'worker started', 30_000)))
-    log('light load: 200 tickets/s for 10 s, submit-to-record latency')
-    const sentAt = new Map<string, number>()
-    const lightStart = Date.now()
-    const sends: Array<Promise<unknown>> = []
-    for (let n = 0; n < 2000; n++) {
-      const wait = lightStart + n * 5 - Date.now()
-      if (wait > 0) await sleep(wait)
-      const id = `light-${n}`
-      sentAt.set(ticketKey(CLIENT, id), Date.now())
-      sends.push(fetch(`http://127.0.0.1:${intakePort}/v1/request-out`, { method: 'POST', headers: auth, body: JSON.stringify({ ...SEED, TicketId: id }) }).then(async (r) => r.arrayBuffer()))
-    }
-    await Promise.all(sends)
-    await waitFor('light records', () => [...sentAt.keys()].every((k) => recordedAt.has(k)), 60_000, 50)
-    const lightLatencies = [...sentAt].map(([k, at]) => (recordedAt.get(k) ?? at) - at).sort((a, b) => a - b)
-    const lightQueueKeys = redisKeys(PREFIX).productQueue(SANDBOX)
-    const stages = await lightStages(admin, PREFIX, `${lightQueueKeys.prefix}:${lightQueueKeys.name}`, sentAt, recordedAt)
-    // The tail's baseline: bare BullMQ at the same rate, from the add to a record stored by a bare
-    // worker (SET + PUBLISH), two workers as ours.
-    log('light load baseline: bare BullMQ, 200 adds/s for 10 s, add → record stored by a bare worker')
-    const lightBare = [1, 2].map(() => runNode('bare-bullmq.js', ['worker'], { REDIS_URL: redis.url, QUEUE: 'bare-light', STORE: '1' }))
-    procs.push(...lightBare)
-    await waitFor('bare light workers', () => lightBare.every((w) => w.output().includes('worker ready')), 30_000, 100)
-    const bareSentAt = new Map<string, number>()
-    const bareStoredAt = new Map<string, number>()
-    const bareNotices = new Redis(redis.url)
-    bareNotices.on('message', (_c: string, id: string) => { if (!bareStoredAt.has(id)) bareStoredAt.set(id, Date.now()) })
-    await bareNotices.subscribe('bench-bare:records')
-    const lightQueue = new Queue('bare-light', { connection: admin, prefix: 'bench-bare' })
-    const lightBareStart = Date.now()
-    for (let n = 0; n < 2000; n++) {
-      const wait = lightBareStart + n * 5 - Date.now()
-      if (wait > 0) await sleep(wait)
-      const id = `lb-${n}`
-      bareSentAt.set(id, Date.now())
-      void lightQueue.add('ticket', { ...SEED, TicketId: id, ClientId: CLIENT }, { jobId: id, attempts: 3, backoff: { type: 'exponential', delay: 1000, jitter: 0.5 } })
-    }
-    await waitFor('bare light records', () => bareStoredAt.size >= bareSentAt.size, 60_000, 50)
-    const bareLatencies = [...bareSentAt].map(([id, at]) => (bareStoredAt.get(id) ?? at) - at).sort((a, b) => a - b)
-    lightBare.forEach((w) => w.kill('SIGTERM'))
-    bareNotices.disconnect()
-    await lightQueue.close()
-    const [p50, p99, bareP50, bareP99] = [percentile(lightLatencies, 0.5), percentile(lightLatencies, 0.99), percentile(bareLatencies, 0.5), percentile(bareLatencies, 0.99)]
-    results.light = {
-      ratePerSecond: 200,
-      tickets: sentAt.size,
-      submitToRecordP50Ms: p50,
-      submitToRecordP99Ms: p99,
-      bareAddToRecordP50Ms: bareP50,
-      bareAddToRecordP99Ms: bareP99,
-      p50Ratio: round(p50 / Math.max(1, bareP50)),
-      p99Ratio: round(p99 / Math.max(1, bareP99)),
-      stages
-    }
+    results.light = await lightRow({ redisUrl: redis.url, prefix: PREFIX, env, intakeUrl: `http://127.0.0.1:${intakePort}/v1/request-out`, auth, clientId: CLIENT, product: SANDBOX, seed: SEED, log })
     log(`light: ${JSON.stringify(results.light)}`)
 
     // ---------- 4. cost growth: 10,000 vs 1,000,000 tickets stored (workers stopped: the same work at both sizes)
-    await Promise.all(lightWorkers.map(async (w) => w.stop('SIGTERM')))
     const sample = await admin.hget(redisKeys(PREFIX).ticket(CLIENT, 'light-0'), TicketField.record) ?? '{}'
     const fill = async (from: number, to: number): Promise<void> => {
       // Realistic ticket hashes (claim fields + the record, with the retention TTL) at their grouped
@@ -481,7 +442,7 @@ async function main (): Promise<void> {
   const p = results.pipeline as { ticketsPerSecond: number, ceilingTicketsPerSecond: number, ratio: number, ceilingJobsPerSecond: number, ratioToBareBullmq: number, workerPeakRssMb: number, workerCpuMicrosPerTicket: number, bareWorkerCpuMicrosPerTicket: number }
   const wh = results.webhooks as WebhookBenchResult
   const ct = results.costTable as CostRow[]
-  const l = results.light as { submitToRecordP50Ms: number, submitToRecordP99Ms: number, bareAddToRecordP50Ms: number, bareAddToRecordP99Ms: number, p50Ratio: number, p99Ratio: number, stages: Record<string, { p50Ms: number, p99Ms: number, maxMs: number }> }
+  const l = results.light as LightResult
   const g = results.growth as Record<string, { acceptRps: number, getP50Ms: number, getP99Ms: number }> & { acceptRatio1mTo10k: number, getRatio1mTo10k: number, redisBytesPerStoredTicket: number }
   const w = results.workerMemory as { rssAfter10kMb: number, rssAfter100kMb: number, ratio: number }
   const h = results.pipelineHistory as { offTicketsPerSecond: number, onTicketsPerSecond: number, ratio: number, historyCatchUpSecondsAfterLastRecord: number }
@@ -537,6 +498,7 @@ async function main (): Promise<void> {
     ['same with Fairness "fifo" (ratio)', `${f.fifoP50Ms} (${f.fifoRatio})`],
     ['light load 200/s POST → record p50 / p99 ms (bare BullMQ add → record)', `${l.submitToRecordP50Ms} / ${l.submitToRecordP99Ms} (${l.bareAddToRecordP50Ms} / ${l.bareAddToRecordP99Ms})`],
     ['light load ratios p50 / p99 (p99 ≤ 2)', `${l.p50Ratio} / ${l.p99Ratio}`],
+    ['light load cold start (the uncounted first second, fresh workers): slowest ms (bare)', `${l.coldStartMaxMs} (${l.bareColdStartMaxMs})`],
     ...Object.entries(l.stages).map(([stage, f]): [string, string] => [`light load stage ${stage}: p50 / p99 / max ms`, `${f.p50Ms} / ${f.p99Ms} / ${f.maxMs}`]),
     ['accept req/s at 10k / 1M stored', `${g['10000']?.acceptRps} / ${g['1000000']?.acceptRps} (ratio ${g.acceptRatio1mTo10k})`],
     ['GET p50 / p99 ms at 10k stored', `${g['10000']?.getP50Ms} / ${g['10000']?.getP99Ms}`],
@@ -552,13 +514,15 @@ async function main (): Promise<void> {
 }
 
 // `npm run bench -- memory-sweep [NODE_OPTIONS …]` runs the V8 settings sweep instead;
-// `npm run bench -- event-streams`, `-- webhooks` and `-- cost-table` one row alone (while working on it).
+// `npm run bench -- event-streams`, `-- webhooks`, `-- cost-table` and `-- light` one row alone (while working on it).
 const [mode, ...variants] = process.argv.slice(2)
 const chosen = mode === 'memory-sweep'
   ? memorySweep(variants.length > 0 ? variants : undefined)
   : mode === 'event-streams'
     ? rowAlone('event streams', async (url) => await sseRow(url, load, log))
-    : mode === 'webhooks' ? rowAlone('webhooks', async (url) => await webhookRow(url, load, log)) : mode === 'cost-table' ? costTableAlone() : main()
+    : mode === 'webhooks'
+      ? rowAlone('webhooks', async (url) => await webhookRow(url, load, log))
+      : mode === 'cost-table' ? costTableAlone() : mode === 'light' ? lightAlone() : main()
 chosen.then(() => process.exit(0), (err: unknown) => {
   console.error('bench failed:', err)
   process.exit(1)
