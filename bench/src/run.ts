@@ -467,6 +467,7 @@ async function main (): Promise<void> {
     ['pipeline ratio (≥ 0.60)', p.ratio],
     ['worker CPU µs a ticket (bare worker storing SET + PUBLISH)', `${p.workerCpuMicrosPerTicket} (${p.bareWorkerCpuMicrosPerTicket})`],
     ['webhooks to one healthy endpoint: deliveries/s (records/s of the same run; ratio ≥ 1)', `${wh.deliveriesPerSecond} (${wh.pipelineTicketsPerSecond}; ${wh.ratioToPipeline})`],
+    ['webhooks: worker CPU µs a ticket, record and delivery (the pipeline row: record alone)', `${wh.workerCpuMicrosPerTicket} (${p.workerCpuMicrosPerTicket})`],
     ['webhooks: s from the last record to its delivery; most in flight healthy / stalling (cap)', `${wh.lagAfterLastRecordSeconds}; ${wh.maxInFlightHealthy} / ${wh.maxInFlightStalling} (${wh.maxInFlightCap})`],
     ['webhooks, 5 % stalls at 100/s: backlog at the last POST (s of tickets); s to every delivery after it', `${wh.stallBacklogAtLastPost} (${wh.stallBacklogSeconds}); ${wh.stallAllDeliveredSeconds}`],
     ['pipeline vs bare in-process BullMQ, no-op workers (jobs/s, ratio)', `${p.ceilingJobsPerSecond} (${p.ratioToBareBullmq})`],

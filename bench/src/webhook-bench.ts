@@ -15,6 +15,7 @@ import { DEVELOPMENT_JWT_SECRET } from '@request-out/runtime'
 import { parseTicketKey } from '@request-out/redis-keys'
 import { freePort, spawnApp, waitFor, type AppProcess } from '@request-out/test-support'
 import type { LoadResult } from './load-run.js'
+import { cpuNanos } from './report.js'
 
 const PREFIX = 'bench-webhooks'
 const CLIENT = 'demo-client'
@@ -30,6 +31,8 @@ export interface WebhookBenchResult {
   pipelineTicketsPerSecond: number
   deliveriesPerSecond: number
   ratioToPipeline: number
+  /** Both workers' CPU over the healthy phase (records and their deliveries), µs a ticket. */
+  workerCpuMicrosPerTicket: number
   /** s from the last record to its delivery. */
   lagAfterLastRecordSeconds: number
   /** Deliveries the receiver held open at once, at most (healthy / stalling), and the cap. */
@@ -120,9 +123,12 @@ export async function webhookRow (redisUrl: string, load: Load, log: (msg: strin
     }
 
     log('webhooks: a healthy receiver, POST for 10 s with 2 workers, until every delivery is made')
+    const workersCpu = (): number => procs.slice(1).reduce((sum, w) => sum + cpuNanos(w.pid), 0)
+    const cpuBefore = workersCpu()
     const healthy = await load(spec('wh-', 10))
     await everyDelivered('wh-', healthy.total - healthy.non2xx)
     const records = phase('wh-')
+    const workerCpuMicros = (workersCpu() - cpuBefore) / 1000 / Math.max(1, records.length)
     const recordTimes = records.map(([, at]) => at)
     const deliveryTimes = records.map(([id]) => hooks.delivered.get(id) ?? 0)
     const lastRecord = Math.max(...recordTimes)
@@ -147,6 +153,7 @@ export async function webhookRow (redisUrl: string, load: Load, log: (msg: strin
       pipelineTicketsPerSecond: Math.round(pipelineTps),
       deliveriesPerSecond: Math.round(deliveryRate),
       ratioToPipeline: Math.round(deliveryRate / pipelineTps * 100) / 100,
+      workerCpuMicrosPerTicket: Math.round(workerCpuMicros),
       lagAfterLastRecordSeconds: Math.round((lastDelivery - lastRecord) / 100) / 10,
       maxInFlightHealthy,
       maxInFlightStalling: hooks.maxOpen(),

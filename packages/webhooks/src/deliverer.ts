@@ -58,8 +58,11 @@ export function webhookDeliverer (options: DelivererOptions) {
     throw new DelayedError()
   }
 
-  /** One POST to the endpoint: its status (null: no answer) and error, within the timeout, and how long it took. */
-  const post = async (url: string, d: DeliveryJob, body: string, signingSecret: string[]): Promise<{ status: number | null, error: string | null, retryAfter: number | undefined, seconds: number }> => {
+  /**
+   * One POST to the endpoint: its status (null: no answer) and error, within the timeout, and how
+   * long it took. `answered` is called as soon as the receiver has answered (its headers are here).
+   */
+  const post = async (url: string, d: DeliveryJob, body: string, signingSecret: string[], answered: () => void): Promise<{ status: number | null, error: string | null, retryAfter: number | undefined, seconds: number }> => {
     // The time of this attempt (receivers refuse old timestamps against replays); id and body stay the event's.
     const timestamp = Math.floor(Date.now() / 1000)
     const started = process.hrtime.bigint()
@@ -78,6 +81,7 @@ export function webhookDeliverer (options: DelivererOptions) {
         body,
         signal: AbortSignal.timeout(options.timeoutMs)
       })
+      answered()
       const retryAfter = retryAfterMs(res.headers['retry-after'])
       await drain(res.body)
       return { status: res.statusCode, error: null, retryAfter, seconds: seconds() }
@@ -100,23 +104,32 @@ export function webhookDeliverer (options: DelivererOptions) {
       options.observe('skipped', 0)
       return 'skipped: the event is no longer kept (RECORD_TTL_SECONDS)'
     }
+    const breaker = await state.breaker(d.clientId)
+    if (!breaker.go) return await wait(job, token, Math.max(100, breaker.untilMs - Date.now()))
     // The place is held for the POST alone (it bounds what is open at the receiver), leased for the
-    // timeout and a margin: a worker killed mid-delivery holds it that long at most.
+    // timeout and a margin: a worker killed mid-delivery holds it that long at most. Taken after the
+    // breaker's read, not before: in a busy worker every round trip inside the hold kept places
+    // taken while nothing was open at the receiver, and the cap turned healthy deliveries away.
     if (!await state.acquireSlot(d.clientId, jobId, options.maxInFlight, options.timeoutMs + SLOT_MARGIN_MS)) {
+      if (breaker.probe) await state.returnProbe(d.clientId).catch(() => {})
       return await wait(job, token, 200 + Math.floor(Math.random() * 300))
     }
+    // Given back once, as soon as the receiver has answered (before its body is read).
+    let released: Promise<void> | undefined
+    const release = async (): Promise<void> => { await (released ??= state.releaseSlot(d.clientId, jobId).catch(() => {})) }
     let outcome: Awaited<ReturnType<typeof post>>
     try {
-      const breaker = await state.breaker(d.clientId)
-      if (!breaker.go) return await wait(job, token, Math.max(100, breaker.untilMs - Date.now()))
-      outcome = await post(endpoint.Url, d, body, signingSecrets(endpoint))
-    } finally {
-      await state.releaseSlot(d.clientId, jobId).catch(() => {})
+      outcome = await post(endpoint.Url, d, body, signingSecrets(endpoint), () => { void release() })
+    } catch (err) {
+      await release()
+      throw err
     }
     const { status, error, retryAfter, seconds } = outcome
     const attempt = job.attemptsMade + 1
     const delivered = status !== null && status >= 200 && status < 300
+    // The attempt's writes go beside the place's release (when no answer came, the release itself).
     await Promise.all([
+      release(),
       state.logAttempt(ticket, {
         At: new Date().toISOString(), WebhookId: d.webhookId, Type: d.type, Attempt: attempt, Status: status, Error: error, DurationMs: Math.round(seconds * 1000)
       }).catch(() => {}),

@@ -2,6 +2,9 @@ import type { Cluster, Redis } from 'ioredis'
 import type { DeliveryAttempt, WebhookEventType } from '@request-out/contracts'
 import { acquireLeasedSlot, defineLeasedSlotCommands, releaseLeasedSlot } from '@request-out/redis-connection'
 import { redisKeys, type RedisKeys } from '@request-out/redis-keys'
+import { countOutcomeScript } from './scripts/count-outcome.js'
+import { freezeEventScript } from './scripts/freeze-event.js'
+import { logAttemptScript } from './scripts/log-attempt.js'
 import { rewriteEventsScript } from './scripts/rewrite-events.js'
 
 const LOG_LENGTH = 100
@@ -37,7 +40,7 @@ export class DeliveryState {
 
   constructor (redis: Redis | Cluster, prefix: string, ttlSeconds: number) {
     defineLeasedSlotCommands(redis)
-    rewriteEventsScript.define(redis)
+    for (const script of [rewriteEventsScript, freezeEventScript, logAttemptScript, countOutcomeScript]) script.define(redis)
     this.#redis = redis
     this.#keys = redisKeys(prefix)
     this.#ttlSeconds = ttlSeconds
@@ -49,8 +52,7 @@ export class DeliveryState {
    * delivery still to come.
    */
   async freeze (ticket: string, event: FrozenEvent): Promise<void> {
-    const key = this.#keys.webhookEvents(ticket)
-    await this.#redis.multi().hset(key, event.webhookId, JSON.stringify(event), LAST, event.webhookId).expire(key, this.#ttlSeconds).exec()
+    await freezeEventScript.run(this.#redis, { events: this.#keys.webhookEvents(ticket) }, { webhookId: event.webhookId, event: JSON.stringify(event), last: LAST, ttlSeconds: this.#ttlSeconds })
   }
 
   /** The ticket's newest event (what a re-send sends). */
@@ -83,8 +85,7 @@ export class DeliveryState {
   }
 
   async logAttempt (ticket: string, attempt: DeliveryAttempt): Promise<void> {
-    const key = this.#keys.webhookLog(ticket)
-    await this.#redis.multi().lpush(key, JSON.stringify(attempt)).ltrim(key, 0, LOG_LENGTH - 1).expire(key, this.#ttlSeconds).exec()
+    await logAttemptScript.run(this.#redis, { log: this.#keys.webhookLog(ticket) }, { attempt: JSON.stringify(attempt), length: LOG_LENGTH, ttlSeconds: this.#ttlSeconds })
   }
 
   /** Newest first. */
@@ -105,15 +106,20 @@ export class DeliveryState {
    * The circuit breaker's word on a delivery: `go`, or wait until the time returned. While open,
    * one delivery (the probe) goes when the wait is over; the rest wait for its outcome.
    */
-  async breaker (clientId: string): Promise<{ go: true } | { go: false, untilMs: number }> {
+  async breaker (clientId: string): Promise<{ go: true, probe: boolean } | { go: false, untilMs: number }> {
     const key = this.#keys.webhookBreaker(clientId)
     const [failures, openUntil] = await this.#redis.hmget(key, 'failures', 'openUntil')
-    if (Number(failures ?? 0) < BREAKER_THRESHOLD) return { go: true }
+    if (Number(failures ?? 0) < BREAKER_THRESHOLD) return { go: true, probe: false }
     const until = Number(openUntil ?? 0)
     if (Date.now() < until) return { go: false, untilMs: until }
     // Open and due: one probe, then the circuit stays open for another period unless it succeeds.
     const probe = await this.#redis.set(this.#keys.webhookProbe(clientId), '1', 'PX', BREAKER_OPEN_MS, 'NX')
-    return probe === 'OK' ? { go: true } : { go: false, untilMs: Date.now() + BREAKER_OPEN_MS }
+    return probe === 'OK' ? { go: true, probe: true } : { go: false, untilMs: Date.now() + BREAKER_OPEN_MS }
+  }
+
+  /** Gives back a probe that was not sent (no in-flight place was free): the next delivery probes instead. */
+  async returnProbe (clientId: string): Promise<void> {
+    await this.#redis.del(this.#keys.webhookProbe(clientId))
   }
 
   async succeeded (clientId: string): Promise<void> {
@@ -124,15 +130,16 @@ export class DeliveryState {
   async failed (clientId: string): Promise<void> {
     const key = this.#keys.webhookBreaker(clientId)
     const failures = await this.#redis.hincrby(key, 'failures', 1)
-    if (failures >= BREAKER_THRESHOLD) await this.#redis.hset(key, 'openUntil', String(Date.now() + BREAKER_OPEN_MS))
-    await this.#redis.expire(key, 86_400)
-    await this.#count(clientId, 'failed')
+    await Promise.all([
+      failures >= BREAKER_THRESHOLD ? this.#redis.hset(key, 'openUntil', String(Date.now() + BREAKER_OPEN_MS)) : undefined,
+      this.#redis.expire(key, 86_400),
+      this.#count(clientId, 'failed')
+    ])
   }
 
   async #count (clientId: string, outcome: 'ok' | 'failed'): Promise<void> {
     const hour = Math.floor(Date.now() / 3600_000)
-    const key = this.#keys.webhookStats(clientId, hour)
-    await this.#redis.multi().hincrby(key, outcome, 1).expire(key, 7200).exec()
+    await countOutcomeScript.run(this.#redis, { stats: this.#keys.webhookStats(clientId, hour) }, { outcome, ttlSeconds: 7200 })
   }
 
   /** Deliveries of the last hour or two, by outcome: the operators' page shows the success rate. */

@@ -2,8 +2,9 @@ import t from 'tap'
 import { Webhook } from 'standardwebhooks'
 import { Redis } from 'ioredis'
 import { TEST_REDIS_URL, deleteKeys, uniquePrefix } from '@request-out/test-support'
+import { redisKeys } from '@request-out/redis-keys'
 import {
-  DeliveryFailure, EndpointStore, checkWebhookUrl, deliveryBackoff, isPublicAddress, newSecret, retryAfterMs, retrySchedule, signature,
+  DeliveryFailure, DeliveryState, EndpointStore, checkWebhookUrl, deliveryBackoff, isPublicAddress, newSecret, retryAfterMs, retrySchedule, signature,
   signingSecrets, view, type Endpoint
 } from '../src/index.js'
 
@@ -85,4 +86,42 @@ t.test('defects #25.4: endpoint writes are atomic; two secrets at most; an opera
   t.match((await store.put('c1', 'https://example.com/fixed')).endpoint, { Enabled: true, DisabledReason: null })
   t.same(view(await store.get('c1') as Endpoint).Enabled, true)
   t.notOk('DisabledBy' in view(await store.get('c1') as Endpoint), 'who disabled it is not part of the API\'s view')
+})
+
+t.test('delivery state: frozen events, the attempt log and the outcome counts keep their retention; the endpoint breaker opens after 20 failures, sends one probe when due, takes a probe back, and closes on a success', async (t) => {
+  const redis = new Redis(TEST_REDIS_URL)
+  const prefix = uniquePrefix('delivery-state')
+  t.teardown(async () => { redis.disconnect(); await deleteKeys(prefix) })
+  const keys = redisKeys(prefix)
+  const state = new DeliveryState(redis, prefix, 600)
+
+  await state.freeze('ticket-1', { webhookId: 'msg_a', type: 'ticket.completed', timestamp: 1, body: '{"a":1}' })
+  await state.freeze('ticket-1', { webhookId: 'msg_b', type: 'ticket.failed', timestamp: 2, body: '{"b":2}' })
+  t.match(await state.frozen('ticket-1'), { webhookId: 'msg_b', body: '{"b":2}' }, 'the newest event is the one a re-send sends')
+  t.match(await state.event('ticket-1', 'msg_a'), { webhookId: 'msg_a', body: '{"a":1}' }, 'each event stays as it was frozen')
+  t.ok(await redis.ttl(keys.webhookEvents('ticket-1')) > 590, 'the events expire with the retention')
+
+  for (let i = 1; i <= 101; i++) await state.logAttempt('ticket-1', { At: new Date().toISOString(), WebhookId: 'msg_a', Type: 'ticket.completed', Attempt: i, Status: 500, Error: null, DurationMs: 1 })
+  const attempts = await state.attempts('ticket-1')
+  t.equal(attempts.length, 100, 'the last 100 attempts are kept')
+  t.equal(attempts[0]?.Attempt, 101, 'newest first')
+  t.ok(await redis.ttl(keys.webhookLog('ticket-1')) > 590, 'the log expires with the retention')
+
+  t.same(await state.breaker('c1'), { go: true, probe: false }, 'a new endpoint is closed')
+  for (let i = 0; i < 19; i++) await state.failed('c1')
+  t.same(await state.breaker('c1'), { go: true, probe: false }, '19 failures in a row: still closed')
+  await state.failed('c1')
+  const open = await state.breaker('c1')
+  t.ok(!open.go && open.untilMs > Date.now() + 25_000, 'the 20th opens it for 30 s')
+  // Due: the open period is over.
+  await redis.hset(keys.webhookBreaker('c1'), 'openUntil', String(Date.now() - 1))
+  t.same(await state.breaker('c1'), { go: true, probe: true }, 'one delivery probes')
+  t.match(await state.breaker('c1'), { go: false }, 'the others wait for its outcome')
+  await state.returnProbe('c1')
+  t.same(await state.breaker('c1'), { go: true, probe: true }, 'a probe given back (no in-flight place was free) lets the next delivery probe')
+  await state.succeeded('c1')
+  t.same(await state.breaker('c1'), { go: true, probe: false }, 'a success closes it')
+  t.same(await state.recent('c1'), { ok: 1, failed: 20 }, 'outcomes are counted per hour')
+  const statsTtl = await redis.ttl(keys.webhookStats('c1', Math.floor(Date.now() / 3600_000)))
+  t.ok(statsTtl > 7000 && statsTtl <= 7200, 'and kept two hours')
 })
