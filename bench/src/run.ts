@@ -20,6 +20,7 @@ import { batchRow } from './batch-bench.js'
 import { costTable, type CostRow } from './cost-table.js'
 import { fairnessRow } from './fairness-bench.js'
 import { lightRow, type LightResult } from './light-bench.js'
+import { logLineRow, type LogLineResult } from './log-line-bench.js'
 import { longPollRow } from './long-poll-bench.js'
 import { sseRow, type SseResult } from './sse-bench.js'
 import { benchDatabase, searchAtScale } from './history-bench.js'
@@ -182,6 +183,9 @@ async function main (): Promise<void> {
 
     // ---------- 1b. the cost table: each feature of a POST switched off in turn, against all on
     results.costTable = await costTable(redis.url, auth, SEED, load, log)
+    // The access line's redaction, which the table's access-line row is mostly (a micro-benchmark, in process).
+    results.logLine = await logLineRow()
+    log(`log line: ${JSON.stringify(results.logLine)}`)
 
     // ---------- 2. pipeline: POST to stored record, 2 workers, vs bare BullMQ; then again with history on
     const recordedAt = new Map<string, number>()
@@ -443,6 +447,7 @@ async function main (): Promise<void> {
   const wh = results.webhooks as WebhookBenchResult
   const ct = results.costTable as CostRow[]
   const l = results.light as LightResult
+  const ll = results.logLine as LogLineResult
   const g = results.growth as Record<string, { acceptRps: number, getP50Ms: number, getP99Ms: number }> & { acceptRatio1mTo10k: number, getRatio1mTo10k: number, redisBytesPerStoredTicket: number }
   const w = results.workerMemory as { rssAfter10kMb: number, rssAfter100kMb: number, ratio: number }
   const h = results.pipelineHistory as { offTicketsPerSecond: number, onTicketsPerSecond: number, ratio: number, historyCatchUpSecondsAfterLastRecord: number }
@@ -460,6 +465,7 @@ async function main (): Promise<void> {
     ['intake accept ratio (≥ 0.50)', a.ratio],
     ['intake accept p50 / p99 ms (ceiling; p99 ≤ 2 × ceiling\'s)', `${a.intake.p50Ms} / ${a.intake.p99Ms} (${a.ceiling.p50Ms} / ${a.ceiling.p99Ms}; p99 ratio ${a.p99Ratio})`],
     ...ct.map((r): [string, string] => [`cost table, off: ${r.off}: req/s (to all on), intake CPU µs a ticket (saved); Redis CPU µs a ticket`, `${r.acceptRps} (${r.rpsRatio}), ${r.cpuMicrosPerTicket} (${r.cpuSavedMicros}); Redis ${r.redisCpuMicrosPerTicket}`]),
+    ['an access log line, µs: with the shipped redaction (without; ratio)', `${ll.redactedMicros} (${ll.plainMicros}; ${ll.ratio})`],
     ['batches of 500: tickets/s (bare addBulk)', `${bt.ticketsPerSecond} (${bt.bareAddBulkPerSecond})`],
     ['batches ratio (≥ 0.60)', bt.ratio],
     ['batch of 1,000 answered p50 / p99 ms (p99 ≤ 200)', `${bt.batch1000P50Ms} / ${bt.batch1000P99Ms}`],
@@ -515,7 +521,7 @@ async function main (): Promise<void> {
 }
 
 // `npm run bench -- memory-sweep [NODE_OPTIONS …]` runs the V8 settings sweep instead;
-// `npm run bench -- event-streams`, `-- webhooks`, `-- cost-table` and `-- light` one row alone (while working on it).
+// `npm run bench -- event-streams`, `-- webhooks`, `-- cost-table`, `-- light` and `-- log-line` one row alone (while working on it).
 const [mode, ...variants] = process.argv.slice(2)
 const chosen = mode === 'memory-sweep'
   ? memorySweep(variants.length > 0 ? variants : undefined)
@@ -523,7 +529,9 @@ const chosen = mode === 'memory-sweep'
     ? rowAlone('event streams', async (url) => await sseRow(url, load, log))
     : mode === 'webhooks'
       ? rowAlone('webhooks', async (url) => await webhookRow(url, load, log))
-      : mode === 'cost-table' ? costTableAlone() : mode === 'light' ? lightAlone() : main()
+      : mode === 'cost-table'
+        ? costTableAlone()
+        : mode === 'light' ? lightAlone() : mode === 'log-line' ? logLineRow().then((r) => log(`log line: ${JSON.stringify(r)}`)) : main()
 chosen.then(() => process.exit(0), (err: unknown) => {
   console.error('bench failed:', err)
   process.exit(1)
