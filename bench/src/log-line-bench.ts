@@ -23,9 +23,9 @@ const accessLine = (i: number): Record<string, unknown> => ({
 export async function logLineRow (): Promise<LogLineResult> {
   const sink = { write: (): void => {} }
   const { redact, ...plain } = loggerOptions('info', 'intake')
-  const redacted = Fastify({ logger: { ...loggerOptions('info', 'intake'), stream: sink } })
-  const bare = Fastify({ logger: { ...plain, stream: sink } })
   if (redact === undefined) throw new Error('the shipped logger options redact nothing: this row measures nothing')
+  const redacted = Fastify({ logger: { ...plain, redact, stream: sink } })
+  const bare = Fastify({ logger: { ...plain, stream: sink } })
   const micros = (log: typeof redacted.log): number => {
     const child = log.child({ requestId: 'req-1' })
     const started = process.hrtime.bigint()

@@ -49,11 +49,20 @@ const round = (n: number, digits = 2): number => Math.round(n * 10 ** digits) / 
 // Seconds of POSTs in each pipeline run, ours and the ceilings' (12: the whole bench stays under 12 minutes).
 const PIPELINE_SECONDS = 12
 
+/** The demo client's headers: a token the development intake's directory knows, JSON bodies. */
+function clientHeaders (): Record<string, string> {
+  const token = createSigner({ key: DEVELOPMENT_JWT_SECRET, iss: 'request-out', aud: 'request-out', expiresIn: 3_600_000 })({ sub: CLIENT, role: 'client', jti: randomUUID() })
+  return { authorization: `Bearer ${token}`, 'content-type': 'application/json' }
+}
+
+/** Every app of the bench: its private Redis, its prefix, quiet logs, limits that never bind. */
+const appEnv = (redisUrl: string): Record<string, string> =>
+  ({ REDIS_URL: redisUrl, QUEUE_PREFIX: PREFIX, LOG_LEVEL: 'warn', RATE_LIMIT_MAX: '10000000', MAX_QUEUE_DEPTH: '100000000' })
+
 async function costTableAlone (): Promise<void> {
   const redis = await startPrivateRedis()
   try {
-    const token = createSigner({ key: DEVELOPMENT_JWT_SECRET, iss: 'request-out', aud: 'request-out', expiresIn: 3_600_000 })({ sub: CLIENT, role: 'client', jti: randomUUID() })
-    const rows = await costTable(redis.url, { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, SEED, load, log)
+    const rows = await costTable(redis.url, clientHeaders(), SEED, load, log)
     printTable('cost table: off', rows.map((r): [string, string] => [r.off, `${r.acceptRps} req/s (${r.rpsRatio}), ${r.cpuMicrosPerTicket} µs/ticket, saves ${r.cpuSavedMicros} µs (${r.cpuSavedShare}); Redis ${r.redisCpuMicrosPerTicket} µs/ticket`]))
   } finally {
     await redis.destroy()
@@ -74,13 +83,11 @@ async function rowAlone (name: string, row: (redisUrl: string) => Promise<unknow
 async function lightAlone (): Promise<void> {
   await rowAlone('light', async (url) => {
     const port = await freePort()
-    const env = { REDIS_URL: url, QUEUE_PREFIX: PREFIX, LOG_LEVEL: 'warn', RATE_LIMIT_MAX: '10000000', MAX_QUEUE_DEPTH: '100000000' }
+    const env = appEnv(url)
     const intake = spawnApp('intake', { ...env, PORT: String(port) })
     try {
       await waitFor('intake', async () => (await fetch(`http://127.0.0.1:${port}/health/ready`)).ok, 30_000, 100)
-      const token = createSigner({ key: DEVELOPMENT_JWT_SECRET, iss: 'request-out', aud: 'request-out', expiresIn: 3_600_000 })({ sub: CLIENT, role: 'client', jti: randomUUID() })
-      const auth = { authorization: `Bearer ${token}`, 'content-type': 'application/json' }
-      return await lightRow({ redisUrl: url, prefix: PREFIX, env, intakeUrl: `http://127.0.0.1:${port}/v1/request-out`, auth, clientId: CLIENT, product: SANDBOX, seed: SEED, log })
+      return await lightRow({ redisUrl: url, prefix: PREFIX, env, intakeUrl: `http://127.0.0.1:${port}/v1/request-out`, auth: clientHeaders(), clientId: CLIENT, product: SANDBOX, seed: SEED, log })
     } finally {
       await intake.stop('SIGTERM')
     }
@@ -92,9 +99,8 @@ async function main (): Promise<void> {
   const postgres = await locatePostgres(log)
   const historyDb = await benchDatabase(postgres.url)
   const admin = new Redis(redis.url)
-  const token = createSigner({ key: DEVELOPMENT_JWT_SECRET, iss: 'request-out', aud: 'request-out', expiresIn: 3_600_000 })({ sub: CLIENT, role: 'client', jti: randomUUID() })
-  const auth = { authorization: `Bearer ${token}`, 'content-type': 'application/json' }
-  const env = { REDIS_URL: redis.url, QUEUE_PREFIX: PREFIX, LOG_LEVEL: 'warn', RATE_LIMIT_MAX: '10000000', MAX_QUEUE_DEPTH: '100000000' }
+  const auth = clientHeaders()
+  const env = appEnv(redis.url)
   const results: Record<string, unknown> = {
     machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version },
     date: new Date().toISOString()

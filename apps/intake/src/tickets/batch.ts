@@ -81,7 +81,12 @@ export function ticketBatches (app: FastifyInstance, submit: SubmitTicket, valid
     const running: Array<Promise<void>> = []
     for (let from = 0; from < groups.length; from += BATCH_CHUNK) {
       if (from > 0) await new Promise((resolve) => setImmediate(resolve))
-      for (const indexes of groups.slice(from, from + BATCH_CHUNK)) running.push((async () => { for (const i of indexes) await one(i) })())
+      for (const indexes of groups.slice(from, from + BATCH_CHUNK)) {
+        const entries = (async () => { for (const i of indexes) await one(i) })()
+        // Awaited below, after the chunks still to start: a failure meanwhile is not an unhandled rejection.
+        entries.catch(() => {})
+        running.push(entries)
+      }
     }
     await Promise.all(running)
     return { results, retryAfter, breakerRetryAfter, metrics, rate }
