@@ -471,7 +471,7 @@ async function main (): Promise<void> {
     ['intake accept ratio (≥ 0.50)', a.ratio],
     ['intake accept p50 / p99 ms (ceiling; p99 ≤ 2 × ceiling\'s)', `${a.intake.p50Ms} / ${a.intake.p99Ms} (${a.ceiling.p50Ms} / ${a.ceiling.p99Ms}; p99 ratio ${a.p99Ratio})`],
     ...ct.map((r): [string, string] => [`cost table, off: ${r.off}: req/s (to all on), intake CPU µs a ticket (saved); Redis CPU µs a ticket`, `${r.acceptRps} (${r.rpsRatio}), ${r.cpuMicrosPerTicket} (${r.cpuSavedMicros}); Redis ${r.redisCpuMicrosPerTicket}`]),
-    ['an access log line, µs: with the shipped redaction (without; ratio)', `${ll.redactedMicros} (${ll.plainMicros}; ${ll.ratio})`],
+    ['an access log line, µs: with the shipped redaction (without; ratio) [pino\'s redact; ratio]', `${ll.redactedMicros} (${ll.plainMicros}; ${ll.ratio}) [${ll.pinoRedactMicros}; ${ll.pinoRedactRatio}]`],
     ['batches of 500: tickets/s (bare addBulk)', `${bt.ticketsPerSecond} (${bt.bareAddBulkPerSecond})`],
     ['batches ratio (≥ 0.60)', bt.ratio],
     ['batch of 1,000 answered p50 / p99 ms (p99 ≤ 200)', `${bt.batch1000P50Ms} / ${bt.batch1000P99Ms}`],

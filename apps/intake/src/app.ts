@@ -4,8 +4,7 @@ import { levels, type DestinationStream, type LoggerOptions } from 'pino'
 import type { IntakeConfig } from './config.js'
 import { MAX_CLIENT_ID_LENGTH, MAX_TICKET_ID_LENGTH } from '@request-out/contracts'
 import { requestIdFor } from './request-id.js'
-import { loggerOptions } from '@request-out/runtime'
-import { requestForLog } from './logger.js'
+import { intakeLoggerOptions } from './logger.js'
 import configPlugin from './plugins/config.js'
 import errorHandling, { clientErrorHandler, frameworkErrors } from './plugins/error-handling.js'
 import swaggerPlugin from './plugins/swagger.js'
@@ -37,26 +36,20 @@ import eventRoutes from './routes/v1/events.js'
 import adminRoutes from './routes/admin/index.js'
 
 export interface BuildOptions {
-  /** pino options; defaults to JSON at the configured level. */
-  logger?: LoggerOptions | boolean
+  /** pino options (`intakeLoggerOptions` at the configured level unless given), or `false` for none. */
+  logger?: LoggerOptions | false
   /** Where log lines go (tests capture them here). */
   logStream?: DestinationStream
 }
 
-/** The whole intake as a plugin tree, without listening: tests `inject` into exactly this. */
 /** The intake as built: a Fastify instance whose routes are typed from their TypeBox schemas. */
 export type IntakeApp = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, TypeBoxTypeProvider>
 
+/** The whole intake as a plugin tree, without listening: tests `inject` into exactly this. */
 export async function buildApp (config: IntakeConfig, options: BuildOptions = {}): Promise<IntakeApp> {
-  const logger = options.logger ?? loggerOptions(config.env.LOG_LEVEL, 'intake')
+  const logger = options.logger ?? intakeLoggerOptions(config.env.LOG_LEVEL)
   const app = Fastify({
-    logger: logger === false
-      ? false
-      : {
-          ...(logger === true ? {} : logger),
-          serializers: { req: requestForLog as (req: unknown) => Record<string, unknown> },
-          ...(options.logStream === undefined ? {} : { stream: options.logStream })
-        },
+    logger: logger === false ? false : { ...logger, ...(options.logStream === undefined ? {} : { stream: options.logStream }) },
     genReqId: requestIdFor,
     // `requestId` is the field name the workers use too, so one search finds a ticket everywhere.
     // One access line per request (the onResponse hook below) instead of Fastify's two.

@@ -1,10 +1,20 @@
-import type { FastifyRequest } from 'fastify'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { LoggerOptions } from 'pino'
+import { loggerOptions } from '@request-out/runtime'
+
+/**
+ * The intake's pino options: every process's, with the request and the reply as a line shows them.
+ * Fastify's own `req` and `res` serializers are replaced, so the redaction applies to all three.
+ */
+export function intakeLoggerOptions (level: string): LoggerOptions {
+  return loggerOptions(level, 'intake', { req: requestForLog, res: replyForLog })
+}
 
 /**
  * The request as a log line shows it. The query string's values are replaced: a client may put a
  * token (`?access_token=`) or personal data there, and the URL would carry it into every log store.
  */
-export function requestForLog (request: FastifyRequest): Record<string, unknown> {
+function requestForLog (request: FastifyRequest): Record<string, unknown> {
   return {
     method: request.method,
     url: urlWithoutQueryValues(request.url),
@@ -12,6 +22,11 @@ export function requestForLog (request: FastifyRequest): Record<string, unknown>
     remoteAddress: request.ip,
     remotePort: request.socket?.remotePort
   }
+}
+
+/** What Fastify's own `res` serializer shows. */
+function replyForLog (reply: Pick<FastifyReply, 'statusCode'>): Record<string, unknown> {
+  return { statusCode: reply.statusCode }
 }
 
 function urlWithoutQueryValues (url: string): string {

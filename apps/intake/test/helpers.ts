@@ -8,7 +8,7 @@ import type { UserRecord } from '@request-out/contracts'
 import { TEST_REDIS_URL, deleteKeys, uniquePrefix, waitFor } from '@request-out/test-support'
 import { waitForRedis } from '@request-out/redis-connection'
 import { buildApp } from '../src/app.js'
-import { loggerOptions } from '@request-out/runtime'
+import { intakeLoggerOptions } from '../src/logger.js'
 import { loadIntakeConfig, type IntakeConfig } from '../src/config.js'
 import { DEVELOPMENT_JWT_SECRET } from '../src/public-secrets.js'
 import { DEMO_USERS } from '../src/user-directory.js'
@@ -61,7 +61,8 @@ export function writeUsersFile (t: Teardown, users: UserRecord[] = TEST_USERS): 
  * In login mode without an AUTH_USERS_FILE of the test's own, the users are TEST_USERS.
  */
 export async function startIntake (
-  t: Teardown, env: Record<string, string> = {}, prefix = uniquePrefix('intake'), options: { logLines?: Array<Record<string, unknown>> } = {}
+  t: Teardown, env: Record<string, string> = {}, prefix = uniquePrefix('intake'),
+  options: { logLines?: Array<Record<string, unknown>>, beforeReady?: (app: TestApp['app']) => void } = {}
 ): Promise<TestApp> {
   const users = env.JWT_PUBLIC_KEY === undefined && env.AUTH_USERS_FILE === undefined ? { AUTH_USERS_FILE: writeUsersFile(t) } : {}
   const config = loadIntakeConfig({ REDIS_URL: TEST_REDIS_URL, QUEUE_PREFIX: prefix, NODE_ENV: 'test', LOG_LEVEL: 'silent', ...users, ...env })
@@ -70,9 +71,10 @@ export async function startIntake (
   const app = await buildApp(config, lines === undefined
     ? { logger: false }
     : {
-        logger: loggerOptions(env.LOG_LEVEL ?? 'info', 'intake'),
+        logger: intakeLoggerOptions(env.LOG_LEVEL ?? 'info'),
         logStream: { write: (line: string) => { lines.push(JSON.parse(line) as Record<string, unknown>) } }
       })
+  options.beforeReady?.(app)
   await app.ready()
   await waitForRedis(app.redis.producer, 5000)
   await waitFor('the revocation list to be read', () => app.revocations.loaded, 5000)

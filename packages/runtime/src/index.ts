@@ -1,4 +1,5 @@
-export { loggerOptions } from './logger.js'
+export { LOG_CENSOR, loggerOptions } from './logger.js'
+export type { LogSerializer } from './log-redaction.js'
 export { LogRedactPaths, scrubText } from './personal-data.js'
 export { QUEUE_STATES, type QueueCounts } from './queue-placement.js'
 export { stopGracefully } from './graceful-stop.js'

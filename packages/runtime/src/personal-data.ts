@@ -8,6 +8,7 @@ export const LogRedactPaths = [
   'req.headers.cookie',
   'res.headers["set-cookie"]',
   'headers.authorization',
+  'headers.cookie',
   'Authorization',
   'authorization',
   'Password',
