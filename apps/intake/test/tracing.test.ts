@@ -172,7 +172,10 @@ t.test('one ticket, one trace: POST → enqueue → each try → product → ups
     // in the other worker process, whose exporter sends it in a batch of its own.
     const recordWrite = all.find((s) => s.name === 'record write')
     const deliveryChained = recordWrite !== undefined && deliveries.some((d) => isUnder(d, recordWrite))
-    return ticketProcesses.length >= 2 && intakeRedis && deliveryChained ? all : undefined
+    if (ticketProcesses.length >= 2 && intakeRedis && deliveryChained) return all
+    // What is still missing, for the timeout's message.
+    throw new Error(`${ticketProcesses.length} of 2 tries' spans, intake Redis spans ${intakeRedis ? 'in' : 'missing'}, ` +
+      `record write ${recordWrite === undefined ? 'missing' : 'in'}, ${deliveries.length} deliveries (${deliveryChained ? '' : 'not '}under it); ${all.length} spans in the trace`)
   }, 15_000)
   t.equal(post.parentSpanId, '', 'the POST span starts the trace')
   t.equal(post.service, 'request-out-intake')
