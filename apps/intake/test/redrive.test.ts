@@ -105,6 +105,7 @@ t.test('after an outage: a dry run counts the failed tickets and queues nothing;
   t.equal(started.statusCode, 202)
   const { RedriveId } = started.json().Data as { RedriveId: string }
   t.match(started.json().Data, { RedriveId: String, DryRun: false, Selected: 200 })
+  t.match(RedriveId, /^[0-9a-f]{24}$/, 'an id that is never read as a command-line option (no leading "-")')
   const done = await waitFor('the redrive to be done', async () => {
     const p = (await api('GET', `/v1/admin/redrives/${RedriveId}`, admin)).json().Data as Record<string, unknown>
     return p.State === 'done' ? p : undefined

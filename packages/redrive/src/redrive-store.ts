@@ -65,7 +65,9 @@ export class RedriveStore {
    * runners (after its audit entry), `discard()` forgets it. Undefined id when nothing matched.
    */
   async select (filter: RedriveFilter, by: string): Promise<RedriveSelection & { id: string | undefined }> {
-    const id = randomBytes(12).toString('base64url')
+    // Hex, not base64url: an id is typed and pasted as a command-line argument (`request-out redrive
+    // status ID`), and one in 64 base64url ids began with '-', which the CLI read as an option.
+    const id = randomBytes(12).toString('hex')
     const list = this.#keys.redriveTickets(id)
     const inputs = this.#keys.redriveInputs(id)
     const sample: RedriveSample[] = []
