@@ -18,6 +18,7 @@ const USAGE: Record<string, string> = {
 }
 const HELP = `Usage:\n${Object.values(USAGE).map((u) => `  ${u}`).join('\n')}
 
+An ID that begins with "-" goes after "--": request-out status -- -my-ticket.
 Environment: REQUEST_OUT_URL (default http://127.0.0.1:3000), and REQUEST_OUT_TOKEN or
 REQUEST_OUT_USERNAME + REQUEST_OUT_PASSWORD.
 Prints the API's JSON. Exit codes: 0 a record; 2 accepted or still in process; 3 refused or failed
