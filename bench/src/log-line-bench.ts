@@ -4,7 +4,7 @@
 // process, through Fastify's pino as the apps build it. Not a load: a micro-benchmark of one call.
 import Fastify, { type FastifyBaseLogger } from 'fastify'
 import pino from 'pino'
-import { LOG_CENSOR, LogRedactPaths, type LogSerializer, loggerOptions } from '@request-out/runtime'
+import { LogRedactPaths, REDACTED, type LogSerializer, loggerOptions } from '@request-out/runtime'
 
 export interface LogLineResult { redactedMicros: number, plainMicros: number, ratio: number, pinoRedactMicros: number, pinoRedactRatio: number }
 
@@ -38,7 +38,7 @@ export async function logLineRow (): Promise<LogLineResult> {
   const apps = [
     Fastify({ logger: { ...shipped, stream: sink } }),
     Fastify({ logger: { ...plain, serializers, stream: sink } }),
-    Fastify({ logger: { ...plain, serializers, redact: { paths: [...LogRedactPaths], censor: LOG_CENSOR }, stream: sink } })
+    Fastify({ logger: { ...plain, serializers, redact: { paths: [...LogRedactPaths], censor: REDACTED }, stream: sink } })
   ]
   const micros = (log: FastifyBaseLogger): number => {
     const child = log.child({ requestId: 'req-1' })

@@ -1,6 +1,6 @@
-export { LOG_CENSOR, loggerOptions } from './logger.js'
+export { loggerOptions } from './logger.js'
 export type { LogSerializer } from './log-redaction.js'
-export { LogRedactPaths, scrubText } from './personal-data.js'
+export { LogRedactPaths, REDACTED, scrubText } from './personal-data.js'
 export { QUEUE_STATES, type QueueCounts } from './queue-placement.js'
 export { stopGracefully } from './graceful-stop.js'
 export { DEVELOPMENT_FINGERPRINT_KEY, DEVELOPMENT_JWT_SECRET } from './development.js'

@@ -1,9 +1,7 @@
 import pino, { type LoggerOptions } from 'pino'
 import { traceLogFields } from '@request-out/tracing'
 import { type LogSerializer, redactingLogOptions } from './log-redaction.js'
-import { LogRedactPaths } from './personal-data.js'
-
-export const LOG_CENSOR = '[redacted]'
+import { LogRedactPaths, REDACTED } from './personal-data.js'
 
 /**
  * pino options of every process: JSON at `level`, credentials and personal data redacted (also in
@@ -20,7 +18,7 @@ export function loggerOptions (level: string, service: string, serializers: Reco
     level,
     base: { service, pid: process.pid },
     mixin: traceLogFields,
-    ...redactingLogOptions(LogRedactPaths, LOG_CENSOR, { err: pino.stdSerializers.err, ...serializers }),
+    ...redactingLogOptions(LogRedactPaths, REDACTED, { err: pino.stdSerializers.err, ...serializers }),
     ...(pretty ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'hostname' } } } : {})
   }
 }

@@ -1,3 +1,6 @@
+/** What stands in a log line or a scrubbed text for a value taken out. */
+export const REDACTED = '[redacted]'
+
 /**
  * pino `redact` paths used by every process: credentials and personal data never reach a log line.
  * A ticket's whole `Data` is redacted (whatever a product's input holds), and so are `NIK` and
@@ -44,7 +47,7 @@ const LONG_DIGIT_RUN = /\d(?:[ .-]?\d){15,}/g
 export function scrubText (text: string, secrets: Iterable<string> = []): string {
   let out = text
   for (const secret of secrets) {
-    if (secret.length >= 4) out = out.split(secret).join('[redacted]')
+    if (secret.length >= 4) out = out.split(secret).join(REDACTED)
   }
-  return out.replace(LONG_DIGIT_RUN, '[redacted]')
+  return out.replace(LONG_DIGIT_RUN, REDACTED)
 }

@@ -1,7 +1,8 @@
 import { isDeepStrictEqual } from 'node:util'
 import t from 'tap'
 import pino, { type LoggerOptions } from 'pino'
-import { LOG_CENSOR, LogRedactPaths, loggerOptions } from '../src/index.js'
+import { LogRedactPaths, REDACTED, loggerOptions } from '../src/index.js'
+import { redactingLogOptions } from '../src/log-redaction.js'
 
 /** A logger writing parsed lines into an array, its time and pid left out. */
 function capture (options: LoggerOptions): { log: pino.Logger, lines: Array<Record<string, unknown>> } {
@@ -20,7 +21,7 @@ const serializers = {
 }
 const ours = (): ReturnType<typeof capture> => capture(loggerOptions('trace', 'test', serializers))
 const pinos = (): ReturnType<typeof capture> => capture({
-  base: { service: 'test', pid: process.pid }, serializers, redact: { paths: [...LogRedactPaths], censor: LOG_CENSOR }
+  base: { service: 'test', pid: process.pid }, serializers, redact: { paths: [...LogRedactPaths], censor: REDACTED }
 })
 
 /** A small deterministic generator (mulberry32): the same objects in every run. */
@@ -63,7 +64,7 @@ t.test('every line comes out as pino\'s own redaction makes it, and the logged o
     if (!isDeepStrictEqual(logged, before)) t.fail(`line ${i}: the logged object was changed`)
     // pino's own redaction, second: it censors some values in the caller's object itself.
     b.log.info(logged, 'line')
-    if (JSON.stringify(a.lines[i]).includes(LOG_CENSOR)) censored++
+    if (JSON.stringify(a.lines[i]).includes(REDACTED)) censored++
   }
   const differ = a.lines.findIndex((line, i) => !isDeepStrictEqual(line, b.lines[i]))
   t.equal(differ, -1, differ < 0 ? 'the same 3,000 lines' : `line ${differ}: ${JSON.stringify(a.lines[differ])} against ${JSON.stringify(b.lines[differ])}`)
@@ -81,14 +82,14 @@ t.test('bindings and serialized values are redacted too, the same as pino does',
   }
   t.same(a.lines, b.lines)
   t.match(a.lines[0], {
-    job: { Data: LOG_CENSOR },
-    token: LOG_CENSOR,
-    req: { method: 'POST', headers: { authorization: LOG_CENSOR, cookie: LOG_CENSOR, accept: 'json' } },
-    err: { message: 'upstream refused', NIK: LOG_CENSOR, detail: { Image: LOG_CENSOR } },
-    res: { headers: { 'set-cookie': LOG_CENSOR } }
+    job: { Data: REDACTED },
+    token: REDACTED,
+    req: { method: 'POST', headers: { authorization: REDACTED, cookie: REDACTED, accept: 'json' } },
+    err: { message: 'upstream refused', NIK: REDACTED, detail: { Image: REDACTED } },
+    res: { headers: { 'set-cookie': REDACTED } }
   })
   t.notOk('body' in (a.lines[0]?.req as object), 'the serializer\'s output is what is shown')
-  t.match(a.lines[1], { msg: 'upstream refused', err: { NIK: LOG_CENSOR } })
+  t.match(a.lines[1], { msg: 'upstream refused', err: { NIK: REDACTED } })
   t.equal(error.NIK, '3171015708450002', 'the error itself keeps its fields')
 })
 
@@ -98,10 +99,9 @@ t.test('a censored copy keeps its prototype, and binary values and cycles are le
   const cyclic: Record<string, unknown> = { name: 'loop' }
   cyclic.self = cyclic
   log.info({ holder: new Shown('1234', 'yes'), bytes: Buffer.from('NIK'), cyclic })
-  t.match(lines[0], { holder: { kept: 'yes', NIK: LOG_CENSOR }, bytes: { type: 'Buffer' }, cyclic: { name: 'loop', self: '[Circular]' } })
+  t.match(lines[0], { holder: { kept: 'yes', NIK: REDACTED }, bytes: { type: 'Buffer' }, cyclic: { name: 'loop', self: '[Circular]' } })
 })
 
 t.test('a path the redaction cannot keep is refused when the logger is built', async (t) => {
-  const { redactingLogOptions } = await import('../src/log-redaction.js')
-  t.throws(() => redactingLogOptions(['headers.*'], LOG_CENSOR, {}), /must end in a key/)
+  t.throws(() => redactingLogOptions(['headers.*'], REDACTED, {}), /must end in a key/)
 })
