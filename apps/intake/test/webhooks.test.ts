@@ -3,13 +3,16 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import { Webhook } from 'standardwebhooks'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { Redis } from 'ioredis'
+import { redisKeys } from '@request-out/redis-keys'
 import { TEST_REDIS_URL, freePort, spawnWorker, uniquePrefix, waitFor, type AppProcess } from '@request-out/test-support'
 import { SEED_TICKET, getTicket, postTicket, rateLimitWithin, startIntake, tokenFor } from './helpers.js'
 
 interface Received { headers: IncomingHttpHeaders, body: string, at: number }
-type Mode = 'ok' | 'fail' | 'gone' | 'slow' | 'hold'
+type Mode = 'ok' | 'fail' | 'gone' | 'slow' | 'hold' | 'paced'
 
-/** A real receiver on loopback: records every delivery and the most it held open at once; answers as `mode` says ('hold': never). */
+/** A real receiver on loopback: records every delivery and the most it held open at once; answers as `mode` says ('hold': never; 'paced': after 40 ms). */
 async function receiver (t: Test, port?: number): Promise<{ url: string, port: number, got: Received[], mode: { value: Mode }, maxOpen: () => number, close: () => Promise<void>, reopen: () => Promise<void> }> {
   const got: Received[] = []
   const mode = { value: 'ok' as Mode }
@@ -31,6 +34,7 @@ async function receiver (t: Test, port?: number): Promise<{ url: string, port: n
           else res.writeHead(204).end()
         }
         if (mode.value === 'slow') setTimeout(() => { mode.value = 'ok'; answer() }, 3000)
+        else if (mode.value === 'paced') setTimeout(answer, 40)
         else if (mode.value !== 'hold') answer()
       })
     })
@@ -235,4 +239,33 @@ t.test('an endpoint that never answers holds WEBHOOK_MAX_IN_FLIGHT deliveries at
   t.same(new Set(healthy.got.map((r) => (JSON.parse(r.body) as { data: { TicketId: string } }).data.TicketId)).size, 10)
   // Ends the held requests, so the workers stop without waiting them out.
   await stalling.close()
+})
+
+t.test('an endpoint at its cap: deliveries wait in the worker for a place given back, not in the queue, and the cap holds', async (t) => {
+  const hook = await receiver(t)
+  hook.mode.value = 'paced'
+  const prefix = uniquePrefix('hooks')
+  const { app } = await startIntake(t, ENV, prefix)
+  // Two places, 40 ms each: 50 deliveries a second at most, and the tickets come at about 60.
+  const worker = await spawnWorker({ REDIS_URL: TEST_REDIS_URL, QUEUE_PREFIX: prefix, ...ENV, WEBHOOK_MAX_IN_FLIGHT: '2', WEBHOOK_CONCURRENCY: '20' })
+  t.teardown(async () => { await worker.stop() })
+  t.equal((await register(app, hook.url)).statusCode, 201)
+  const tickets = Array.from({ length: 80 }, (_, i) => `paced-${i}`)
+  for (const id of tickets) {
+    t.equal((await postTicket(app, client, { ...SEED_TICKET, TicketId: id })).statusCode, 202)
+    await sleep(16)
+  }
+  const delivered = (): Set<string> => new Set(hook.got.map((r) => (JSON.parse(r.body) as { data: { TicketId: string } }).data.TicketId))
+  await waitFor('every delivery', () => tickets.every((id) => delivered().has(id)), 30_000, 50)
+  t.equal(hook.got.length, tickets.length, 'each delivered once')
+  t.ok(hook.maxOpen() <= 2, `at most two open at the receiver (${hook.maxOpen()})`)
+  // A delivery sent back to the queue is a BullMQ 'delayed' event of the webhook queue (no attempt
+  // failed here, so no retry is one). Sent back on every full cap, there were more of them than
+  // deliveries; waiting in the worker, only those before any place came back go.
+  const { name, prefix: queuePrefix } = redisKeys(prefix).webhookQueue
+  const redis = new Redis(TEST_REDIS_URL)
+  t.teardown(() => { redis.disconnect() })
+  const events = await redis.xrange(`${queuePrefix}:${name}:events`, '-', '+')
+  const delayed = events.filter(([, fields]) => fields[1] === 'delayed').length
+  t.ok(delayed < tickets.length / 4, `${delayed} of ${tickets.length} deliveries went back to the queue to wait`)
 })

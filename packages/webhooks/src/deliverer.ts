@@ -4,6 +4,7 @@ import { guardedConnector, guardedLookup } from './address-policy.js'
 import type { DeliveryState } from './delivery-state.js'
 import { signingSecrets, type EndpointStore } from './endpoint-store.js'
 import { signature } from './signing.js'
+import { SlotTurns } from './slot-turns.js'
 import { DeliveryFailure, retryAfterMs, type DeliveryJob } from './webhook-queue.js'
 import { ticketKey } from '@request-out/redis-keys'
 
@@ -11,6 +12,10 @@ import { ticketKey } from '@request-out/redis-keys'
 const BODY_CAP = 1024
 /** An in-flight place's lease beyond the timeout: the connect, the answer's first KB and the release. */
 const SLOT_MARGIN_MS = 5000
+/** How long a delivery waits in the worker for one of its endpoint's places before going back to the queue. */
+const PLACE_WAIT_MS = 1000
+/** How often the first waiting delivery tries again (places given back by other workers). */
+const PLACE_POLL_MS = 20
 
 interface DelivererLog {
   info: (obj: object, msg: string) => void
@@ -43,10 +48,12 @@ async function drain (body: AsyncIterable<Buffer> & { destroy: () => void }): Pr
  * guarded lookup allowed, no redirects followed, within the timeout. 2xx ends it; 410 ends it and
  * disables the endpoint; anything else is retried on the schedule (or after Retry-After). Each
  * endpoint has a bound on deliveries in flight and a circuit breaker: over either, the delivery
- * waits (not an attempt). Every attempt is logged on its ticket.
+ * waits (not an attempt): for a place, in this worker first (SlotTurns), then in the queue. Every
+ * attempt is logged on its ticket.
  */
 export function webhookDeliverer (options: DelivererOptions) {
   const { endpoints, state, log } = options
+  const turns = new SlotTurns({ waitMs: PLACE_WAIT_MS, pollMs: PLACE_POLL_MS })
   const agent = new Agent({
     connect: guardedConnector(buildConnector({ lookup: guardedLookup(options.allowPrivate), timeout: options.timeoutMs }), options.allowPrivate),
     headersTimeout: options.timeoutMs,
@@ -90,6 +97,20 @@ export function webhookDeliverer (options: DelivererOptions) {
     }
   }
 
+  /** One of the endpoint's places: at once, or after waiting here for a turn (within PLACE_WAIT_MS). */
+  const place = async (clientId: string, jobId: string): Promise<boolean> => {
+    const acquire = async (): Promise<boolean> => await state.acquireSlot(clientId, jobId, options.maxInFlight, options.timeoutMs + SLOT_MARGIN_MS)
+    if (await acquire()) return true
+    const startedAt = Date.now()
+    for (let again = false; await turns.turn(clientId, startedAt, again); again = true) {
+      if (await acquire()) {
+        turns.next(clientId)
+        return true
+      }
+    }
+    return false
+  }
+
   const deliver = async (job: Job<DeliveryJob>, token?: string): Promise<string> => {
     const d = job.data
     const ticket = ticketKey(d.clientId, d.ticketId)
@@ -110,13 +131,15 @@ export function webhookDeliverer (options: DelivererOptions) {
     // timeout and a margin: a worker killed mid-delivery holds it that long at most. Taken after the
     // breaker's read, not before: in a busy worker every round trip inside the hold kept places
     // taken while nothing was open at the receiver, and the cap turned healthy deliveries away.
-    if (!await state.acquireSlot(d.clientId, jobId, options.maxInFlight, options.timeoutMs + SLOT_MARGIN_MS)) {
+    if (!await place(d.clientId, jobId)) {
       if (breaker.probe) await state.returnProbe(d.clientId).catch(() => {})
       return await wait(job, token, 200 + Math.floor(Math.random() * 300))
     }
     // Given back once, as soon as the receiver has answered (before its body is read).
     let released: Promise<void> | undefined
-    const release = async (): Promise<void> => { await (released ??= state.releaseSlot(d.clientId, jobId).catch(() => {})) }
+    const release = async (): Promise<void> => {
+      await (released ??= state.releaseSlot(d.clientId, jobId).catch(() => {}).finally(() => { turns.given(d.clientId) }))
+    }
     let outcome: Awaited<ReturnType<typeof post>>
     try {
       outcome = await post(endpoint.Url, d, body, signingSecrets(endpoint), () => { void release() })
