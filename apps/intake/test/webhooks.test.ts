@@ -268,4 +268,9 @@ t.test('an endpoint at its cap: deliveries wait in the worker for a place given 
   const events = await redis.xrange(`${queuePrefix}:${name}:events`, '-', '+')
   const delayed = events.filter(([, fields]) => fields[1] === 'delayed').length
   t.ok(delayed < tickets.length / 4, `${delayed} of ${tickets.length} deliveries went back to the queue to wait`)
+  // The worker counts both ends of a wait, so an operator sees a cap that binds.
+  const metrics = await (await fetch(`http://127.0.0.1:${worker.healthPort}/metrics`)).text()
+  const waits = (outcome: string): number => Number(new RegExp(`request_out_webhook_place_waits_total\\{outcome="${outcome}"\\} (\\d+)`).exec(metrics)?.[1] ?? 0)
+  t.ok(waits('placed') > 0, `${waits('placed')} deliveries waited in the worker and got a place`)
+  t.equal(waits('requeued'), delayed, 'every one that went back to the queue is counted')
 })

@@ -50,6 +50,7 @@ export class WebhookService {
       maxInFlight: env.WEBHOOK_MAX_IN_FLIGHT,
       allowPrivate: env.WEBHOOK_ALLOW_PRIVATE_NETWORKS,
       log,
+      placeWaited: (outcome) => metrics.webhookPlaceWaits.inc({ outcome }),
       observe: (outcome, seconds) => {
         metrics.webhookDeliveries.inc({ outcome })
         if (outcome !== 'skipped') metrics.webhookDuration.observe(seconds)

@@ -96,6 +96,12 @@ export function createWorkerMetrics () {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers: [registry]
     }),
+    webhookPlaceWaits: new Counter({
+      name: 'request_out_webhook_place_waits_total',
+      help: 'Webhook deliveries that found their endpoint\'s in-flight places (WEBHOOK_MAX_IN_FLIGHT) taken, by how the wait ended: placed (a place came while it waited in its worker) or requeued (back to the queue)',
+      labelNames: ['outcome'] as const,
+      registers: [registry]
+    }),
     webhookEndpointsDisabled: new Counter({
       name: 'request_out_webhook_endpoints_disabled_total',
       help: 'Webhook endpoints disabled because their receiver answered 410 Gone',

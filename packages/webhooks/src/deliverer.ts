@@ -31,6 +31,8 @@ export interface DelivererOptions {
   log: DelivererLog
   /** Told of every attempt: its outcome (`delivered`, `failed`, `gone`, `refused`, `skipped`) and duration. */
   observe: (outcome: string, seconds: number) => void
+  /** Told of every delivery that found its endpoint's places taken: whether a place came while it waited here, or it goes back to the queue. */
+  placeWaited: (outcome: 'placed' | 'requeued') => void
 }
 
 /** Reads at most BODY_CAP bytes of the answer, then lets the rest go. */
@@ -105,9 +107,11 @@ export function webhookDeliverer (options: DelivererOptions) {
     for (let again = false; await turns.turn(clientId, startedAt, again); again = true) {
       if (await acquire()) {
         turns.next(clientId)
+        options.placeWaited('placed')
         return true
       }
     }
+    options.placeWaited('requeued')
     return false
   }
 
