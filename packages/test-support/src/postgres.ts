@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
 import pg from 'pg'
 import { embeddedPostgresBin, startPrivatePostgres, systemPostgresBin, type PrivatePostgres } from '@request-out/local-services'
 
@@ -31,6 +32,14 @@ export async function createTestDatabase (serverUrl = TEST_DATABASE_URL): Promis
       const c = new pg.Client({ connectionString: serverUrl })
       await c.connect()
       try {
+        // pg's Pool.end() resolves before its clients' sockets have closed: FORCE would terminate
+        // a backend whose client is still ending, and that client's "terminating connection"
+        // error is thrown where nobody listens. Wait for them (a second at most), then force.
+        for (let i = 0; i < 50; i++) {
+          const { rows } = await c.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1', [name])
+          if (rows[0]?.n === 0) break
+          await sleep(20)
+        }
         await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
       } finally {
         await c.end()
