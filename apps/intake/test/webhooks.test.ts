@@ -274,3 +274,34 @@ t.test('an endpoint at its cap: deliveries wait in the worker for a place given 
   t.ok(waits('placed') > 0, `${waits('placed')} deliveries waited in the worker and got a place`)
   t.equal(waits('requeued'), delayed, 'every one that went back to the queue is counted')
 })
+
+t.test('a worker SIGKILLed while deliveries wait in it for places: every delivery is still made, the cap held', async (t) => {
+  const hook = await receiver(t)
+  hook.mode.value = 'paced'
+  const prefix = uniquePrefix('hooks')
+  const { app } = await startIntake(t, ENV, prefix)
+  // A short timeout: the places the killed worker held are leased for it plus 5 s.
+  const workerEnv = { REDIS_URL: TEST_REDIS_URL, QUEUE_PREFIX: prefix, ...ENV, WEBHOOK_MAX_IN_FLIGHT: '2', WEBHOOK_CONCURRENCY: '20', WEBHOOK_TIMEOUT_MS: '1000', WORKER_LOCK_DURATION_MS: '2000', WORKER_STALLED_INTERVAL_MS: '1000' }
+  const doomed = await spawnWorker(workerEnv)
+  const survivor = await spawnWorker(workerEnv)
+  t.teardown(async () => { await Promise.all([doomed.stop(), survivor.stop()]) })
+  t.equal((await register(app, hook.url)).statusCode, 201)
+  const tickets = Array.from({ length: 60 }, (_, i) => `killed-wait-${i}`)
+  for (const id of tickets) {
+    t.equal((await postTicket(app, client, { ...SEED_TICKET, TicketId: id })).statusCode, 202)
+    await sleep(10)
+  }
+  await waitFor('a third delivered, the rest queued or waiting', () => hook.got.length >= 20, 15_000, 10)
+  await doomed.stop('SIGKILL')
+  const delivered = (): Set<string> => new Set(hook.got.map((r) => (JSON.parse(r.body) as { data: { TicketId: string } }).data.TicketId))
+  await waitFor('every delivery', () => tickets.every((id) => delivered().has(id)), 45_000, 50)
+  t.ok(hook.maxOpen() <= 2, `at most two open at the receiver (${hook.maxOpen()})`)
+  // A delivery the dead worker had sent but not yet marked done comes again, with the same webhook-id.
+  const ids = new Map<string, Set<string>>()
+  for (const r of hook.got) {
+    const id = (JSON.parse(r.body) as { data: { TicketId: string } }).data.TicketId
+    ids.set(id, (ids.get(id) ?? new Set()).add(String(r.headers['webhook-id'])))
+  }
+  t.ok([...ids.values()].every((s) => s.size === 1), 'one webhook-id a ticket')
+  t.ok(hook.got.length - tickets.length <= 20, `${hook.got.length - tickets.length} sent twice: at most the dead worker's WEBHOOK_CONCURRENCY`)
+})
