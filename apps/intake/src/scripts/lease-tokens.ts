@@ -2,8 +2,7 @@ import { redisScript } from '@request-out/redis-connection'
 
 /**
  * Takes up to `want` tokens from a client's rate-limit window without passing the limit; what is
- * not granted is not counted. One script: one round trip, and atomic (no multi(), which the
- * producer's auto-pipelining does not mix well with).
+ * not granted is not counted. One script: one round trip, and atomic.
  *
  * KEYS: counter (the window's).
  * ARGV: want, max, ttlMs.

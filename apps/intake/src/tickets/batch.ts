@@ -73,10 +73,9 @@ export function ticketBatches (app: FastifyInstance, submit: SubmitTicket, valid
       results[i] = { TicketId, ...batchResult(answered) }
     }
     // Each TicketId's entries in order; different TicketIds at once, started a chunk a turn of the
-    // event loop: each chunk's Redis commands leave in a write of their own (ioredis sends its
-    // auto-pipeline on setImmediate) while the next chunk is validated, so Redis and the intake work
-    // side by side. Started all in one turn, the intake checked all 500, then idled while Redis ran
-    // 500 claims, then 500 adds.
+    // event loop: each chunk's Redis commands leave while the next chunk is validated, so Redis and
+    // the intake work side by side. Started all in one turn, the intake checked all 500, then idled
+    // while Redis ran 500 claims, then 500 adds.
     const groups = [...byTicketId.values()]
     const running: Array<Promise<void>> = []
     for (let from = 0; from < groups.length; from += BATCH_CHUNK) {
