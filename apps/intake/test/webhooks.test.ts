@@ -66,6 +66,9 @@ async function setup (t: Test): Promise<{ app: FastifyInstance, workerEnv: Recor
 const register = async (app: FastifyInstance, url: string) =>
   await app.inject({ method: 'PUT', url: '/v1/webhook', headers: auth, payload: { Url: url } })
 
+/** The TicketId a delivery reports. */
+const ticketIdOf = (r: Received): string => (JSON.parse(r.body) as { data: { TicketId: string } }).data.TicketId
+
 const verify = (secret: string, r: Received): unknown => new Webhook(secret).verify(r.body, {
   'webhook-id': String(r.headers['webhook-id']),
   'webhook-timestamp': String(r.headers['webhook-timestamp']),
@@ -169,8 +172,8 @@ t.test('signed deliveries: verified with standardwebhooks, retried with the same
   const newSecret = (rotated.json() as { Data: { Secret: string } }).Data.Secret
   t.not(newSecret, secret)
   t.equal((await postTicket(app, client, { ...SEED_TICKET, TicketId: 'hook-3' })).statusCode, 202)
-  await waitFor('the delivery after rotation', () => hook.got.some((r) => JSON.parse(r.body).data.TicketId === 'hook-3'), 15_000, 20)
-  const afterRotation = hook.got.find((r) => JSON.parse(r.body).data.TicketId === 'hook-3') as Received
+  await waitFor('the delivery after rotation', () => hook.got.some((r) => ticketIdOf(r) === 'hook-3'), 15_000, 20)
+  const afterRotation = hook.got.find((r) => ticketIdOf(r) === 'hook-3') as Received
   t.equal(String(afterRotation.headers['webhook-signature']).split(' ').length, 2, 'two signatures')
   t.ok(verify(newSecret, afterRotation), 'verifies with the new secret')
   t.ok(verify(secret, afterRotation), 'and with the old one')
@@ -198,18 +201,18 @@ t.test('a receiver down and back, and a worker SIGKILLed mid-delivery: still del
   await waitFor('failed attempts while it is down', async () =>
     ((await app.inject({ method: 'GET', url: '/v1/request-out/down-1/deliveries', headers: auth })).json() as { Data: { Deliveries: unknown[] } }).Data.Deliveries.length >= 2, 15_000, 50)
   await hook.reopen()
-  await waitFor('the delivery once it is back', () => hook.got.some((r) => JSON.parse(r.body).data.TicketId === 'down-1'), 15_000, 20)
-  t.ok(verify(secret, hook.got.find((r) => JSON.parse(r.body).data.TicketId === 'down-1') as Received))
+  await waitFor('the delivery once it is back', () => hook.got.some((r) => ticketIdOf(r) === 'down-1'), 15_000, 20)
+  t.ok(verify(secret, hook.got.find((r) => ticketIdOf(r) === 'down-1') as Received))
 
   // The receiver holds the request; the worker dies with it in flight; another worker delivers it.
   hook.mode.value = 'slow'
   t.equal((await postTicket(app, client, { ...SEED_TICKET, TicketId: 'killed-1' })).statusCode, 202)
-  await waitFor('the delivery in flight', () => hook.got.some((r) => JSON.parse(r.body).data.TicketId === 'killed-1'), 15_000, 20)
+  await waitFor('the delivery in flight', () => hook.got.some((r) => ticketIdOf(r) === 'killed-1'), 15_000, 20)
   await worker.stop('SIGKILL')
   const second = await spawnWorker(workerEnv)
   t.teardown(async () => { await second.stop() })
-  await waitFor('the delivery again', () => hook.got.filter((r) => JSON.parse(r.body).data.TicketId === 'killed-1').length >= 2, 20_000, 50)
-  const both = hook.got.filter((r) => JSON.parse(r.body).data.TicketId === 'killed-1')
+  await waitFor('the delivery again', () => hook.got.filter((r) => ticketIdOf(r) === 'killed-1').length >= 2, 20_000, 50)
+  const both = hook.got.filter((r) => ticketIdOf(r) === 'killed-1')
   t.equal(both[0]?.headers['webhook-id'], both[1]?.headers['webhook-id'], 'the same webhook-id: the receiver can drop the duplicate')
   t.ok(verify(secret, both[1] as Received))
 })
@@ -236,7 +239,7 @@ t.test('an endpoint that never answers holds WEBHOOK_MAX_IN_FLIGHT deliveries at
   // sent more than its three, and ten of the other client's went past them.
   t.equal(stalling.got.length, 3, 'three requests reached the endpoint that never answers: its cap')
   t.equal(stalling.maxOpen(), 3)
-  t.same(new Set(healthy.got.map((r) => (JSON.parse(r.body) as { data: { TicketId: string } }).data.TicketId)).size, 10)
+  t.same(new Set(healthy.got.map(ticketIdOf)).size, 10)
   // Ends the held requests, so the workers stop without waiting them out.
   await stalling.close()
 })
@@ -255,7 +258,7 @@ t.test('an endpoint at its cap: deliveries wait in the worker for a place given 
     t.equal((await postTicket(app, client, { ...SEED_TICKET, TicketId: id })).statusCode, 202)
     await sleep(16)
   }
-  const delivered = (): Set<string> => new Set(hook.got.map((r) => (JSON.parse(r.body) as { data: { TicketId: string } }).data.TicketId))
+  const delivered = (): Set<string> => new Set(hook.got.map(ticketIdOf))
   await waitFor('every delivery', () => tickets.every((id) => delivered().has(id)), 30_000, 50)
   t.equal(hook.got.length, tickets.length, 'each delivered once')
   t.ok(hook.maxOpen() <= 2, `at most two open at the receiver (${hook.maxOpen()})`)
@@ -293,13 +296,13 @@ t.test('a worker SIGKILLed while deliveries wait in it for places: every deliver
   }
   await waitFor('a third delivered, the rest queued or waiting', () => hook.got.length >= 20, 15_000, 10)
   await doomed.stop('SIGKILL')
-  const delivered = (): Set<string> => new Set(hook.got.map((r) => (JSON.parse(r.body) as { data: { TicketId: string } }).data.TicketId))
+  const delivered = (): Set<string> => new Set(hook.got.map(ticketIdOf))
   await waitFor('every delivery', () => tickets.every((id) => delivered().has(id)), 45_000, 50)
   t.ok(hook.maxOpen() <= 2, `at most two open at the receiver (${hook.maxOpen()})`)
   // A delivery the dead worker had sent but not yet marked done comes again, with the same webhook-id.
   const ids = new Map<string, Set<string>>()
   for (const r of hook.got) {
-    const id = (JSON.parse(r.body) as { data: { TicketId: string } }).data.TicketId
+    const id = ticketIdOf(r)
     ids.set(id, (ids.get(id) ?? new Set()).add(String(r.headers['webhook-id'])))
   }
   t.ok([...ids.values()].every((s) => s.size === 1), 'one webhook-id a ticket')
