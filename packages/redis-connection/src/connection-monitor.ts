@@ -15,7 +15,9 @@ export interface ConnectionMonitor {
    * a connection ioredis still calls ready means Redis hangs (stopped, swapping, overloaded): the
    * connection is then treated as down until a PING answers again.
    */
-  refused: (err?: unknown) => void
+  commandFailed: (err: unknown) => void
+  /** Counts a request answered 503 during the outage (the recovery line tells how many). */
+  refused: () => void
   /** True while an outage (dead or hung Redis) is under way. */
   inOutage: () => boolean
   close: () => void
@@ -103,15 +105,15 @@ export function monitorConnection (client: RedisClient, log: MonitorLog, options
 
   return {
     usable: () => client.status === 'ready' && !hung,
-    refused: (err?: unknown) => {
+    commandFailed: (err: unknown) => {
       const message = err instanceof Error ? err.message : undefined
       if (message !== undefined && TIMEOUT.test(message) && client.status === 'ready' && !hung) {
         hung = true
         start('commands time out: Redis is not answering')
         probeHang()
       }
-      refusals++
     },
+    refused: () => { if (outageSince !== undefined) refusals++ },
     inOutage: () => outageSince !== undefined,
     close: () => {
       closed = true

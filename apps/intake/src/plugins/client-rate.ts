@@ -82,7 +82,7 @@ function createClientRate (app: FastifyInstance) {
         } catch (err) {
           // Told to the monitor: a timeout here means Redis hangs, and the rest of this request
           // (which checks isReady()) answers 503 at once instead of waiting out timeout after timeout.
-          app.redis.monitor.refused(err)
+          app.redis.monitor.commandFailed(err)
           app.log.debug({ err }, 'rate limit not counted: Redis unavailable')
           return { allowed: n, remaining: max, resetSeconds }
         }

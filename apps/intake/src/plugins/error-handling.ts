@@ -116,7 +116,7 @@ async function errorHandling (app: FastifyInstance): Promise<void> {
     if (problem.code === 'UNAVAILABLE') {
       // Expected while Redis is away: the connection monitor logs the outage once when it starts and
       // once when it ends, with the count of requests refused; one line per request would flood.
-      request.server.redis?.monitor.refused(error)
+      request.server.redis?.monitor.commandFailed(error)
       request.log.debug({ code: problem.code, reason: error.message }, 'request refused: unavailable')
     } else if (problem.statusCode >= 500) {
       // Logged with its stack; the answer carries only the code and a generic message.

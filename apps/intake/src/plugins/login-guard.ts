@@ -68,7 +68,7 @@ function createLoginGuard (app: FastifyInstance) {
           counts = counts.map((c, i) => Math.max(c, Number(shared[i] ?? 0)))
         } catch (err) {
           // Unreachable or hung: the in-memory counts decide (fail closed rather than open).
-          app.redis.monitor.refused(err)
+          app.redis.monitor.commandFailed(err)
         }
       }
       const [pair = 0, user = 0, addr = 0] = counts
@@ -88,7 +88,7 @@ function createLoginGuard (app: FastifyInstance) {
         const [pair, user, address_] = keys
         await countLoginFailureScript.run(redis, { pair, user, address: address_ }, { ttlMs: 2 * WINDOW_MS })
       } catch (err) {
-        app.redis.monitor.refused(err)
+        app.redis.monitor.commandFailed(err)
       }
     },
 

@@ -33,6 +33,12 @@ function createConnections (app: FastifyInstance) {
 async function redisPlugin (app: FastifyInstance): Promise<void> {
   const connections = createConnections(app)
   app.decorate('redis', connections)
+  // Every 503 during an outage is a refused request, whichever check refused it (a failed command,
+  // or isReady() before any): counted here once, for the recovery line.
+  app.addHook('onResponse', (_request, reply, done) => {
+    if (reply.statusCode === 503) connections.monitor.refused()
+    done()
+  })
   app.addHook('onClose', async () => {
     connections.monitor.close()
     await Promise.all(connections.all().map(closeRedis))
