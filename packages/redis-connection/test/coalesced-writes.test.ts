@@ -64,10 +64,8 @@ t.test('after a reconnect the new socket is corked as the old one was', async (t
   t.equal(handed(), 1)
 })
 
-t.test('the producer connection coalesces; the workers\' does not', async (t) => {
-  const producer = createRedis({ url: URL }, 'producer', 'coalesce-test')
-  const worker = createRedis({ url: URL }, 'worker', 'coalesce-test')
-  t.teardown(async () => { await closeRedis(producer); await closeRedis(worker) })
-  t.ok(producer instanceof CoalescingRedis)
-  t.notOk(worker instanceof CoalescingRedis)
+t.test('producer and worker connections coalesce; a subscriber does not', async (t) => {
+  const clients = (['producer', 'worker', 'subscriber'] as const).map((role) => createRedis({ url: URL }, role, 'coalesce-test'))
+  t.teardown(async () => { await Promise.all(clients.map(closeRedis)) })
+  t.same(clients.map((c) => c instanceof CoalescingRedis), [true, true, false])
 })
