@@ -2,7 +2,7 @@ import type { Queue } from 'bullmq'
 import type { Cluster, Redis } from 'ioredis'
 import type { TicketEnvelope, WebhookEventType, WebhookPayload } from '@request-out/contracts'
 import { withTraceparent } from '@request-out/tracing'
-import { TicketEventConsumer, TicketEventType, eventId, type StreamEvent, type TicketEventConsumerOptions } from '@request-out/record-store'
+import { TicketEventConsumer, TicketEventType, attachRecords, eventId, type StreamEvent, type TicketEventConsumerOptions } from '@request-out/record-store'
 import type { DeliveryState } from './delivery-state.js'
 import type { EndpointStore } from './endpoint-store.js'
 import { DELIVERY_JOB_NAME, deliveryJobOptions, type DeliveryJob } from './webhook-queue.js'
@@ -36,24 +36,23 @@ export class WebhookDispatcher extends TicketEventConsumer {
   constructor (redis: Redis | Cluster, options: DispatcherOptions) {
     const { endpoints, state, queue, schedule, ...consumer } = options
     // Endpoints are read once a second at most: a record costs no Redis call when its client has none.
-    // One read at a time, shared by the events of a batch that ask meanwhile.
+    // One read at a time, shared by the batches that ask meanwhile.
     type Endpoints = Map<string, Awaited<ReturnType<EndpointStore['get']>>>
     let cache: Promise<Endpoints> | undefined
     let cachedAt = 0
-    const endpointOf = async (clientId: string): Promise<Awaited<ReturnType<EndpointStore['get']>>> => {
+    const currentEndpoints = async (): Promise<Endpoints> => {
       if (cache === undefined || Date.now() - cachedAt > 1000) {
         cachedAt = Date.now()
         const reading = endpoints.list().then((list): Endpoints => new Map(list.map(({ clientId: c, endpoint }) => [c, endpoint])))
-        // A failed read is not kept: the next event reads again.
+        // A failed read is not kept: the next batch reads again.
         cache = reading.catch((err: unknown) => { cache = undefined; throw err })
       }
-      return (await cache).get(clientId)
+      return await cache
     }
     const dispatch = async (event: StreamEvent): Promise<void> => {
-      if (event.type !== TicketEventType.RECORD || event.fields.record === undefined) return
+      // Without its record: the ticket holds another outcome by now (that one has its own event), or it expired.
+      if (event.fields.record === undefined) return
       const type = eventTypeOf(event.fields.code ?? '')
-      const endpoint = await endpointOf(event.clientId)
-      if (endpoint === undefined || !endpoint.Enabled || !endpoint.Events.includes(type)) return
       const webhookId = eventId(event.group, event.id)
       const timestamp = Math.floor(event.at / 1000)
       const payload: WebhookPayload = { id: webhookId, type, timestamp: new Date(event.at).toISOString(), data: JSON.parse(event.fields.record) as TicketEnvelope }
@@ -68,8 +67,17 @@ export class WebhookDispatcher extends TicketEventConsumer {
     // deliveries to the pace of one dispatcher's round trips); one ticket's events in their order,
     // so its newest frozen event stays the newest.
     const handle = async (events: StreamEvent[]): Promise<void> => {
+      const endpointOf = await currentEndpoints()
+      // Only the records an endpoint asks for are read from their tickets: most clients have no
+      // endpoint, and reading every record cost each worker an HMGET (and the record's bytes) a ticket.
+      const wanted = events.filter((event) => {
+        if (event.type !== TicketEventType.RECORD) return false
+        const endpoint = endpointOf.get(event.clientId)
+        return endpoint !== undefined && endpoint.Enabled && endpoint.Events.includes(eventTypeOf(event.fields.code ?? ''))
+      })
+      await attachRecords(redis, consumer.prefix, wanted)
       const byTicket = new Map<string, StreamEvent[]>()
-      for (const event of events) {
+      for (const event of wanted) {
         const key = ticketKey(event.clientId, event.ticketId)
         const list = byTicket.get(key)
         if (list === undefined) byTicket.set(key, [event])
@@ -79,6 +87,6 @@ export class WebhookDispatcher extends TicketEventConsumer {
         for (const event of list) await dispatch(event)
       }))
     }
-    super(redis, { ...consumer, group: WEBHOOK_GROUP, name: 'webhook dispatcher', startAt: '$', withRecords: true, handle })
+    super(redis, { ...consumer, group: WEBHOOK_GROUP, name: 'webhook dispatcher', startAt: '$', handle })
   }
 }
