@@ -63,9 +63,6 @@ export class WebhookDispatcher extends TicketEventConsumer {
       await withTraceparent(event.fields.traceparent, async () =>
         await queue.add(DELIVERY_JOB_NAME, job, { jobId: webhookId, ...deliveryJobOptions(schedule) }))
     }
-    // Tickets side by side (two round trips each, one after the other, held a healthy receiver's
-    // deliveries to the pace of one dispatcher's round trips); one ticket's events in their order,
-    // so its newest frozen event stays the newest.
     const handle = async (events: StreamEvent[]): Promise<void> => {
       const endpointOf = await currentEndpoints()
       // Only the records an endpoint asks for are read from their tickets: most clients have no
@@ -76,6 +73,9 @@ export class WebhookDispatcher extends TicketEventConsumer {
         return endpoint !== undefined && endpoint.Enabled && endpoint.Events.includes(eventTypeOf(event.fields.code ?? ''))
       })
       await attachRecords(redis, consumer.prefix, wanted)
+      // Tickets side by side (two round trips each, one after the other, held a healthy receiver's
+      // deliveries to the pace of one dispatcher's round trips); one ticket's events in their order,
+      // so its newest frozen event stays the newest.
       const byTicket = new Map<string, StreamEvent[]>()
       for (const event of wanted) {
         const key = ticketKey(event.clientId, event.ticketId)
