@@ -1,4 +1,5 @@
-import { Redis } from 'ioredis'
+import { Redis, type RedisOptions } from 'ioredis'
+import { timeOutUnanswered } from './command-timeout.js'
 
 type Command = Parameters<Redis['sendCommand']>[0]
 type WriteableStream = Parameters<Redis['sendCommand']>[1]
@@ -10,9 +11,21 @@ type NetStream = Redis['stream']
  * every command the turn's I/O callbacks sent goes out as one writev. Unlike ioredis's
  * auto-pipelining, nothing waits for an earlier batch's replies and no Pipeline is built: each
  * command is written (and answered) as it would be alone, only the syscall is shared.
+ *
+ * Its `commandTimeout` is not ioredis's: a command's time starts when it is written, and it fails
+ * when its reply has not arrived, not when this process was too busy to read it (timeOutUnanswered).
  */
 export class CoalescingRedis extends Redis {
   #corked: NetStream | undefined
+  readonly #commandTimeoutMs: number | undefined
+  /** This turn's commands, written when it ends: their timeouts start then. */
+  #unsent: Command[] = []
+
+  constructor (url: string, options: RedisOptions) {
+    const { commandTimeout, ...rest } = options
+    super(url, rest)
+    this.#commandTimeoutMs = commandTimeout
+  }
 
   override sendCommand (command: Command, stream?: WriteableStream): unknown {
     const socket = this.stream as NetStream | undefined
@@ -22,7 +35,16 @@ export class CoalescingRedis extends Redis {
       setImmediate(() => {
         this.#corked = undefined
         socket.uncork()
+        // A command's time runs from its write: a long turn (thousands of requests read at once)
+        // must not use up the time of the commands it queued before they left.
+        const sent = this.#unsent
+        this.#unsent = []
+        for (const c of sent) timeOutUnanswered(c, this.#commandTimeoutMs ?? 0)
       })
+    }
+    if (this.#commandTimeoutMs !== undefined) {
+      if (this.#corked !== undefined && stream === undefined) this.#unsent.push(command)
+      else timeOutUnanswered(command, this.#commandTimeoutMs)
     }
     return super.sendCommand(command, stream)
   }
