@@ -1,5 +1,5 @@
 import { Redis, type RedisOptions } from 'ioredis'
-import { timeOutUnanswered } from './command-timeout.js'
+import { CommandDeadlines } from './command-timeout.js'
 
 type Command = Parameters<Redis['sendCommand']>[0]
 type WriteableStream = Parameters<Redis['sendCommand']>[1]
@@ -13,18 +13,18 @@ type NetStream = Redis['stream']
  * command is written (and answered) as it would be alone, only the syscall is shared.
  *
  * Its `commandTimeout` is not ioredis's: a command's time starts when it is written, and it fails
- * when its reply has not arrived, not when this process was too busy to read it (timeOutUnanswered).
+ * when its reply has not arrived, not when this process was too busy to read it (CommandDeadlines).
  */
 export class CoalescingRedis extends Redis {
   #corked: NetStream | undefined
-  readonly #commandTimeoutMs: number | undefined
-  /** This turn's commands, written when it ends: their timeouts start then. */
+  readonly #deadlines: CommandDeadlines | undefined
+  /** This turn's commands, written when it ends: their time starts then. */
   #unsent: Command[] = []
 
   constructor (url: string, options: RedisOptions) {
     const { commandTimeout, ...rest } = options
     super(url, rest)
-    this.#commandTimeoutMs = commandTimeout
+    this.#deadlines = commandTimeout === undefined ? undefined : new CommandDeadlines(commandTimeout)
   }
 
   override sendCommand (command: Command, stream?: WriteableStream): unknown {
@@ -37,14 +37,15 @@ export class CoalescingRedis extends Redis {
         socket.uncork()
         // A command's time runs from its write: a long turn (thousands of requests read at once)
         // must not use up the time of the commands it queued before they left.
-        const sent = this.#unsent
-        this.#unsent = []
-        for (const c of sent) timeOutUnanswered(c, this.#commandTimeoutMs ?? 0)
+        if (this.#unsent.length > 0) {
+          this.#deadlines?.written(this.#unsent)
+          this.#unsent = []
+        }
       })
     }
-    if (this.#commandTimeoutMs !== undefined) {
+    if (this.#deadlines !== undefined) {
       if (this.#corked !== undefined && stream === undefined) this.#unsent.push(command)
-      else timeOutUnanswered(command, this.#commandTimeoutMs)
+      else this.#deadlines.written([command])
     }
     return super.sendCommand(command, stream)
   }
