@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks'
 import type { RedisClient } from './connections.js'
 import { EVICTION_WARNING, PERSISTENCE_WARNING, readEvictionPolicy, readPersistence } from './server-checks.js'
 
@@ -12,8 +13,9 @@ export interface ConnectionMonitor {
   usable: () => boolean
   /**
    * Called by the request path when a command failed because Redis could not be used. A timeout on
-   * a connection ioredis still calls ready means Redis hangs (stopped, swapping, overloaded): the
-   * connection is then treated as down until a PING answers again.
+   * a connection ioredis still calls ready, and that has read nothing for half the probe timeout,
+   * means Redis hangs (stopped, swapping, overloaded): the connection is then treated as down until
+   * a PING answers again. A timeout while replies keep arriving fails its own request only.
    */
   commandFailed: (err: unknown) => void
   /** Counts a request answered 503 during the outage (the recovery line tells how many). */
@@ -73,6 +75,15 @@ export function monitorConnection (client: RedisClient, log: MonitorLog, options
     probe = undefined
   }
 
+  // When the connection last read anything: a command timed out behind a long queue of replies
+  // (a burst of large reads) is not Redis hanging while replies keep arriving.
+  let lastHeard = 0
+  const listen = (): void => {
+    if ('stream' in client) client.stream?.on('data', () => { lastHeard = performance.now() })
+  }
+  if (client.status === 'ready') listen()
+  client.on('ready', listen)
+
   client.on('error', (err: Error) => {
     attempts++
     start(err.message)
@@ -108,7 +119,8 @@ export function monitorConnection (client: RedisClient, log: MonitorLog, options
     usable: () => client.status === 'ready' && !hung,
     commandFailed: (err: unknown) => {
       const message = err instanceof Error ? err.message : undefined
-      if (message !== undefined && TIMEOUT.test(message) && client.status === 'ready' && !hung) {
+      const answering = performance.now() - lastHeard < probeTimeoutMs / 2
+      if (message !== undefined && TIMEOUT.test(message) && client.status === 'ready' && !hung && !answering) {
         hung = true
         start('commands time out: Redis is not answering')
         probeHang()
