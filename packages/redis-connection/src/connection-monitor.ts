@@ -97,7 +97,7 @@ export function monitorConnection (client: RedisClient, log: MonitorLog, options
     probe = setInterval(() => {
       if (inFlight || client.status !== 'ready') return
       inFlight = true
-      // Judged after the loop has read its sockets (as timeOutUnanswered does): a busy process's own lag is not Redis hanging.
+      // Judged after the loop has read its sockets (as CommandDeadlines does): a busy process's own lag is not Redis hanging.
       const timer = new Promise<never>((_resolve, reject) => setTimeout(() => setImmediate(() => reject(new Error('timeout'))), probeTimeoutMs).unref())
       Promise.race([client.ping(), timer]).then(() => end(), () => { attempts++ }).finally(() => { inFlight = false })
     }, PROBE_INTERVAL_MS)
